@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command: install what is missing, build (release and ASan+UBSan), run every Criterion
+# test suite in both builds. Exit status non-zero if any test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh release sanitize
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+status=0
+for dir in build build-asan; do
+    echo "== tests in $dir"
+    if ! (cd "$dir" && ctest --output-on-failure --timeout 900); then status=1; fi
+done
+exit $status

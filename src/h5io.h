@@ -1,0 +1,48 @@
+/* h5io: every HDF5 file the project reads or writes (the only file that includes <hdf5.h>).
+ *
+ * Dataset files (SPEC §1), model files (SPEC §5), prediction files (SPEC §6). Writers write to a
+ * temporary name in the same directory and rename it when complete, so no half-written file is
+ * ever left under the final name. Readers check format/version attributes, shapes and finiteness
+ * and report errors naming the file, the HDF5 path and the value (RK_EINPUT).
+ */
+#ifndef RLEKF_H5IO_H
+#define RLEKF_H5IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "err.h"
+
+rk_status h5io_dataset_write(const char *path, const dataset_t *ds);
+rk_status h5io_dataset_read(const char *path, dataset_t *ds);
+
+/* Model file record (SPEC §5). Extra arrays are optional named float64 vectors written under
+ * /extra/<name> (e.g. optimizer state summaries); readers ignore unknown groups. */
+typedef struct {
+    const char *name;
+    const double *data;
+    size_t n;
+} h5io_extra;
+
+typedef struct {
+    char *config_json; /* resolved model section, JSON text (owned when read) */
+    size_t ntypes;
+    char (*type_map)[DS_SYMBOL_MAX]; /* (ntypes) */
+    double *avg, *std;               /* (ntypes, 4) */
+    double *params;                  /* (n_params) */
+    size_t n_params;
+} h5io_model_rec;
+
+rk_status h5io_model_write(const char *path, const h5io_model_rec *rec, const h5io_extra *extra,
+                           size_t n_extra);
+/* Allocates all arrays of rec; free with h5io_model_rec_free. */
+rk_status h5io_model_read(const char *path, h5io_model_rec *rec);
+void h5io_model_rec_free(h5io_model_rec *rec);
+
+/* Predictions (SPEC §6): per system energy (k), force (k, natoms, 3) and frame_index (k) int64;
+ * `pred` reuses the dataset structs: pred->sys[s].energy/force hold predicted values for the k
+ * frames listed in frame_index[s] (k = pred->sys[s].nframes); type and coord are not written. */
+rk_status h5io_pred_write(const char *path, const dataset_t *pred, int64_t *const *frame_index);
+
+#endif

@@ -1,0 +1,53 @@
+/* rlekf: command-line entry point. Dispatches to the subcommands of cmd.h; the only place that
+ * prints an error and exits (0 success, 1 runtime failure, 2 usage or input error). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+typedef struct {
+    const char *name;
+    rk_status (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"import", cmd_import, "convert DeePMD npy/raw, PWmat MOVEMENT, PWMLFF npy, mlearn JSON, extxyz to HDF5"},
+    {"neighbor-stat", cmd_neighbor_stat, "largest neighbour count per type (to choose sel)"},
+    {"init", cmd_init, "make a model file from a config and a dataset (statistics, bias, seeded weights)"},
+    {"train", cmd_train, "train one model from a JSON config"},
+    {"eval", cmd_eval, "predict energies and forces of a dataset, print RMSEs"},
+    {"run", cmd_run, "run an experiment manifest (datasets x optimizers x seeds)"},
+    {"report", cmd_report, "tables and speed-ups from an experiment's results"},
+    {"list", cmd_list, "list registered optimizers and their hyper-parameters"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: rlekf <command> [options]   (rlekf <command> --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            err_clear();
+            rk_status st = commands[i].run(argc - 1, argv + 1);
+            if (st != RK_OK) fprintf(stderr, "rlekf %s: %s\n", commands[i].name, err_msg());
+            return err_exit_code(st);
+        }
+    }
+    fprintf(stderr, "rlekf: unknown command '%s' (valid:", argv[1]);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(stderr, " %s", commands[i].name);
+    fprintf(stderr, ")\n");
+    return 2;
+}

@@ -1,0 +1,21 @@
+/* testutil: helpers shared by the Criterion suites. */
+#ifndef RLEKF_TESTUTIL_H
+#define RLEKF_TESTUTIL_H
+
+#include <stddef.h>
+
+/* Absolute path of a file in the source tree (static buffer rotated over 8 slots). */
+const char *tu_src(const char *rel);
+/* A fresh empty temporary directory for this test process (created once). */
+const char *tu_tmpdir(void);
+/* Path inside tu_tmpdir() (static buffer rotated over 8 slots). */
+const char *tu_tmp(const char *name);
+/* Run `rlekf <args>` through /bin/sh; stderr captured into err (may be NULL). Returns the exit
+ * status (or -1 if it did not exit normally). */
+int tu_rlekf(const char *args, char *err, size_t errcap);
+/* Run a shell command, return exit status. */
+int tu_sh(const char *cmd);
+/* Write text to a file (for synthetic inputs). */
+void tu_write(const char *path, const char *text);
+
+#endif
