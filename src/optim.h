@@ -1,0 +1,98 @@
+/* optim: the optimizer registry (GSL-style type structs, found by name).
+ *
+ * An optimizer sees only the flat weight vector w (N doubles), the parameter layout (named
+ * tensors) and, per step, a signal: a Kalman measurement (scalar error e and Jacobian h, SPEC §3)
+ * or a loss gradient g (Adam). The trainer owns the loop and the training protocol; it asks the
+ * type's `kind` which signal to send. Adding an optimizer = one file in optimizers/ and one line
+ * in the registry table (optim.c).
+ */
+#ifndef RLEKF_OPTIM_H
+#define RLEKF_OPTIM_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "layout.h"
+
+typedef enum { OPTIM_KALMAN, OPTIM_GRADIENT } optim_kind;
+
+typedef enum { OPTIM_P_REAL, OPTIM_P_INT, OPTIM_P_CHOICE } optim_ptype;
+
+#define OPTIM_MAX_PARAMS 16
+
+/* One hyper-parameter: name, type, default, inclusive bounds, choices (CHOICE: value = index). */
+typedef struct {
+    const char *name;
+    optim_ptype type;
+    double def, lo, hi;
+    const char *const *choices; /* NULL-terminated, for OPTIM_P_CHOICE */
+    const char *help;
+} optim_param_desc;
+
+/* Resolved hyper-parameter values, in the order of the type's table. */
+typedef struct {
+    double v[OPTIM_MAX_PARAMS];
+} optim_params;
+
+/* What one step consumes. Kalman: e and h (length N). Gradient: g (length N) = dLoss/dw. */
+typedef struct {
+    double e;
+    const double *h;
+    const double *g;
+} optim_signal;
+
+/* State summary for metrics and for the trainer's loss weighting. Unused fields are NAN. */
+typedef struct {
+    double lambda;     /* Kalman forgetting factor after the last update */
+    double lr;         /* gradient methods: current learning rate */
+    double pref_e;     /* gradient methods: current energy prefactor pE(t) */
+    double pref_f;     /* gradient methods: current force prefactor pF(t) */
+    size_t n_blocks;   /* Kalman: number of covariance blocks */
+    size_t updates;    /* steps taken */
+    size_t state_bytes;
+} optim_report_t;
+
+typedef struct optim_type {
+    const char *name;
+    const char *summary;
+    optim_kind kind;
+    const optim_param_desc *params;
+    size_t n_params;
+    /* Bytes of state this configuration needs, computed before allocating anything. */
+    size_t (*state_bytes)(const optim_params *p, const layout_t *L);
+    rk_status (*init)(void **state, const optim_params *p, const layout_t *L);
+    /* One update of w in place. */
+    rk_status (*step)(void *state, double *w, const optim_signal *sig);
+    void (*report)(const void *state, optim_report_t *r);
+    void (*free)(void *state);
+} optim_type;
+
+/* Registry. */
+const optim_type *optim_find(const char *name);
+size_t optim_count(void);
+const optim_type *optim_at(size_t i);
+/* "gekf, rlekf, lekf, adam" for error messages. */
+const char *optim_names(void);
+
+/* Defaults of a type's table. */
+void optim_default_params(const optim_type *t, optim_params *p);
+/* Set one hyper-parameter by name from a double (CHOICE: by index) with bounds checking;
+ * errors name ctx, the key and the value. */
+rk_status optim_set_param(const optim_type *t, optim_params *p, const char *ctx, const char *key,
+                          double value);
+/* Set a CHOICE parameter by its string. */
+rk_status optim_set_choice(const optim_type *t, optim_params *p, const char *ctx, const char *key,
+                           const char *value);
+/* Index of a named parameter in t's table, or -1. */
+int optim_param_index(const optim_type *t, const char *key);
+
+/* Memory limit for optimizer state: default 80 % of physical memory; RLEKF_MEM_LIMIT env var
+ * (bytes, or with suffix K/M/G) or optim_set_mem_limit() overrides. */
+size_t optim_mem_limit(void);
+void optim_set_mem_limit(size_t bytes);
+/* init with the memory check: a state larger than the limit is refused with RK_ENOMEM and a
+ * message "gekf needs 2.82 GiB of optimizer state (N = 26551 ...), limit 1.00 GiB". */
+rk_status optim_create(const optim_type *t, const optim_params *p, const layout_t *L,
+                       void **state);
+
+#endif
