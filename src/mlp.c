@@ -1,0 +1,138 @@
+/* mlp: dense layer stacks with forward, backward and forward-over-reverse passes (see mlp.h). */
+#include "mlp.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "blas.h"
+#include "err.h"
+
+size_t mlp_max_width(const mlp_shape *s) {
+    size_t m = 0;
+    for (size_t l = 0; l <= s->n_layers; l++)
+        if (s->width[l] > m) m = s->width[l];
+    return m;
+}
+
+/* acc[c] += sum_r g[r][c] */
+static void colsum_add(size_t rows, size_t n, const double *g, double *acc) {
+    for (size_t r = 0; r < rows; r++) {
+        const double *gr = g + r * n;
+        for (size_t c = 0; c < n; c++)
+            acc[c] += gr[c];
+    }
+}
+
+void mlp_forward(const mlp_shape *s, const double *w, size_t rows, const double *X, mlp_buf *b) {
+    for (size_t l = 0; l < s->n_layers; l++) {
+        size_t nin = s->width[l], nout = s->width[l + 1];
+        const double *in = l ? b->h[l - 1] : X;
+        const double *W = w + s->w_off[l], *bias = W + nin * nout;
+        double *t = b->t[l];
+        /* z (rows,nout) = in (rows,nin) W (nin,nout) */
+        blas_gemm(0, 0, rows, nout, nin, 1.0, in, nin, W, nout, 0.0, t, nout);
+        for (size_t r = 0; r < rows; r++) {
+            double *tr = t + r * nout;
+            if (s->linear[l])
+                for (size_t c = 0; c < nout; c++)
+                    tr[c] += bias[c];
+            else
+                for (size_t c = 0; c < nout; c++)
+                    tr[c] = tanh(tr[c] + bias[c]);
+        }
+        if (s->residual[l]) {
+            RK_ASSERT(nin == nout && b->h[l] != t);
+            /* h = t + in */
+            for (size_t k = 0; k < rows * nout; k++)
+                b->h[l][k] = t[k] + in[k];
+        } else if (b->h[l] != t) {
+            memcpy(b->h[l], t, rows * nout * sizeof *t);
+        }
+    }
+}
+
+void mlp_backward(const mlp_shape *s, const double *w, size_t rows, const double *X,
+                  const double *gout, mlp_buf *b, double *gw, double *gin, double *scratch) {
+    size_t mw = mlp_max_width(s);
+    double *pp[2] = {scratch, scratch + rows * mw};
+    const double *gh = gout;
+    for (size_t l = s->n_layers; l-- > 0;) {
+        size_t nin = s->width[l], nout = s->width[l + 1];
+        const double *in = l ? b->h[l - 1] : X;
+        const double *W = w + s->w_off[l];
+        const double *t = b->t[l];
+        double *gz = b->gz[l];
+        /* g_z = g_h (1 - t^2) */
+        if (s->linear[l]) {
+            memcpy(gz, gh, rows * nout * sizeof *gz);
+        } else {
+            for (size_t k = 0; k < rows * nout; k++)
+                gz[k] = gh[k] * (1.0 - t[k] * t[k]);
+        }
+        if (gw) {
+            /* dW (nin,nout) += in^T (nin,rows) g_z (rows,nout) */
+            blas_gemm(1, 0, nin, nout, rows, 1.0, in, nin, gz, nout, 1.0, gw + s->w_off[l], nout);
+            colsum_add(rows, nout, gz, gw + s->w_off[l] + nin * nout);
+        }
+        if (l == 0 && !gin) break;
+        double *dst = l ? pp[l & 1] : gin;
+        /* g_in (rows,nin) = g_z (rows,nout) W^T (nout,nin) */
+        blas_gemm(0, 1, rows, nin, nout, 1.0, gz, nout, W, nout, 0.0, dst, nin);
+        if (s->residual[l])
+            for (size_t k = 0; k < rows * nin; k++)
+                dst[k] += gh[k];
+        gh = dst;
+    }
+}
+
+void mlp_tangent_forward(const mlp_shape *s, const double *w, size_t rows, const double *Xd,
+                         mlp_buf *b) {
+    for (size_t l = 0; l < s->n_layers; l++) {
+        size_t nin = s->width[l], nout = s->width[l + 1];
+        const double *ind = l ? b->hd[l - 1] : Xd;
+        const double *W = w + s->w_off[l];
+        const double *t = b->t[l];
+        double *zd = b->zd[l], *hd = b->hd[l];
+        /* z' (rows,nout) = h'_{l-1} (rows,nin) W (nin,nout) */
+        blas_gemm(0, 0, rows, nout, nin, 1.0, ind, nin, W, nout, 0.0, zd, nout);
+        /* h' = (1 - t^2) z' (+ h'_{l-1}) */
+        for (size_t k = 0; k < rows * nout; k++) {
+            double td = s->linear[l] ? zd[k] : (1.0 - t[k] * t[k]) * zd[k];
+            hd[k] = s->residual[l] ? td + ind[k] : td;
+        }
+    }
+}
+
+void mlp_tangent_backward(const mlp_shape *s, const double *w, size_t rows, const double *X,
+                          const double *Xd, const double *gdout, mlp_buf *b, double *gwd,
+                          double *gind, double *scratch) {
+    size_t mw = mlp_max_width(s);
+    double *gzd = scratch;
+    double *pp[2] = {scratch + rows * mw, scratch + 2 * rows * mw};
+    const double *ghd = gdout; /* NULL means zero */
+    for (size_t l = s->n_layers; l-- > 0;) {
+        size_t nin = s->width[l], nout = s->width[l + 1];
+        const double *in = l ? b->h[l - 1] : X;
+        const double *ind = l ? b->hd[l - 1] : Xd;
+        const double *W = w + s->w_off[l];
+        const double *t = b->t[l], *gz = b->gz[l], *zd = b->zd[l];
+        /* g_z' = g_h' (1 - t^2) - 2 g_z t z'   (linear layer: g_z' = g_h') */
+        for (size_t k = 0; k < rows * nout; k++) {
+            double ghdk = ghd ? ghd[k] : 0.0;
+            gzd[k] = s->linear[l] ? ghdk : ghdk * (1.0 - t[k] * t[k]) - 2.0 * gz[k] * t[k] * zd[k];
+        }
+        double *gW = gwd + s->w_off[l];
+        /* dW' += h'_{l-1}^T g_z + h_{l-1}^T g_z' */
+        blas_gemm(1, 0, nin, nout, rows, 1.0, ind, nin, gz, nout, 1.0, gW, nout);
+        blas_gemm(1, 0, nin, nout, rows, 1.0, in, nin, gzd, nout, 1.0, gW, nout);
+        colsum_add(rows, nout, gzd, gW + nin * nout);
+        if (l == 0 && !gind) break;
+        double *dst = l ? pp[l & 1] : gind;
+        /* g'_in (rows,nin) = g_z' W^T (+ g_h') */
+        blas_gemm(0, 1, rows, nin, nout, 1.0, gzd, nout, W, nout, 0.0, dst, nin);
+        if (s->residual[l] && ghd)
+            for (size_t k = 0; k < rows * nin; k++)
+                dst[k] += ghd[k];
+        ghd = dst;
+    }
+}

@@ -1,0 +1,53 @@
+/* mlp: a stack of dense layers over a batch of rows, with the three passes the model needs:
+ * forward, backward (reverse mode) and the forward-mode tangent of both (forward-over-reverse).
+ *
+ * Layer l: z_l = h_{l-1} W_l + b_l (W_l row-major [n_in][n_out]); t_l = tanh(z_l) (or t_l = z_l
+ * for a linear layer); h_l = t_l + h_{l-1} when the layer is residual (widths equal). h_{-1} = X.
+ * Backward, given g_h = dE/dh_L:   g_z = g_h (1 - t^2);  dW += h_{l-1}^T g_z;  db += colsum g_z;
+ *                                  g_{h_{l-1}} = g_z W^T (+ g_h if residual).
+ * Tangent (dot = d/d eps along an input direction):
+ *   forward   z' = h'_{l-1} W;  t' = (1 - t^2) z';  h' = t' (+ h'_{l-1})
+ *   backward  g_z' = g_h' (1 - t^2) - 2 g_z t z';  dW' += h'_{l-1}^T g_z + h_{l-1}^T g_z';
+ *             db' += colsum g_z';  g'_{h_{l-1}} = g_z' W^T (+ g_h').
+ * All buffers are caller-provided (rows x width per layer), nothing is allocated here.
+ */
+#ifndef RLEKF_MLP_H
+#define RLEKF_MLP_H
+
+#include <stddef.h>
+
+#define MLP_MAX_LAYERS 8
+
+typedef struct {
+    size_t n_layers;
+    size_t width[MLP_MAX_LAYERS + 1]; /* width[0] = input width, width[l+1] = output of layer l */
+    int residual[MLP_MAX_LAYERS];
+    int linear[MLP_MAX_LAYERS];
+    size_t w_off[MLP_MAX_LAYERS]; /* offset of W_l in the flat parameter vector; b_l follows W_l */
+} mlp_shape;
+
+/* Per-layer activation buffers for `rows` rows; each pointer is (rows, width[l+1]) with a row
+ * stride of width[l+1]. h[l] may equal t[l] for non-residual layers (aliasing is handled). */
+typedef struct {
+    double *t[MLP_MAX_LAYERS];  /* tanh outputs (or z for linear layers) */
+    double *h[MLP_MAX_LAYERS];  /* layer outputs */
+    double *gz[MLP_MAX_LAYERS]; /* backward: dE/dz_l */
+    double *zd[MLP_MAX_LAYERS]; /* tangent: z'_l */
+    double *hd[MLP_MAX_LAYERS]; /* tangent: h'_l */
+} mlp_buf;
+
+void mlp_forward(const mlp_shape *s, const double *w, size_t rows, const double *X, mlp_buf *b);
+/* gout (rows, width_L) = dE/dh_L. gw (N) accumulated if non-NULL. gin (rows, width[0]) written if
+ * non-NULL. scratch: 2 * rows * max width doubles. */
+void mlp_backward(const mlp_shape *s, const double *w, size_t rows, const double *X,
+                  const double *gout, mlp_buf *b, double *gw, double *gin, double *scratch);
+void mlp_tangent_forward(const mlp_shape *s, const double *w, size_t rows, const double *Xd,
+                         mlp_buf *b);
+/* gdout = tangent of gout (NULL = zero). gwd (N) accumulated. gind (rows, width[0]) written if
+ * non-NULL. scratch: 3 * rows * max width doubles. */
+void mlp_tangent_backward(const mlp_shape *s, const double *w, size_t rows, const double *X,
+                          const double *Xd, const double *gdout, mlp_buf *b, double *gwd,
+                          double *gind, double *scratch);
+size_t mlp_max_width(const mlp_shape *s);
+
+#endif

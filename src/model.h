@@ -1,0 +1,111 @@
+/* model: the Deep Potential se_e2_a model of SPEC §2, with exact derivatives.
+ *
+ *   R~_ij = (s, s x/r, s y/r, s z/r),  R^_ij[k] = (R~_ij[k] - avg[t_i][k]) / std[t_i][k]
+ *   G_ij  = embed_{t_i,t_j}(R^_ij[0])                     (n_pairs, M1)
+ *   T_i   = (1/N_c) sum_j R^_ij^T G_ij                    (4, M1)
+ *   D_i   = T_i^T T_i[:, :M2]                             (M1, M2), flattened a*M2 + b
+ *   E_i   = fit_{t_i}(D_i),  E = sum_i E_i,  F_i = -dE/dr_i
+ *   J_c   = d(sum c.F)/dw = -d/deps grad_w E(w, r + eps c)   (forward-over-reverse)
+ *
+ * Usage per frame: model_set_frame (neighbour list and environment rows, which depend only on
+ * the geometry), model_forward (E), model_backward (dE/dw and/or F), model_force_jacobian (J_c,
+ * after model_backward at the same weights). All scratch lives in a model_ws sized once from
+ * the largest frame.
+ */
+#ifndef RLEKF_MODEL_H
+#define RLEKF_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "err.h"
+#include "jsonw.h"
+#include "layout.h"
+#include "mlp.h"
+#include "rng.h"
+
+#define MODEL_MAX_TYPES 16
+#define MODEL_MAX_HIDDEN 6
+
+typedef struct {
+    double rcut, rcut_smth;
+    size_t n_sel; /* 0 = not given (must be computed before use) */
+    size_t sel[MODEL_MAX_TYPES];
+    size_t n_neuron;
+    size_t neuron[MODEL_MAX_HIDDEN]; /* embedding widths; M1 = neuron[n_neuron-1] */
+    size_t axis_neuron;              /* M2 */
+    size_t n_fitting;
+    size_t fitting_neuron[MODEL_MAX_HIDDEN];
+    int resnet;
+} model_config;
+
+/* The paper's model: rcut 6, rcut_smth 0.5, neuron [25,25,25], axis_neuron 16,
+ * fitting_neuron [50,50,50], tanh, resnet true; sel unset. */
+model_config model_default_config(void);
+/* Parse a model section ("rcut", "rcut_smth", "sel", "neuron", "axis_neuron", "fitting_neuron",
+ * "activation" (only "tanh"), "resnet", "type": "se_e2_a"); keys absent keep *c's values. */
+rk_status model_config_from_json(const jsonw *obj, const char *ctx, model_config *c);
+/* Resolved section as JSON text (caller frees). */
+char *model_config_to_json(const model_config *c);
+
+typedef struct {
+    model_config cfg;
+    size_t ntypes;
+    char type_map[MODEL_MAX_TYPES][DS_SYMBOL_MAX];
+    size_t n_c;    /* N_c = sum sel */
+    size_t m1, m2; /* descriptor dims */
+    double avg[MODEL_MAX_TYPES][4], std[MODEL_MAX_TYPES][4];
+    layout_t layout;
+    double *w;       /* (N) parameters in SPEC §2 order */
+    mlp_shape embed; /* shape of embedding net (0,0); others differ by offset only */
+    size_t embed_base[MODEL_MAX_TYPES * MODEL_MAX_TYPES]; /* offset of net (a,b) */
+    mlp_shape fit;
+    size_t fit_base[MODEL_MAX_TYPES];
+} model_t;
+
+/* Build the layout and allocate w (zeroed); stats set to avg 0, std 1. cfg.n_sel must equal
+ * ntypes. */
+rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
+                       char (*type_map)[DS_SYMBOL_MAX]);
+void model_free(model_t *m);
+
+/* A frame of a dataset. */
+typedef struct {
+    size_t sys, frame;
+} model_frame_ref;
+
+/* Statistics avg/std over the given frames (SPEC §2 "Statistics"). */
+rk_status model_compute_stats(model_t *m, const dataset_t *ds, const model_frame_ref *frames,
+                              size_t n);
+/* Seeded initialisation of all weights (SPEC §2 "Initialisation") and the output biases from the
+ * minimum-norm least-squares fit of frame energies on type counts over the given frames. */
+rk_status model_init_weights(model_t *m, rng_t *r, const dataset_t *ds,
+                             const model_frame_ref *frames, size_t n);
+/* Largest neighbour count per neighbour type over the frames (counts: ntypes). */
+rk_status model_neighbor_stat(const dataset_t *ds, double rcut, const model_frame_ref *frames,
+                              size_t n, size_t *counts, double *min_dist);
+
+rk_status model_save(const model_t *m, const char *path);
+rk_status model_load(model_t *m, const char *path);
+/* Map a dataset's type ids onto the model's type map; error names the missing element. */
+rk_status model_check_types(const model_t *m, const dataset_t *ds, const char *what);
+
+typedef struct model_ws model_ws;
+/* Workspace for frames of up to max_atoms atoms. */
+rk_status model_ws_create(const model_t *m, size_t max_atoms, model_ws **ws);
+void model_ws_free(model_ws *ws);
+
+/* Build the neighbour list and environment of one frame. More neighbours of a type than sel is
+ * RK_EINPUT naming system, frame, atom, type, count and sel. */
+rk_status model_set_frame(const model_t *m, model_ws *ws, const ds_system *sys, size_t frame);
+/* Energy of the current frame at the current weights. */
+double model_forward(const model_t *m, model_ws *ws);
+/* After model_forward: grad_e (N, overwritten) = dE/dw if non-NULL; force (natoms,3,
+ * overwritten) = -dE/dr if non-NULL. */
+void model_backward(const model_t *m, model_ws *ws, double *grad_e, double *force);
+/* After model_backward at the same weights: jac (N, overwritten) = d(sum_ia c_ia F_ia)/dw. */
+void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, double *jac);
+size_t model_ws_natoms(const model_ws *ws);
+
+#endif

@@ -1,0 +1,56 @@
+/* modelutil: shared fixtures for model and training tests (see modelutil.h). */
+#include "modelutil.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "h5io.h"
+#include "testutil.h"
+
+/* sel = largest neighbour count + this margin, so that perturbed frames still fit. */
+#define MU_SEL_MARGIN 4
+
+void mu_load(const char *rel_src, const char *extra_args, dataset_t *ds) {
+    static int counter;
+    char out[256], args[4096], err[4096];
+    snprintf(out, sizeof out, "mu-%d.h5", counter++);
+    snprintf(args, sizeof args, "import %s -o %s %s", extra_args ? extra_args : "", tu_tmp(out),
+             tu_src(rel_src));
+    int rc = tu_rlekf(args, err, sizeof err);
+    cr_assert_eq(rc, 0, "rlekf %s failed (%d): %s", args, rc, err);
+    memset(ds, 0, sizeof *ds);
+    rk_status st = h5io_dataset_read(tu_tmp(out), ds);
+    cr_assert_eq(st, RK_OK, "%s", err_msg());
+}
+
+size_t mu_max_atoms(const dataset_t *ds) {
+    size_t mx = 0;
+    for (size_t s = 0; s < ds->nsystems; s++)
+        if (ds->sys[s].natoms > mx) mx = ds->sys[s].natoms;
+    return mx;
+}
+
+void mu_model(const dataset_t *ds, const model_config *cfg, uint64_t seed, size_t nstat,
+              model_t *m) {
+    model_config c = cfg ? *cfg : model_default_config();
+    size_t total = dataset_total_frames(ds);
+    model_frame_ref *all = malloc(total * sizeof *all);
+    size_t n = 0;
+    for (size_t s = 0; s < ds->nsystems; s++)
+        for (size_t f = 0; f < ds->sys[s].nframes; f++)
+            all[n++] = (model_frame_ref){s, f};
+    size_t counts[MODEL_MAX_TYPES];
+    double dmin;
+    cr_assert_eq(model_neighbor_stat(ds, c.rcut, all, n, counts, &dmin), RK_OK, "%s", err_msg());
+    c.n_sel = ds->ntypes;
+    for (size_t a = 0; a < ds->ntypes; a++)
+        c.sel[a] = counts[a] + MU_SEL_MARGIN;
+    cr_assert_eq(model_create(m, &c, ds->ntypes, ds->type_map), RK_OK, "%s", err_msg());
+    if (nstat > n) nstat = n;
+    cr_assert_eq(model_compute_stats(m, ds, all, nstat), RK_OK, "%s", err_msg());
+    rng_t r;
+    rng_stream(&r, "test", seed, RNG_INIT);
+    cr_assert_eq(model_init_weights(m, &r, ds, all, nstat), RK_OK, "%s", err_msg());
+    free(all);
+}

@@ -1,0 +1,19 @@
+/* modelutil: shared fixtures for model and training tests: real datasets imported once per
+ * process from the shipped raw files, and small models built on them. */
+#ifndef RLEKF_MODELUTIL_H
+#define RLEKF_MODELUTIL_H
+
+#include "dataset.h"
+#include "model.h"
+
+/* Import a shipped raw source (path relative to the source tree) into a temporary HDF5 file with
+ * the CLI and read it back. Aborts the test on failure. */
+void mu_load(const char *rel_src, const char *extra_args, dataset_t *ds);
+/* Make a model for ds with the given config (NULL = paper default), sel computed from all frames
+ * (+ margin), statistics and weights initialised from the first nstat frames of system 0. */
+void mu_model(const dataset_t *ds, const model_config *cfg, uint64_t seed, size_t nstat,
+              model_t *m);
+/* Largest atom count of ds. */
+size_t mu_max_atoms(const dataset_t *ds);
+
+#endif

