@@ -1,8 +1,196 @@
-/* cmd_neighbor_stat: placeholder until the subcommand lands; fails loudly rather than pretending. */
+/* cmd_neighbor_stat: `rlekf neighbor-stat DATA.h5 --rcut R [--frames K]`.
+ *
+ * For every (or every K-th) frame of every system, builds the periodic neighbour list (SPEC §2:
+ * all images, 0 < r_ij < rcut) and records, per neighbour type t, the largest number of type-t
+ * neighbours around any centre: sel[t] = max over frames and centres i of |{j : type j = t}|.
+ * That is the smallest `sel` a model with this rcut can use on these frames. Also reports the
+ * shortest interatomic distance found (a quick check for overlapping atoms or bad units).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cmd.h"
+#include "dataset.h"
+#include "h5io.h"
+#include "nlist.h"
+
+static const char help_text[] =
+    "usage: rlekf neighbor-stat DATA.h5 --rcut R [--frames K]\n"
+    "\n"
+    "Builds the periodic neighbour list (every image, 0 < r < R) of the frames of a dataset file\n"
+    "and prints, for each type, the largest number of neighbours of that type found around any\n"
+    "atom, the suggested `sel` array (those maxima in type order: the smallest sel a model with\n"
+    "this rcut can use on these frames; leave a margin for frames not in the file), and the\n"
+    "shortest interatomic distance.\n"
+    "\n"
+    "  --rcut R     cut-off radius in Å (the model's rcut, e.g. 6.0); required\n"
+    "  --frames K   use every K-th frame of each system (frames 0, K, 2K, ...); default 1\n"
+    "  -h, --help   this text\n";
+
+/* Where a maximum or minimum was found. */
+typedef struct {
+    size_t sys, frame, atom, other;
+} where_t;
+
+static rk_status parse_double(const char *opt, const char *s, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || !(v > 0.0))
+        return err_set(RK_EINPUT, "%s: bad value '%s' (want a positive length in Å)", opt, s);
+    *out = v;
+    return RK_OK;
+}
+
+static rk_status parse_size(const char *opt, const char *s, size_t *out) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0 || v == 0 || s[0] == '-')
+        return err_set(RK_EINPUT, "%s: bad value '%s' (want a positive integer)", opt, s);
+    *out = (size_t)v;
+    return RK_OK;
+}
+
+/* Value of option `name` given as "--name V" (advancing *i) or "--name=V"; NULL if argv[*i] is
+ * not this option. Sets *missing when the value is absent. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, int *missing) {
+    size_t len = strlen(name);
+    if (strncmp(argv[*i], name, len) != 0) return NULL;
+    if (argv[*i][len] == '=') return argv[*i] + len + 1;
+    if (argv[*i][len] != '\0') return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return argv[*i];
+    }
+    return argv[++*i];
+}
 
 rk_status cmd_neighbor_stat(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return err_set(RK_ERUNTIME, "'neighbor_stat' is not implemented yet");
+    if (cmd_wants_help(argc, argv)) {
+        fputs(help_text, stdout);
+        return RK_OK;
+    }
+    const char *path = NULL;
+    double rcut = 0.0;
+    size_t every = 1;
+    int have_rcut = 0;
+    for (int i = 1; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        rk_status st;
+        if ((v = opt_value(argc, argv, &i, "--rcut", &missing))) {
+            if (missing) return err_set(RK_EINPUT, "--rcut needs a value (Å)");
+            if ((st = parse_double("--rcut", v, &rcut)) != RK_OK) return st;
+            have_rcut = 1;
+        } else if ((v = opt_value(argc, argv, &i, "--frames", &missing))) {
+            if (missing) return err_set(RK_EINPUT, "--frames needs a value");
+            if ((st = parse_size("--frames", v, &every)) != RK_OK) return st;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return err_set(RK_EINPUT, "unknown option '%s' (valid: --rcut, --frames, --help)",
+                           argv[i]);
+        } else if (path) {
+            return err_set(RK_EINPUT, "unexpected argument '%s' (one dataset file only)", argv[i]);
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path)
+        return err_set(RK_EINPUT,
+                       "missing dataset file (usage: rlekf neighbor-stat DATA.h5 --rcut R)");
+    if (!have_rcut) return err_set(RK_EINPUT, "--rcut is required (the model's cut-off in Å)");
+
+    dataset_t ds = {0};
+    rk_status st = h5io_dataset_read(path, &ds);
+    if (st != RK_OK) return st;
+
+    size_t ntypes = ds.ntypes, max_atoms = 0;
+    for (size_t s = 0; s < ds.nsystems; s++)
+        if (ds.sys[s].natoms > max_atoms) max_atoms = ds.sys[s].natoms;
+    nlist_t nl;
+    nlist_init(&nl);
+    size_t *counts = rk_calloc(max_atoms * ntypes, sizeof *counts); /* (natoms, ntypes) */
+    size_t *sel = rk_calloc(ntypes, sizeof *sel);                   /* (ntypes) */
+    where_t *sel_at = rk_calloc(ntypes, sizeof *sel_at);            /* (ntypes) */
+    if (!counts || !sel || !sel_at) {
+        st = RK_ENOMEM;
+        goto done;
+    }
+    size_t max_total = 0, nframes_used = 0;
+    where_t total_at = {0}, dmin_at = {0};
+    double dmin = INFINITY;
+    for (size_t s = 0; s < ds.nsystems; s++) {
+        const ds_system *sy = &ds.sys[s];
+        for (size_t f = 0; f < sy->nframes; f += every) {
+            st =
+                nlist_build(&nl, sy->natoms, sy->coord + f * sy->natoms * 3, sy->box + f * 9, rcut);
+            if (st != RK_OK) {
+                err_prefix(st, "%s: system %s frame %zu: ", path, sy->name, f);
+                goto done;
+            }
+            nframes_used++;
+            nlist_count_types(&nl, sy->type, ntypes, counts);
+            for (size_t i = 0; i < sy->natoms; i++) {
+                size_t total = 0;
+                for (size_t t = 0; t < ntypes; t++) {
+                    size_t c = counts[i * ntypes + t];
+                    total += c;
+                    if (c > sel[t]) {
+                        sel[t] = c;
+                        sel_at[t] = (where_t){s, f, i, 0};
+                    }
+                }
+                if (total > max_total) {
+                    max_total = total;
+                    total_at = (where_t){s, f, i, 0};
+                }
+                for (size_t p = nl.start[i]; p < nl.start[i + 1]; p++) {
+                    const double *d = nl.d + 3 * p;
+                    double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+                    if (r < dmin) {
+                        dmin = r;
+                        dmin_at = (where_t){s, f, i, (size_t)nl.j[p]};
+                    }
+                }
+            }
+            if (sy->nframes - f <= every) break; /* f += every would pass nframes (or wrap) */
+        }
+    }
+
+    printf("# rlekf neighbor-stat %s: rcut %g Å, %zu of %zu frames (every %zu), %zu systems\n",
+           path, rcut, nframes_used, dataset_total_frames(&ds), every, ds.nsystems);
+    printf("# type  element  max_neighbours  found_at(system frame atom)\n");
+    for (size_t t = 0; t < ntypes; t++) {
+        printf("%6zu  %-7s  %14zu", t, ds.type_map[t], sel[t]);
+        if (sel[t] > 0)
+            printf("  %s %zu %zu", ds.sys[sel_at[t].sys].name, sel_at[t].frame, sel_at[t].atom);
+        printf("\n");
+    }
+    printf("max_total_neighbours %zu", max_total);
+    if (max_total > 0)
+        printf(" (system %s frame %zu atom %zu)", ds.sys[total_at.sys].name, total_at.frame,
+               total_at.atom);
+    printf("\n");
+    if (isfinite(dmin))
+        printf("min_distance_A %.6f (system %s frame %zu atoms %zu %zu)\n", dmin,
+               ds.sys[dmin_at.sys].name, dmin_at.frame, dmin_at.atom, dmin_at.other);
+    else
+        printf("min_distance_A none (no pair closer than rcut)\n");
+    printf("sel [");
+    for (size_t t = 0; t < ntypes; t++)
+        printf("%s%zu", t ? ", " : "", sel[t]);
+    printf("]\n");
+    if (fflush(stdout) != 0) st = err_set(RK_ERUNTIME, "cannot write to standard output");
+
+done:
+    free(counts);
+    free(sel);
+    free(sel_at);
+    nlist_free(&nl);
+    dataset_free(&ds);
+    return st;
 }

@@ -11,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
+#include "h5io.h"
 #include "nlist.h"
 #include "rng.h"
+#include "testutil.h"
 
 /* d from nlist and from the brute force use the same formula r_j + S B - r_i; only the order of
  * rounding may differ, ~1e-15 relative on coordinates of a few tens of Å. */
@@ -448,4 +451,104 @@ Test(nlist, count_types) {
     for (size_t k = 0; k < 6; k++)
         cr_assert_eq(counts[k], want[k], "counts[%zu] = %zu", k, counts[k]);
     nlist_free(&nl);
+}
+
+/* ---- rlekf neighbor-stat ---------------------------------------------------------------- */
+
+/* Three atoms, types Cu Cu O, in a 20 x 20 x 2.5 Å cell (every atom sees its own images at
+ * +-2.5 Å along c with rcut 3), on a line along x at y = z = 1:
+ *   frame 0: x = 1, 5, 9      -> only self images: per-type maxima [2, 2], shortest 2.5 Å
+ *   frame 1: x = 1, 3, 25.5   -> atom 2 (O) is at 5.5 after wrapping; Cu0-Cu1 2 Å, Cu1-O 2.5 Å:
+ *            Cu0: 2 self + Cu1 = 3 Cu; Cu1: 2 self + Cu0 = 3 Cu, 1 O; O: 1 Cu, 2 self O
+ *            -> per-type maxima [3, 2], shortest 2 Å. */
+static void write_chain_dataset(const char *path) {
+    dataset_t ds = {0};
+    ds.ntypes = 2;
+    ds.type_map = calloc(2, sizeof *ds.type_map);
+    strcpy(ds.type_map[0], "Cu");
+    strcpy(ds.type_map[1], "O");
+    ds.nsystems = 1;
+    ds.sys = calloc(1, sizeof *ds.sys);
+    cr_assert_eq(ds_system_alloc(&ds.sys[0], "chain", 3, 2), RK_OK);
+    ds_system *s = &ds.sys[0];
+    s->type[0] = 0;
+    s->type[1] = 0;
+    s->type[2] = 1;
+    const double xs[2][3] = {{1, 5, 9}, {1, 3, 25.5}};
+    for (size_t f = 0; f < 2; f++) {
+        double *box = s->box + 9 * f;
+        box[0] = 20;
+        box[4] = 20;
+        box[8] = 2.5;
+        for (size_t i = 0; i < 3; i++) {
+            double *r = s->coord + 9 * f + 3 * i;
+            r[0] = xs[f][i];
+            r[1] = 1;
+            r[2] = 1;
+        }
+    }
+    cr_assert_eq(h5io_dataset_write(path, &ds), RK_OK, "%s", err_msg());
+    dataset_free(&ds);
+}
+
+/* Run `rlekf neighbor-stat <args>`, capturing stdout into out; returns the exit status. */
+static int run_stat(const char *args, char *out, size_t cap) {
+    char cmd[4096];
+    const char *outfile = tu_tmp("neighbor-stat.out");
+    snprintf(cmd, sizeof cmd, "%s neighbor-stat %s >%s 2>%s", RLEKF_EXE, args, outfile,
+             tu_tmp("neighbor-stat.err"));
+    int st = tu_sh(cmd);
+    out[0] = '\0';
+    FILE *f = fopen(outfile, "r");
+    if (f) {
+        size_t n = fread(out, 1, cap - 1, f);
+        out[n] = '\0';
+        fclose(f);
+    }
+    return st;
+}
+
+Test(neighbor_stat, counts_of_a_known_dataset) {
+    const char *h5 = tu_tmp("chain.h5");
+    write_chain_dataset(h5);
+    char out[4096], args[1024];
+    snprintf(args, sizeof args, "%s --rcut 3", h5);
+    cr_assert_eq(run_stat(args, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "sel [3, 2]\n"), "%s", out);
+    cr_assert(strstr(out, "min_distance_A 2.000000"), "%s", out);
+    cr_assert(strstr(out, "max_total_neighbours 4"), "%s", out);
+    cr_assert(strstr(out, "2 of 2 frames"), "%s", out);
+    /* Every 2nd frame: frame 0 only. */
+    snprintf(args, sizeof args, "%s --rcut=3 --frames 2", h5);
+    cr_assert_eq(run_stat(args, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "sel [2, 2]\n"), "%s", out);
+    cr_assert(strstr(out, "min_distance_A 2.500000"), "%s", out);
+    cr_assert(strstr(out, "1 of 2 frames"), "%s", out);
+    /* rcut below every distance: no pairs at all. */
+    snprintf(args, sizeof args, "%s --rcut 1.5", h5);
+    cr_assert_eq(run_stat(args, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "sel [0, 0]\n"), "%s", out);
+    cr_assert(strstr(out, "min_distance_A none"), "%s", out);
+}
+
+Test(neighbor_stat, usage_and_input_errors_exit_2) {
+    char err[1024], args[1024];
+    const char *h5 = tu_tmp("chain-err.h5");
+    write_chain_dataset(h5);
+    cr_assert_eq(tu_rlekf("neighbor-stat --help", err, sizeof err), 0);
+    snprintf(args, sizeof args, "neighbor-stat %s", h5);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 2);
+    cr_assert(strstr(err, "--rcut"), "%s", err);
+    snprintf(args, sizeof args, "neighbor-stat %s --rcut -1", h5);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 2);
+    cr_assert(strstr(err, "'-1'"), "%s", err);
+    snprintf(args, sizeof args, "neighbor-stat %s --rcut 6 --frames 0", h5);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 2);
+    cr_assert(strstr(err, "--frames"), "%s", err);
+    snprintf(args, sizeof args, "neighbor-stat %s --rcut 6 --bogus", h5);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 2);
+    cr_assert(strstr(err, "--bogus"), "%s", err);
+    snprintf(args, sizeof args, "neighbor-stat %s --rcut 6", tu_tmp("no-such-file.h5"));
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 2);
+    cr_assert(strstr(err, "no-such-file.h5"), "%s", err);
 }
