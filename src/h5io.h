@@ -17,6 +17,10 @@
 rk_status h5io_dataset_write(const char *path, const dataset_t *ds);
 rk_status h5io_dataset_read(const char *path, dataset_t *ds);
 
+/* Like h5io_dataset_write, recording a free-text root attribute `provenance` (sources and formats
+ * imported, rlekf version); NULL records only the rlekf version. Added for `rlekf import`. */
+rk_status h5io_dataset_write_prov(const char *path, const dataset_t *ds, const char *provenance);
+
 /* Model file record (SPEC §5). Extra arrays are optional named float64 vectors written under
  * /extra/<name> (e.g. optimizer state summaries); readers ignore unknown groups. */
 typedef struct {

@@ -1,0 +1,797 @@
+/* h5io: the project's HDF5 files (see h5io.h); the only file that includes <hdf5.h>.
+ *
+ * Writing: every writer creates "<path>.tmp-<pid>" beside the target, writes and closes it, then
+ * rename()s it over the target; on any failure the temporary is unlinked, so the target is either
+ * the old file or the complete new one. Strings (root attributes, /type_map) are written as
+ * variable-length UTF-8, the way h5py writes Python str; readers accept variable- and fixed-length
+ * strings of either character set, NUL- or space-padded.
+ *
+ * Reading: the file must be HDF5 (else "not an HDF5 file or truncated"), carry the expected
+ * `format` and `version` attributes, and hold every required dataset with the expected class and
+ * shape; numeric data are converted by HDF5 to native int32/int64/double on read (so float32 files
+ * are accepted). Dataset contents are then checked with dataset_validate(). All input problems are
+ * RK_EINPUT naming the file, the HDF5 path and the offending value; HDF5's own error printing is
+ * switched off.
+ */
+#include "h5io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define H5IO_FORMAT_DATASET "rlekf-dataset"
+#define H5IO_FORMAT_MODEL "rlekf-model"
+#define H5IO_VERSION 1
+/* Longest HDF5 object path we build: "/systems/" + a system name + "/" + a dataset name. */
+#define H5IO_PATH_MAX (DS_NAME_MAX + 64)
+/* Longest file name we handle, plus room for ".tmp-<pid>". */
+#define H5IO_FILE_MAX 4096
+#define H5IO_RANK_MAX 3
+
+#ifndef RLEKF_GIT
+#define RLEKF_GIT "unknown"
+#endif
+
+static void h5_quiet(void) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+/* File access properties: closing the file closes every object still open in it, so error paths
+ * cannot leave the file open. */
+static hid_t fapl_strong(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    return fapl;
+}
+
+static void close_id(hid_t id) {
+    if (id < 0) return;
+    switch (H5Iget_type(id)) {
+    case H5I_FILE:
+        H5Fclose(id);
+        break;
+    case H5I_GROUP:
+        H5Gclose(id);
+        break;
+    case H5I_DATASET:
+        H5Dclose(id);
+        break;
+    case H5I_ATTR:
+        H5Aclose(id);
+        break;
+    case H5I_DATATYPE:
+        H5Tclose(id);
+        break;
+    case H5I_DATASPACE:
+        H5Sclose(id);
+        break;
+    case H5I_GENPROP_LST:
+        H5Pclose(id);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Writing                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *path;        /* final name (for messages) */
+    char tmp[H5IO_FILE_MAX]; /* temporary name written first */
+    hid_t file;
+} h5w;
+
+static rk_status w_fail(const h5w *w, const char *what) {
+    return err_set(RK_ERUNTIME, "%s: HDF5 failed to write %s", w->path, what);
+}
+
+static rk_status w_open(h5w *w, const char *path) {
+    h5_quiet();
+    w->path = path;
+    w->file = -1;
+    if (strlen(path) + 32 >= sizeof w->tmp)
+        return err_set(RK_EINPUT, "%.80s...: output path too long", path);
+    snprintf(w->tmp, sizeof w->tmp, "%s.tmp-%ld", path, (long)getpid());
+    /* Create the temporary with open() first: it gives a proper errno message for a missing
+     * directory or a read-only location, which H5Fcreate does not. */
+    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0)
+        return err_set(RK_ERUNTIME, "%s: cannot create %s: %s", path, w->tmp, strerror(errno));
+    close(fd);
+    hid_t fapl = fapl_strong();
+    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    close_id(fapl);
+    if (w->file < 0) {
+        unlink(w->tmp);
+        return err_set(RK_ERUNTIME, "%s: HDF5 cannot create %s", path, w->tmp);
+    }
+    return RK_OK;
+}
+
+/* Close; on success rename over the target, otherwise remove the temporary. */
+static rk_status w_finish(h5w *w, rk_status st) {
+    if (w->file >= 0 && H5Fclose(w->file) < 0 && st == RK_OK) st = w_fail(w, "(closing the file)");
+    w->file = -1;
+    if (st == RK_OK && rename(w->tmp, w->path) != 0)
+        st = err_set(RK_ERUNTIME, "%s: cannot rename %s to it: %s", w->path, w->tmp,
+                     strerror(errno));
+    if (st != RK_OK) unlink(w->tmp);
+    return st;
+}
+
+static hid_t vlen_utf8(void) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
+static rk_status w_attr_str(const h5w *w, hid_t obj, const char *name, const char *value) {
+    hid_t t = vlen_utf8(), sp = H5Screate(H5S_SCALAR), a = -1;
+    herr_t rc = -1;
+    if (t >= 0 && sp >= 0) a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0) rc = H5Awrite(a, t, &value);
+    close_id(a);
+    close_id(sp);
+    close_id(t);
+    if (rc < 0) return w_fail(w, name);
+    return RK_OK;
+}
+
+static rk_status w_attr_int(const h5w *w, hid_t obj, const char *name, int value) {
+    hid_t sp = H5Screate(H5S_SCALAR), a = -1;
+    herr_t rc = -1;
+    if (sp >= 0) a = H5Acreate2(obj, name, H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0) rc = H5Awrite(a, H5T_NATIVE_INT, &value);
+    close_id(a);
+    close_id(sp);
+    if (rc < 0) return w_fail(w, name);
+    return RK_OK;
+}
+
+/* 1-D dataset of n variable-length UTF-8 strings. */
+static rk_status w_strings(const h5w *w, hid_t loc, const char *name,
+                           const char (*strs)[DS_SYMBOL_MAX], size_t n) {
+    const char **ptrs = rk_malloc(n * sizeof *ptrs);
+    if (!ptrs) return RK_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        ptrs[i] = strs[i];
+    hsize_t dims[1] = {n};
+    hid_t t = vlen_utf8(), sp = H5Screate_simple(1, dims, NULL), d = -1;
+    herr_t rc = -1;
+    if (t >= 0 && sp >= 0) d = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (d >= 0) rc = n ? H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs) : 0;
+    close_id(d);
+    close_id(sp);
+    close_id(t);
+    free(ptrs);
+    if (rc < 0) return w_fail(w, name);
+    return RK_OK;
+}
+
+/* Numeric dataset of the given rank and dims; file type ftype, memory type mtype. */
+static rk_status w_array(const h5w *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype,
+                         const void *data, int rank, const size_t *dims) {
+    hsize_t hd[H5IO_RANK_MAX];
+    size_t count = 1;
+    for (int i = 0; i < rank; i++) {
+        hd[i] = dims[i];
+        count *= dims[i];
+    }
+    hid_t sp = H5Screate_simple(rank, hd, NULL), d = -1;
+    herr_t rc = -1;
+    if (sp >= 0) d = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (d >= 0) rc = count ? H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
+    close_id(d);
+    close_id(sp);
+    if (rc < 0) return w_fail(w, name);
+    return RK_OK;
+}
+
+static rk_status w_f64(const h5w *w, hid_t loc, const char *name, const double *data, int rank,
+                       const size_t *dims) {
+    return w_array(w, loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, data, rank, dims);
+}
+
+static hid_t w_group(hid_t loc, const char *name) {
+    return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+/* Root attributes and /type_map shared by dataset and prediction files. */
+static rk_status w_dataset_header(const h5w *w, const dataset_t *ds, const char *provenance) {
+    rk_status st = w_attr_str(w, w->file, "format", H5IO_FORMAT_DATASET);
+    if (!st) st = w_attr_int(w, w->file, "version", H5IO_VERSION);
+    if (!st && provenance) st = w_attr_str(w, w->file, "provenance", provenance);
+    if (!st)
+        st = w_strings(w, w->file, "type_map", (const char(*)[DS_SYMBOL_MAX])ds->type_map,
+                       ds->ntypes);
+    return st;
+}
+
+static rk_status w_system(const h5w *w, hid_t systems, const ds_system *s) {
+    hid_t g = w_group(systems, s->name);
+    if (g < 0) return w_fail(w, s->name);
+    size_t dna[1] = {s->natoms}, dnf[1] = {s->nframes};
+    size_t dxyz[3] = {s->nframes, s->natoms, 3}, dbox[3] = {s->nframes, 3, 3};
+    rk_status st = w_array(w, g, "type", H5T_STD_I32LE, H5T_NATIVE_INT32, s->type, 1, dna);
+    if (!st) st = w_f64(w, g, "coord", s->coord, 3, dxyz);
+    if (!st) st = w_f64(w, g, "box", s->box, 3, dbox);
+    if (!st) st = w_f64(w, g, "energy", s->energy, 1, dnf);
+    if (!st) st = w_f64(w, g, "force", s->force, 3, dxyz);
+    close_id(g);
+    return st;
+}
+
+rk_status h5io_dataset_write_prov(const char *path, const dataset_t *ds, const char *provenance) {
+    rk_status st = dataset_validate(ds, path);
+    if (st) return st;
+    h5w w;
+    if ((st = w_open(&w, path))) return st;
+    char prov_default[128];
+    if (!provenance) {
+        snprintf(prov_default, sizeof prov_default, "written by rlekf %s", RLEKF_GIT);
+        provenance = prov_default;
+    }
+    st = w_dataset_header(&w, ds, provenance);
+    hid_t systems = st ? -1 : w_group(w.file, "systems");
+    if (!st && systems < 0) st = w_fail(&w, "/systems");
+    for (size_t i = 0; !st && i < ds->nsystems; i++)
+        st = w_system(&w, systems, &ds->sys[i]);
+    close_id(systems);
+    return w_finish(&w, st);
+}
+
+rk_status h5io_dataset_write(const char *path, const dataset_t *ds) {
+    return h5io_dataset_write_prov(path, ds, NULL);
+}
+
+rk_status h5io_pred_write(const char *path, const dataset_t *pred, int64_t *const *frame_index) {
+    h5w w;
+    rk_status st = w_open(&w, path);
+    if (st) return st;
+    char prov[128];
+    snprintf(prov, sizeof prov, "predictions written by rlekf %s", RLEKF_GIT);
+    st = w_dataset_header(&w, pred, prov);
+    hid_t systems = st ? -1 : w_group(w.file, "systems");
+    if (!st && systems < 0) st = w_fail(&w, "/systems");
+    for (size_t i = 0; !st && i < pred->nsystems; i++) {
+        const ds_system *s = &pred->sys[i];
+        hid_t g = w_group(systems, s->name);
+        if (g < 0) {
+            st = w_fail(&w, s->name);
+            break;
+        }
+        size_t dk[1] = {s->nframes}, dxyz[3] = {s->nframes, s->natoms, 3};
+        st = w_f64(&w, g, "energy", s->energy, 1, dk);
+        if (!st) st = w_f64(&w, g, "force", s->force, 3, dxyz);
+        if (!st)
+            st = w_array(&w, g, "frame_index", H5T_STD_I64LE, H5T_NATIVE_INT64, frame_index[i], 1,
+                         dk);
+        close_id(g);
+    }
+    close_id(systems);
+    return w_finish(&w, st);
+}
+
+rk_status h5io_model_write(const char *path, const h5io_model_rec *rec, const h5io_extra *extra,
+                           size_t n_extra) {
+    RK_ASSERT(rec->config_json && rec->type_map && rec->avg && rec->std && rec->params);
+    h5w w;
+    rk_status st = w_open(&w, path);
+    if (st) return st;
+    size_t dstat[2] = {rec->ntypes, 4}, dpar[1] = {rec->n_params};
+    st = w_attr_str(&w, w.file, "format", H5IO_FORMAT_MODEL);
+    if (!st) st = w_attr_int(&w, w.file, "version", H5IO_VERSION);
+    if (!st) st = w_attr_str(&w, w.file, "config", rec->config_json);
+    if (!st)
+        st = w_strings(&w, w.file, "type_map", (const char(*)[DS_SYMBOL_MAX])rec->type_map,
+                       rec->ntypes);
+    hid_t g = st ? -1 : w_group(w.file, "stat");
+    if (!st && g < 0) st = w_fail(&w, "/stat");
+    if (!st) st = w_f64(&w, g, "avg", rec->avg, 2, dstat);
+    if (!st) st = w_f64(&w, g, "std", rec->std, 2, dstat);
+    close_id(g);
+    if (!st) st = w_f64(&w, w.file, "params", rec->params, 1, dpar);
+    if (!st && n_extra) {
+        g = w_group(w.file, "extra");
+        if (g < 0) st = w_fail(&w, "/extra");
+        for (size_t i = 0; !st && i < n_extra; i++) {
+            size_t dn[1] = {extra[i].n};
+            st = w_f64(&w, g, extra[i].name, extra[i].data, 1, dn);
+        }
+        close_id(g);
+    }
+    return w_finish(&w, st);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reading                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+static rk_status r_open(const char *path, hid_t *file) {
+    h5_quiet();
+    *file = -1;
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return err_set(RK_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return err_set(RK_EINPUT, "%s: is a directory, not an HDF5 file", path);
+    if (access(path, R_OK) != 0)
+        return err_set(RK_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (H5Fis_hdf5(path) <= 0) return err_set(RK_EINPUT, "%s: not an HDF5 file or truncated", path);
+    hid_t fapl = fapl_strong();
+    *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    close_id(fapl);
+    if (*file < 0) return err_set(RK_EINPUT, "%s: not an HDF5 file or truncated", path);
+    return RK_OK;
+}
+
+/* Read all strings of an attribute (is_attr) or dataset into a malloc'd array of malloc'd
+ * strings. Accepts variable- and fixed-length strings in ASCII or UTF-8. */
+static rk_status r_strings(const char *path, const char *h5path, hid_t obj, int is_attr,
+                           char ***out, size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    hid_t ftype = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
+    hid_t space = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
+    hid_t mtype = -1;
+    rk_status st = RK_OK;
+    char **res = NULL;
+    size_t n = 0;
+    if (ftype < 0 || space < 0) {
+        st = err_set(RK_EINPUT, "%s: %s: cannot read (corrupt file?)", path, h5path);
+        goto done;
+    }
+    if (H5Tget_class(ftype) != H5T_STRING) {
+        st = err_set(RK_EINPUT, "%s: %s: expected a string, found a non-string HDF5 type", path,
+                     h5path);
+        goto done;
+    }
+    hssize_t np = H5Sget_simple_extent_npoints(space);
+    if (np < 0 || H5Sget_simple_extent_ndims(space) > 1) {
+        st =
+            err_set(RK_EINPUT, "%s: %s: expected a scalar or a 1-D array of strings", path, h5path);
+        goto done;
+    }
+    n = (size_t)np;
+    res = rk_calloc(n ? n : 1, sizeof *res);
+    if (!res) {
+        st = RK_ENOMEM;
+        goto done;
+    }
+    H5T_cset_t cset = H5Tget_cset(ftype);
+    int variable = H5Tis_variable_str(ftype) > 0;
+    if (variable) {
+        mtype = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mtype, H5T_VARIABLE);
+        H5Tset_cset(mtype, cset);
+        char **buf = rk_calloc(n ? n : 1, sizeof *buf);
+        if (!buf) {
+            st = RK_ENOMEM;
+            goto done;
+        }
+        herr_t rc = n == 0    ? 0
+                    : is_attr ? H5Aread(obj, mtype, buf)
+                              : H5Dread(obj, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+        if (rc < 0) {
+            free(buf);
+            st = err_set(RK_EINPUT, "%s: %s: cannot read strings (corrupt or truncated file)", path,
+                         h5path);
+            goto done;
+        }
+        for (size_t i = 0; i < n && !st; i++) {
+            const char *s = buf[i] ? buf[i] : "";
+            res[i] = rk_malloc(strlen(s) + 1);
+            if (!res[i])
+                st = RK_ENOMEM;
+            else
+                strcpy(res[i], s);
+        }
+#if H5_VERSION_GE(1, 12, 0)
+        if (n) H5Treclaim(mtype, space, H5P_DEFAULT, buf);
+#else
+        if (n) H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, buf);
+#endif
+        free(buf);
+    } else {
+        size_t size = H5Tget_size(ftype);
+        mtype = H5Tcopy(ftype);
+        char *buf = rk_malloc(n * size + 1);
+        if (!buf || size == 0) {
+            free(buf);
+            st =
+                buf ? err_set(RK_EINPUT, "%s: %s: zero-size string type", path, h5path) : RK_ENOMEM;
+            goto done;
+        }
+        herr_t rc = n == 0    ? 0
+                    : is_attr ? H5Aread(obj, mtype, buf)
+                              : H5Dread(obj, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+        if (rc < 0) {
+            free(buf);
+            st = err_set(RK_EINPUT, "%s: %s: cannot read strings (corrupt or truncated file)", path,
+                         h5path);
+            goto done;
+        }
+        for (size_t i = 0; i < n && !st; i++) {
+            const char *s = buf + i * size;
+            size_t len = 0;
+            while (len < size && s[len] != '\0')
+                len++;
+            while (len > 0 && s[len - 1] == ' ')
+                len--; /* Fortran-style space padding */
+            res[i] = rk_malloc(len + 1);
+            if (!res[i]) {
+                st = RK_ENOMEM;
+            } else {
+                memcpy(res[i], s, len);
+                res[i][len] = '\0';
+            }
+        }
+        free(buf);
+    }
+done:
+    close_id(mtype);
+    close_id(space);
+    close_id(ftype);
+    if (st && res) {
+        for (size_t i = 0; i < n; i++)
+            free(res[i]);
+        free(res);
+        res = NULL;
+        n = 0;
+    }
+    *out = res;
+    *n_out = n;
+    return st;
+}
+
+static void free_strings(char **s, size_t n) {
+    if (!s) return;
+    for (size_t i = 0; i < n; i++)
+        free(s[i]);
+    free(s);
+}
+
+/* A scalar string attribute of the root group (required). *value is malloc'd. */
+static rk_status r_attr_str(const char *path, hid_t file, const char *name, char **value) {
+    *value = NULL;
+    char h5path[64];
+    snprintf(h5path, sizeof h5path, "attribute /%s", name);
+    if (H5Aexists(file, name) <= 0)
+        return err_set(RK_EINPUT, "%s: %s is missing (not an rlekf file?)", path, h5path);
+    hid_t a = H5Aopen(file, name, H5P_DEFAULT);
+    if (a < 0) return err_set(RK_EINPUT, "%s: %s: cannot open", path, h5path);
+    char **s = NULL;
+    size_t n = 0;
+    rk_status st = r_strings(path, h5path, a, 1, &s, &n);
+    H5Aclose(a);
+    if (st) return st;
+    if (n != 1) {
+        free_strings(s, n);
+        return err_set(RK_EINPUT, "%s: %s: expected one string, found %zu", path, h5path, n);
+    }
+    *value = s[0];
+    free(s);
+    return RK_OK;
+}
+
+static rk_status r_check_format(const char *path, hid_t file, const char *expected) {
+    char *fmt = NULL;
+    rk_status st = r_attr_str(path, file, "format", &fmt);
+    if (st) return st;
+    if (strcmp(fmt, expected) != 0) {
+        st = err_set(RK_EINPUT, "%s: attribute /format is '%.64s', expected '%s'", path, fmt,
+                     expected);
+        free(fmt);
+        return st;
+    }
+    free(fmt);
+    if (H5Aexists(file, "version") <= 0)
+        return err_set(RK_EINPUT, "%s: attribute /version is missing", path);
+    hid_t a = H5Aopen(file, "version", H5P_DEFAULT);
+    hid_t t = a >= 0 ? H5Aget_type(a) : -1;
+    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+    long long v = 0;
+    int ok = t >= 0 && H5Tget_class(t) == H5T_INTEGER && sp >= 0 &&
+             H5Sget_simple_extent_npoints(sp) == 1 && H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0;
+    close_id(sp);
+    close_id(t);
+    close_id(a);
+    if (!ok) return err_set(RK_EINPUT, "%s: attribute /version is not a scalar integer", path);
+    if (v != H5IO_VERSION)
+        return err_set(RK_EINPUT, "%s: attribute /version is %lld, this rlekf reads version %d",
+                       path, v, H5IO_VERSION);
+    return RK_OK;
+}
+
+/* /type_map: 1-D array of element symbols. */
+static rk_status r_type_map(const char *path, hid_t file, char (**tm)[DS_SYMBOL_MAX],
+                            size_t *ntypes) {
+    *tm = NULL;
+    *ntypes = 0;
+    if (H5Lexists(file, "type_map", H5P_DEFAULT) <= 0)
+        return err_set(RK_EINPUT, "%s: /type_map: missing", path);
+    hid_t d = H5Dopen2(file, "type_map", H5P_DEFAULT);
+    if (d < 0) return err_set(RK_EINPUT, "%s: /type_map: not a dataset", path);
+    char **s = NULL;
+    size_t n = 0;
+    rk_status st = r_strings(path, "/type_map", d, 0, &s, &n);
+    H5Dclose(d);
+    if (st) return st;
+    if (n == 0) st = err_set(RK_EINPUT, "%s: /type_map is empty", path);
+    char(*out)[DS_SYMBOL_MAX] = st ? NULL : rk_calloc(n, sizeof *out);
+    if (!st && !out) st = RK_ENOMEM;
+    for (size_t i = 0; !st && i < n; i++) {
+        size_t len = strlen(s[i]);
+        if (len == 0 || len >= DS_SYMBOL_MAX)
+            st = err_set(RK_EINPUT, "%s: /type_map[%zu] = '%.32s': expected 1 to %d characters",
+                         path, i, s[i], DS_SYMBOL_MAX - 1);
+        else
+            memcpy(out[i], s[i], len + 1);
+    }
+    free_strings(s, n);
+    if (st) {
+        free(out);
+        return st;
+    }
+    *tm = out;
+    *ntypes = n;
+    return RK_OK;
+}
+
+/* Open loc/name as a dataset and report its class and dims (rank at most H5IO_RANK_MAX). */
+static rk_status r_open_array(const char *path, hid_t loc, const char *h5path, const char *name,
+                              H5T_class_t want_class, hid_t *d, int *rank, size_t *dims) {
+    *d = -1;
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
+        return err_set(RK_EINPUT, "%s: %s: missing", path, h5path);
+    *d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (*d < 0) return err_set(RK_EINPUT, "%s: %s: not a dataset", path, h5path);
+    hid_t t = H5Dget_type(*d), sp = H5Dget_space(*d);
+    H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    hsize_t hd[H5IO_RANK_MAX];
+    if (r >= 0 && r <= H5IO_RANK_MAX) H5Sget_simple_extent_dims(sp, hd, NULL);
+    close_id(t);
+    close_id(sp);
+    rk_status st = RK_OK;
+    if (cls != want_class)
+        st = err_set(RK_EINPUT, "%s: %s: expected %s data", path, h5path,
+                     want_class == H5T_INTEGER ? "integer" : "floating-point");
+    else if (r < 0 || r > H5IO_RANK_MAX)
+        st = err_set(RK_EINPUT, "%s: %s: unexpected rank %d", path, h5path, r);
+    if (st) {
+        close_id(*d);
+        *d = -1;
+        return st;
+    }
+    *rank = r;
+    for (int i = 0; i < r; i++)
+        dims[i] = (size_t)hd[i];
+    return RK_OK;
+}
+
+static const char *dims_str(char *buf, size_t cap, int rank, const size_t *dims) {
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < rank && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%zu", i ? "," : "", dims[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+    return buf;
+}
+
+/* Open an array and require its exact shape; `expect_desc` explains the shape in messages. */
+static rk_status r_expect(const char *path, hid_t loc, const char *h5path, const char *name,
+                          H5T_class_t cls, int rank, const size_t *dims, const char *expect_desc,
+                          hid_t *d) {
+    int r;
+    size_t got[H5IO_RANK_MAX];
+    rk_status st = r_open_array(path, loc, h5path, name, cls, d, &r, got);
+    if (st) return st;
+    int same = r == rank;
+    for (int i = 0; same && i < rank; i++)
+        same = got[i] == dims[i];
+    if (!same) {
+        char a[96], b[96];
+        st = err_set(RK_EINPUT, "%s: %s: shape %s does not match %s %s", path, h5path,
+                     dims_str(a, sizeof a, r, got), dims_str(b, sizeof b, rank, dims), expect_desc);
+        close_id(*d);
+        *d = -1;
+    }
+    return st;
+}
+
+static rk_status r_read(const char *path, const char *h5path, hid_t d, hid_t mtype, void *buf,
+                        size_t count) {
+    herr_t rc = count ? H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0;
+    close_id(d);
+    if (rc < 0)
+        return err_set(RK_EINPUT, "%s: %s: cannot read data (corrupt or truncated file)", path,
+                       h5path);
+    return RK_OK;
+}
+
+/* Read one system group /systems/<name>. */
+static rk_status r_system(const char *path, hid_t systems, const char *name, ds_system *s) {
+    char hp[H5IO_PATH_MAX], desc[96];
+    hid_t g = H5Gopen2(systems, name, H5P_DEFAULT);
+    if (g < 0) return err_set(RK_EINPUT, "%s: /systems/%s: not a group", path, name);
+    hid_t d = -1;
+    int rank;
+    size_t dims[H5IO_RANK_MAX];
+    size_t na, nf;
+    snprintf(hp, sizeof hp, "/systems/%s/type", name);
+    rk_status st = r_open_array(path, g, hp, "type", H5T_INTEGER, &d, &rank, dims);
+    if (!st && rank != 1)
+        st = err_set(RK_EINPUT, "%s: %s: expected a 1-D array [natoms]", path, hp);
+    close_id(d);
+    d = -1;
+    if (st) goto done;
+    na = dims[0];
+    snprintf(hp, sizeof hp, "/systems/%s/energy", name);
+    st = r_open_array(path, g, hp, "energy", H5T_FLOAT, &d, &rank, dims);
+    if (!st && rank != 1)
+        st = err_set(RK_EINPUT, "%s: %s: expected a 1-D array [nframes]", path, hp);
+    close_id(d);
+    d = -1;
+    if (st) goto done;
+    nf = dims[0];
+    if ((st = ds_system_alloc(s, name, na, nf))) goto done;
+
+    size_t dna[1] = {na}, dnf[1] = {nf}, dxyz[3] = {nf, na, 3}, dbox[3] = {nf, 3, 3};
+    snprintf(hp, sizeof hp, "/systems/%s/type", name);
+    snprintf(desc, sizeof desc, "[natoms]");
+    if ((st = r_expect(path, g, hp, "type", H5T_INTEGER, 1, dna, desc, &d))) goto done;
+    if ((st = r_read(path, hp, d, H5T_NATIVE_INT32, s->type, na))) goto done;
+    snprintf(hp, sizeof hp, "/systems/%s/energy", name);
+    if ((st = r_expect(path, g, hp, "energy", H5T_FLOAT, 1, dnf, "[nframes]", &d))) goto done;
+    if ((st = r_read(path, hp, d, H5T_NATIVE_DOUBLE, s->energy, nf))) goto done;
+    snprintf(desc, sizeof desc, "[nframes=%zu, natoms=%zu, 3]", nf, na);
+    snprintf(hp, sizeof hp, "/systems/%s/coord", name);
+    if ((st = r_expect(path, g, hp, "coord", H5T_FLOAT, 3, dxyz, desc, &d))) goto done;
+    if ((st = r_read(path, hp, d, H5T_NATIVE_DOUBLE, s->coord, nf * na * 3))) goto done;
+    snprintf(hp, sizeof hp, "/systems/%s/force", name);
+    if ((st = r_expect(path, g, hp, "force", H5T_FLOAT, 3, dxyz, desc, &d))) goto done;
+    if ((st = r_read(path, hp, d, H5T_NATIVE_DOUBLE, s->force, nf * na * 3))) goto done;
+    snprintf(desc, sizeof desc, "[nframes=%zu, 3, 3]", nf);
+    snprintf(hp, sizeof hp, "/systems/%s/box", name);
+    if ((st = r_expect(path, g, hp, "box", H5T_FLOAT, 3, dbox, desc, &d))) goto done;
+    st = r_read(path, hp, d, H5T_NATIVE_DOUBLE, s->box, nf * 9);
+done:
+    close_id(g);
+    return st;
+}
+
+static rk_status r_dataset(const char *path, hid_t file, dataset_t *ds) {
+    rk_status st = r_check_format(path, file, H5IO_FORMAT_DATASET);
+    if (st) return st;
+    if ((st = r_type_map(path, file, &ds->type_map, &ds->ntypes))) return st;
+    if (H5Lexists(file, "systems", H5P_DEFAULT) <= 0)
+        return err_set(RK_EINPUT, "%s: /systems: missing", path);
+    hid_t systems = H5Gopen2(file, "systems", H5P_DEFAULT);
+    if (systems < 0) return err_set(RK_EINPUT, "%s: /systems: not a group", path);
+    H5G_info_t info;
+    if (H5Gget_info(systems, &info) < 0) {
+        H5Gclose(systems);
+        return err_set(RK_EINPUT, "%s: /systems: cannot list (corrupt file?)", path);
+    }
+    size_t n = (size_t)info.nlinks;
+    ds->sys = rk_calloc(n ? n : 1, sizeof *ds->sys);
+    if (!ds->sys) {
+        H5Gclose(systems);
+        return RK_ENOMEM;
+    }
+    for (size_t i = 0; i < n && !st; i++) {
+        char name[DS_NAME_MAX];
+        ssize_t len = H5Lget_name_by_idx(systems, ".", H5_INDEX_NAME, H5_ITER_INC, (hsize_t)i, name,
+                                         sizeof name, H5P_DEFAULT);
+        if (len < 0)
+            st = err_set(RK_EINPUT, "%s: /systems: cannot read member %zu", path, i);
+        else if ((size_t)len >= sizeof name)
+            st = err_set(RK_EINPUT, "%s: /systems: member name of %zd characters is too long", path,
+                         len);
+        else if ((st = r_system(path, systems, name, &ds->sys[i])) == RK_OK)
+            ds->nsystems++;
+    }
+    H5Gclose(systems);
+    if (st) return st;
+    dataset_sort(ds);
+    return dataset_validate(ds, path);
+}
+
+rk_status h5io_dataset_read(const char *path, dataset_t *ds) {
+    memset(ds, 0, sizeof *ds);
+    hid_t file;
+    rk_status st = r_open(path, &file);
+    if (st) return st;
+    st = r_dataset(path, file, ds);
+    H5Fclose(file);
+    if (st) dataset_free(ds);
+    return st;
+}
+
+/* A float64 array of exact shape, allocated and read, then checked finite. */
+static rk_status r_f64_alloc(const char *path, hid_t loc, const char *h5path, const char *name,
+                             int rank, const size_t *dims, const char *desc, double **out) {
+    *out = NULL;
+    hid_t d;
+    rk_status st = r_expect(path, loc, h5path, name, H5T_FLOAT, rank, dims, desc, &d);
+    if (st) return st;
+    size_t count = 1;
+    for (int i = 0; i < rank; i++)
+        count *= dims[i];
+    double *buf = rk_malloc(count * sizeof *buf);
+    if (!buf) {
+        close_id(d);
+        return RK_ENOMEM;
+    }
+    if ((st = r_read(path, h5path, d, H5T_NATIVE_DOUBLE, buf, count))) {
+        free(buf);
+        return st;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!isfinite(buf[i])) {
+            st = err_set(RK_EINPUT, "%s: %s[%zu] is %g (not finite)", path, h5path, i, buf[i]);
+            free(buf);
+            return st;
+        }
+    }
+    *out = buf;
+    return RK_OK;
+}
+
+static rk_status r_model(const char *path, hid_t file, h5io_model_rec *rec) {
+    rk_status st = r_check_format(path, file, H5IO_FORMAT_MODEL);
+    if (st) return st;
+    if ((st = r_attr_str(path, file, "config", &rec->config_json))) return st;
+    if ((st = r_type_map(path, file, &rec->type_map, &rec->ntypes))) return st;
+    size_t dstat[2] = {rec->ntypes, 4};
+    char desc[64];
+    snprintf(desc, sizeof desc, "[ntypes=%zu, 4]", rec->ntypes);
+    if (H5Lexists(file, "stat", H5P_DEFAULT) <= 0)
+        return err_set(RK_EINPUT, "%s: /stat: missing", path);
+    hid_t g = H5Gopen2(file, "stat", H5P_DEFAULT);
+    if (g < 0) return err_set(RK_EINPUT, "%s: /stat: not a group", path);
+    st = r_f64_alloc(path, g, "/stat/avg", "avg", 2, dstat, desc, &rec->avg);
+    if (!st) st = r_f64_alloc(path, g, "/stat/std", "std", 2, dstat, desc, &rec->std);
+    H5Gclose(g);
+    if (st) return st;
+    hid_t d;
+    int rank;
+    size_t dims[H5IO_RANK_MAX];
+    if ((st = r_open_array(path, file, "/params", "params", H5T_FLOAT, &d, &rank, dims))) return st;
+    close_id(d);
+    if (rank != 1 || dims[0] == 0)
+        return err_set(RK_EINPUT, "%s: /params: expected a non-empty 1-D array", path);
+    rec->n_params = dims[0];
+    return r_f64_alloc(path, file, "/params", "params", 1, dims, "[n_params]", &rec->params);
+}
+
+rk_status h5io_model_read(const char *path, h5io_model_rec *rec) {
+    memset(rec, 0, sizeof *rec);
+    hid_t file;
+    rk_status st = r_open(path, &file);
+    if (st) return st;
+    st = r_model(path, file, rec);
+    H5Fclose(file);
+    if (st) h5io_model_rec_free(rec);
+    return st;
+}
+
+void h5io_model_rec_free(h5io_model_rec *rec) {
+    free(rec->config_json);
+    free(rec->type_map);
+    free(rec->avg);
+    free(rec->std);
+    free(rec->params);
+    memset(rec, 0, sizeof *rec);
+}
