@@ -266,6 +266,10 @@ size_t model_ws_natoms(const model_ws *ws) {
     return ws->natoms;
 }
 
+size_t model_ws_npairs(const model_ws *ws) {
+    return ws->npairs;
+}
+
 typedef struct {
     char *base;
     size_t used;

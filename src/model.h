@@ -107,5 +107,7 @@ void model_backward(const model_t *m, model_ws *ws, double *grad_e, double *forc
 /* After model_backward at the same weights: jac (N, overwritten) = d(sum_ia c_ia F_ia)/dw. */
 void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, double *jac);
 size_t model_ws_natoms(const model_ws *ws);
+/* Neighbour pairs of the current frame. */
+size_t model_ws_npairs(const model_ws *ws);
 
 #endif

@@ -1,0 +1,99 @@
+/* train: one training run (SPEC §3): data split, model set-up, the Kalman protocol or Adam's
+ * per-image loss, evaluations, metrics CSV, model files, progress, divergence as a result.
+ *
+ * Kalman protocol per training image (n atoms, prefactors pE, pF):
+ *   energy:  r = pE (E - E^)/n, h = pE dE^/dw / n; flip both if r < 0; update.
+ *   forces:  24 atoms drawn with replacement, 4 groups of 6; per group at the current weights
+ *            d_j = pF (F_j - F^_j), e = mean|d_j| / n, h = pF sum_j sign(d_j) dF^_j/dw / (18 n)
+ *            (a force Jacobian with c_j = sign(d_j) pF / (18 n)); update.
+ * Adam per image: L = pE(t) ((E^ - E)/n)^2 + pF(t)/(3n) |F^ - F|^2;
+ *   dL/dw = 2 pE (E^ - E)/n^2 dE^/dw + J_c with c = 2 pF (F^ - F)/(3n).
+ * Randomness: streams (stream_name, seed, purpose): INIT weights, SPLIT, ORDER (per-epoch
+ * shuffle), SAMPLE (force atoms), so cells with the same (dataset, seed) are paired.
+ */
+#ifndef RLEKF_TRAIN_H
+#define RLEKF_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "err.h"
+#include "jsonw.h"
+#include "model.h"
+#include "optim.h"
+
+#define TRAIN_PATH_MAX 1024
+
+typedef enum { TRAIN_SPLIT_TAIL, TRAIN_SPLIT_RANDOM } train_split;
+
+typedef struct {
+    /* data */
+    char dataset[TRAIN_PATH_MAX];
+    train_split split;
+    double test_fraction;    /* 0.2: last floor(0.2 n) frames of each system are test frames */
+    size_t max_train_frames; /* 0 = all; else an evenly spaced subset of the training frames */
+    size_t eval_max_frames;  /* 0 = all; else an evenly spaced subset for each RMSE */
+    /* model */
+    model_config model;
+    double init_weight_scale; /* multiplies every W and hidden b after initialisation (1) */
+    /* optimizer */
+    const optim_type *opt;
+    optim_params opt_params;
+    double pref_e, pref_f; /* Kalman prefactors (1, 2) */
+    size_t force_groups;   /* 4 */
+    size_t group_atoms;    /* 6 */
+    /* run */
+    size_t epochs;
+    size_t eval_every; /* also evaluate every K updates (0: per epoch only) */
+    uint64_t seed;
+    char stream_name[256]; /* seeds the RNG streams; default: dataset file stem */
+    int threads;           /* 0 = leave as is */
+    double time_budget_s;  /* 0 = none */
+    /* output */
+    char out_dir[TRAIN_PATH_MAX];
+    int quiet; /* no progress lines */
+    double progress_interval_s;
+} train_config;
+
+typedef enum { TRAIN_DONE, TRAIN_DIVERGED, TRAIN_TIME_BUDGET } train_outcome;
+
+typedef struct {
+    train_outcome outcome;
+    double epochs_done;
+    size_t images, updates;
+    double wall_s;
+    double final_test_e, final_test_f, best_test_e, best_test_f; /* eV/atom, eV/Å */
+    double final_train_e, final_train_f;
+    size_t n_train, n_test;
+} train_result;
+
+const char *train_outcome_str(train_outcome o);
+void train_default_config(train_config *tc);
+/* Parse sections of a train config (also used by experiment manifests). */
+rk_status train_parse_optimizer(const jsonw *obj, const char *ctx, train_config *tc);
+rk_status train_parse_training(const jsonw *obj, const char *ctx, train_config *tc);
+/* Whole config file: {"model": {...}, "optimizer": {...}, "training": {...}, "output": "dir"}. */
+rk_status train_config_load(const char *path, train_config *tc);
+/* Resolved configuration as JSON text (caller frees). */
+char *train_config_to_json(const train_config *tc);
+
+/* Run: writes out_dir/{config.json, model_init.h5, model.h5, metrics.csv} (each atomically).
+ * ds may be NULL (read from tc->dataset). A divergence is a result (RK_OK, outcome DIVERGED). */
+rk_status train_run(const train_config *tc, const dataset_t *ds, train_result *res);
+
+/* Frame selection shared with eval: the train/test split of SPEC §4. */
+rk_status train_split_frames(const dataset_t *ds, train_split mode, double test_fraction,
+                             const char *stream_name, uint64_t seed, model_frame_ref **train,
+                             size_t *n_train, model_frame_ref **test, size_t *n_test);
+/* RMSE of energy per atom and force over frames (force written to no file). Non-finite
+ * predictions give NAN. */
+rk_status train_rmse(const model_t *m, model_ws *ws, const dataset_t *ds,
+                     const model_frame_ref *frames, size_t n, double *rmse_e, double *rmse_f);
+
+/* Atomic file helpers: "<path>.tmp" sibling, then rename. */
+rk_status train_write_text_atomic(const char *path, const char *text);
+/* mkdir -p */
+rk_status train_mkdirs(const char *dir);
+
+#endif
