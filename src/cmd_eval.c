@@ -10,17 +10,52 @@
 
 static const char *USAGE =
     "usage: rlekf eval --model M.h5 --data D.h5 --out P.h5 [--split test|train|all]\n"
+    "                  [--parity PREFIX]\n"
     "\n"
     "Predict energies and forces for the frames of D.h5 in the split (default test: the last\n"
     "20%% of each system), write them to P.h5 (per system: energy, force, frame_index) and print\n"
-    "the RMSE of energy per atom (eV/atom) and of force components (eV/A).\n";
+    "the RMSE of energy per atom (eV/atom) and of force components (eV/A).\n"
+    "--parity PREFIX also writes plain-text tables for parity plots: PREFIX_energy.dat\n"
+    "(system, frame, DFT and predicted energy per atom, eV/atom) and PREFIX_force.dat (system,\n"
+    "frame, atom, component, DFT and predicted force, eV/A).\n";
+
+/* Plain-text parity tables (whitespace separated, '#' header) for gnuplot. */
+static rk_status write_parity(const char *prefix, const dataset_t *ds, const dataset_t *pred,
+                              int64_t *const *fidx) {
+    char pe[1100], pf[1100];
+    snprintf(pe, sizeof pe, "%s_energy.dat", prefix);
+    snprintf(pf, sizeof pf, "%s_force.dat", prefix);
+    FILE *fe = fopen(pe, "w"), *ff = fopen(pf, "w");
+    if (!fe || !ff) {
+        if (fe) fclose(fe);
+        if (ff) fclose(ff);
+        return err_set(RK_ERUNTIME, "%s: cannot write", !fe ? pe : pf);
+    }
+    fprintf(fe, "# system frame dft_e_eV_per_atom pred_e_eV_per_atom\n");
+    fprintf(ff, "# system frame atom component dft_f_eV_per_A pred_f_eV_per_A\n");
+    for (size_t s = 0; s < pred->nsystems; s++) {
+        const ds_system *P = &pred->sys[s], *D = &ds->sys[s];
+        size_t na = D->natoms;
+        for (size_t k = 0; k < P->nframes; k++) {
+            size_t f = (size_t)fidx[s][k];
+            fprintf(fe, "%s %zu %.10g %.10g\n", D->name, f, D->energy[f] / (double)na,
+                    P->energy[k] / (double)na);
+            for (size_t i = 0; i < 3 * na; i++)
+                fprintf(ff, "%s %zu %zu %zu %.8g %.8g\n", D->name, f, i / 3, i % 3,
+                        D->force[f * na * 3 + i], P->force[k * na * 3 + i]);
+        }
+    }
+    int ok = fclose(fe) == 0;
+    ok = fclose(ff) == 0 && ok;
+    return ok ? RK_OK : err_set(RK_ERUNTIME, "%s: write failed", pe);
+}
 
 rk_status cmd_eval(int argc, char **argv) {
     if (cmd_wants_help(argc, argv)) {
         printf(USAGE, "");
         return RK_OK;
     }
-    const char *mpath = NULL, *dpath = NULL, *opath = NULL, *split = "test";
+    const char *mpath = NULL, *dpath = NULL, *opath = NULL, *split = "test", *parity = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
             mpath = argv[++i];
@@ -30,6 +65,8 @@ rk_status cmd_eval(int argc, char **argv) {
             opath = argv[++i];
         else if (strcmp(argv[i], "--split") == 0 && i + 1 < argc)
             split = argv[++i];
+        else if (strcmp(argv[i], "--parity") == 0 && i + 1 < argc)
+            parity = argv[++i];
         else
             return err_set(RK_EINPUT, "unexpected argument '%s' (see --help)", argv[i]);
     }
@@ -99,6 +136,7 @@ rk_status cmd_eval(int argc, char **argv) {
         memcpy(pred.sys[s].type, ds.sys[s].type, na * sizeof *ds.sys[s].type);
     }
     if (!st) st = h5io_pred_write(opath, &pred, fidx);
+    if (!st && parity) st = write_parity(parity, &ds, &pred, fidx);
     if (!st)
         printf("%s on %s (%s split, %zu frames): RMSE energy %.6e eV/atom, force %.6e eV/A -> %s\n",
                mpath, dpath, split, nfr, nfr ? sqrt(se / (double)nfr) : NAN,
