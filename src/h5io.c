@@ -668,6 +668,7 @@ static rk_status r_system(const char *path, hid_t systems, const char *name, ds_
     st = r_read(path, hp, d, H5T_NATIVE_DOUBLE, s->box, nf * 9);
 done:
     close_id(g);
+    if (st) ds_system_free(s); /* the caller counts only complete systems */
     return st;
 }
 

@@ -26,6 +26,7 @@ typedef struct {
     size_t natoms;
     int *z;        /* (natoms) atomic numbers of frame 0 */
     double *frac;  /* (natoms, 3) scratch: fractional positions of the current frame */
+    double *dedr;  /* (natoms, 3) scratch: the printed force block (dE/dR) of the current frame */
     size_t nframe; /* frames completed */
 } mv_parser;
 
@@ -58,9 +59,14 @@ static rk_status parse_header(mv_parser *p, const char *line, size_t *natoms, do
     return RK_OK;
 }
 
-/* Next line, or a truncation error naming what was being read. */
+/* Next line, or a truncation error naming the block being read (NULL: between blocks). */
 static rk_status need_line(mv_parser *p, const char *what, size_t frame_line, char **line) {
     *line = imp_lines_next(&p->it);
+    if (!*line && !what)
+        return err_set(RK_EINPUT,
+                       "%s: truncated: file ends before the '-----' terminator of frame %zu (which "
+                       "starts at line %zu)",
+                       p->path, p->nframe, frame_line);
     if (!*line)
         return err_set(RK_EINPUT,
                        "%s: truncated: file ends in the %s of frame %zu (which starts at line %zu)",
@@ -117,7 +123,6 @@ static rk_status parse(mv_parser *p, const import_opts *o, dataset_t *dst, imp_g
                        int *have_g) {
     char *line, ex[80];
     rk_status st = RK_OK;
-    double *force_tmp = NULL;
     while ((line = imp_lines_next(&p->it)) != NULL) {
         if (imp_blank(line)) continue;
         if (!strstr(line, MV_ENERGY_KEY))
@@ -134,16 +139,16 @@ static rk_status parse(mv_parser *p, const import_opts *o, dataset_t *dst, imp_g
             p->natoms = natoms;
             p->z = rk_calloc(natoms, sizeof *p->z);
             p->frac = rk_calloc(3 * natoms, sizeof *p->frac);
-            if (!p->z || !p->frac) return RK_ENOMEM;
+            p->dedr = rk_calloc(3 * natoms, sizeof *p->dedr);
+            if (!p->z || !p->frac || !p->dedr) return RK_ENOMEM;
         } else if (natoms != p->natoms) {
             return err_set(RK_EINPUT, "%s line %zu: frame %zu has %zu atoms, frame 0 has %zu",
                            p->path, frame_line, p->nframe, natoms, p->natoms);
         }
         double box[9], *force = NULL;
         int have_lat = 0, have_pos = 0, have_force = 0, ended = 0;
-        if (!force_tmp && !(force_tmp = rk_calloc(3 * natoms, sizeof *force_tmp))) return RK_ENOMEM;
         while (!ended) {
-            if ((st = need_line(p, "frame", frame_line, &line))) break;
+            if ((st = need_line(p, NULL, frame_line, &line))) break;
             if (starts_with(line, "---")) {
                 ended = 1;
             } else if (starts_with(line, "Lattice vector")) {
@@ -162,7 +167,7 @@ static rk_status parse(mv_parser *p, const import_opts *o, dataset_t *dst, imp_g
                     st = err_set(RK_EINPUT, "%s line %zu: frame %zu: Force block before Position",
                                  p->path, p->it.lineno, p->nframe);
                 } else {
-                    st = read_atoms(p, "Force block", frame_line, 0, force_tmp);
+                    st = read_atoms(p, "Force block", frame_line, 0, p->dedr);
                     have_force = 1;
                 }
             } else if (strstr(line, MV_ENERGY_KEY)) {
@@ -206,11 +211,10 @@ static rk_status parse(mv_parser *p, const import_opts *o, dataset_t *dst, imp_g
         imp_frac_to_cart(box, p->frac, coord, natoms);
         /* the block prints dE/dR: F = -(printed value) */
         for (size_t i = 0; i < 3 * natoms; i++)
-            force[i] = -force_tmp[i];
+            force[i] = -p->dedr[i];
         *energy = ep;
         p->nframe++;
     }
-    free(force_tmp);
     if (!st && p->nframe == 0) st = err_set(RK_EINPUT, "%s: no frames found", p->path);
     return st;
 }
@@ -230,6 +234,7 @@ rk_status imp_movement(const char *path, const import_opts *o, dataset_t *dst) {
     free(text);
     free(p.z);
     free(p.frac);
+    free(p.dedr);
     if (st) {
         if (have_g) imp_grow_free(&g);
         return st;

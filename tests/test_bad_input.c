@@ -1,0 +1,224 @@
+/* Bad inputs to `rlekf import`, table-driven: each case builds a broken source in its own
+ * temporary directory (a corrupted copy of a shipped file, or a few hand-written lines), runs the
+ * CLI, and requires exit status 2, a one-line message naming the file and what is wrong (and where:
+ * line, frame, atom), and no output file (nor temporary) left behind.
+ *
+ * In setup commands and arguments, @T stands for the case's temporary directory and @S for the
+ * source tree. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+
+#define LIGEPS "@S/datasets/LiGePS/100_1200k_movement"
+#define H2O0 "@S/datasets/H2O/data_0"
+#define HFO2_DIR "@S/datasets/HfO2/pwdata/init_000_50/train"
+#define RAW "@S/tests/data/import/raw_sys"
+/* A valid 2-atom extxyz frame header; cases append their own broken pieces. */
+#define XYZ_OK_LATTICE "Lattice=\"4 0 0 0 4 0 0 0 4\""
+
+typedef struct {
+    const char *name;
+    const char *setup;             /* shell command run before the import (may be NULL) */
+    void (*prep)(const char *dir); /* C preparation for binary corruption (may be NULL) */
+    const char *args;              /* import arguments after "-o @T/out.h5" */
+    const char *want1, *want2;
+} bad_case;
+
+/* Write a v1.0 .npy file (header padded to 128 bytes) holding n doubles. */
+static void write_npy_f8(const char *path, const char *shape, const double *v, size_t n) {
+    char dict[118];
+    snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': %s, }", shape);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    fwrite("\x93NUMPY\x01\x00\x76\x00", 1, 10, f); /* header length 118 */
+    size_t dl = strlen(dict);
+    fwrite(dict, 1, dl, f);
+    for (size_t i = dl; i < 117; i++)
+        fputc(' ', f);
+    fputc('\n', f);
+    fwrite(v, sizeof *v, n, f);
+    fclose(f);
+}
+
+static void prep_energy_79(const char *dir) {
+    char p[4096];
+    double e[79] = {0};
+    snprintf(p, sizeof p, "%s/h2o/set.000/energy.npy", dir);
+    write_npy_f8(p, "(79,)", e, 79);
+}
+
+/* Overwrite the float64 value number k of an npy file (data at byte 128) with NaN. */
+static void poke_nan(const char *path, size_t k) {
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f, "%s", path);
+    double nan_v = NAN;
+    fseek(f, 128 + (long)(8 * k), SEEK_SET);
+    fwrite(&nan_v, sizeof nan_v, 1, f);
+    fclose(f);
+}
+
+static void prep_pw_force_nan(const char *dir) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/pw/forces.npy", dir);
+    poke_nan(p, 4); /* frame 0, atom 1, y */
+}
+
+static void prep_pw_box_nan(const char *dir) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/pw/lattice.npy", dir);
+    poke_nan(p, 9 + 4); /* frame 1, b_y */
+}
+
+static const bad_case cases[] = {
+    {"missing_file", NULL, NULL, "@T/nope/0_300_MOVEMENT", "nope/0_300_MOVEMENT", "No such file"},
+    {"missing_folder", NULL, NULL, "--format deepmd @T/gone", "gone", "No such file"},
+    {"movement_truncated", "head -n 1000 " LIGEPS " > @T/cut_mv", NULL, "@T/cut_mv", "cut_mv",
+     "truncated: file ends in the Force block of frame 4 (which starts at line 869)"},
+    {"movement_atom_count_changes", "sed '435s/ 50 atoms/ 51 atoms/' " LIGEPS " > @T/mv", NULL,
+     "--format movement @T/mv", "mv line 435", "frame 2 has 51 atoms, frame 0 has 50"},
+    {"movement_species_change", "sed '231s/^   3 /  32 /' " LIGEPS " > @T/mv", NULL, "@T/mv",
+     "mv line 231", "frame 1 atom 0 has atomic number 32"},
+    {"movement_z_not_element", "sed '14s/^   3 / 200 /' " LIGEPS " > @T/mv", NULL, "@T/mv",
+     "mv line 14", "atomic number 200 is not an element"},
+    {"movement_nan_force", "sed '116s/^   3 .*/   3  NaN 0.1 0.2/' " LIGEPS " > @T/mv", NULL,
+     "@T/mv", "mv: system mv frame 0 atom 0", "force is NaN"},
+    {"movement_inf_coord", "sed '14s/^   3 *[^ ]*/   3 Infinity/' " LIGEPS " > @T/mv", NULL,
+     "@T/mv", "mv: system mv frame 0 atom 0", "coordinate is +Inf"},
+    {"movement_type_not_in_map", NULL, NULL, "--type-map Li,Ge,P " LIGEPS, "100_1200k_movement",
+     "element S is not in --type-map Li,Ge,P"},
+    {"npy_truncated",
+     "cp -r " H2O0 " @T/h2o && chmod -R u+w @T/h2o && head -c 100000 " H2O0
+     "/set.000/force.npy > @T/h2o/set.000/force.npy",
+     NULL, "@T/h2o", "h2o/set.000/force.npy", "truncated"},
+    {"npy_shape_mismatch", "cp -r " H2O0 " @T/h2o && chmod -R u+w @T/h2o", prep_energy_79, "@T/h2o",
+     "h2o/set.000/energy.npy", "shape (79,) does not match"},
+    {"pwdata_shape_mismatch",
+     "cp -r " HFO2_DIR " @T/pw && chmod -R u+w @T/pw && cp @T/pw/energies.npy @T/pw/lattice.npy",
+     NULL, "--format pwdata @T/pw", "pw/lattice.npy", "shape (40, 1) does not match (nframes, 9)"},
+    {"pwdata_nan_force", "cp -r " HFO2_DIR " @T/pw && chmod -R u+w @T/pw", prep_pw_force_nan,
+     "@T/pw", "system pw frame 0 atom 1", "force is NaN"},
+    {"pwdata_nan_box", "cp -r " HFO2_DIR " @T/pw && chmod -R u+w @T/pw", prep_pw_box_nan, "@T/pw",
+     "system pw frame 1", "box[1][1] is NaN"},
+    {"raw_nan_energy",
+     "cp -r " RAW " @T/r && chmod -R u+w @T/r && printf -- '-1\\nnan\\n' > @T/r/energy.raw", NULL,
+     "@T/r", "system r frame 1", "energy is NaN"},
+    {"raw_zero_atoms", "cp -r " RAW " @T/r && chmod -R u+w @T/r && : > @T/r/type.raw", NULL,
+     "--format deepmd-raw @T/r", "r/type.raw", "0 atoms"},
+    {"raw_short_line",
+     "cp -r " RAW " @T/r && chmod -R u+w @T/r && printf '5 0 0 0 5 0 0 0 5\\n6 0 0 0 6 0 0 0\\n' "
+     "> @T/r/box.raw",
+     NULL, "@T/r", "r/box.raw line 2", "expected 9 numbers, found 8"},
+    {"xyz_zero_atoms", "printf '0\\n" XYZ_OK_LATTICE " energy=1\\n' > @T/a.xyz", NULL, "@T/a.xyz",
+     "a.xyz line 1", "frame 0 has 0 atoms"},
+    {"xyz_singular_cell",
+     "printf '1\\nLattice=\"1 0 0 2 0 0 0 0 1\" energy=-1 "
+     "Properties=species:S:1:pos:R:3:forces:R:3\\nH 0 0 0 0 0 0\\n' > @T/s.xyz",
+     NULL, "@T/s.xyz", "s.xyz: system s.n1 frame 0", "singular cell (det = 0)"},
+    {"xyz_unknown_symbol",
+     "printf '1\\n" XYZ_OK_LATTICE " energy=-1 Properties=species:S:1:pos:R:3:forces:R:3\\n"
+     "Xx 0 0 0 0 0 0\\n' > @T/u.xyz",
+     NULL, "@T/u.xyz", "u.xyz line 3: frame 0 atom 0", "'Xx' is not an element symbol"},
+    {"xyz_missing_energy",
+     "printf '1\\n" XYZ_OK_LATTICE " free_energy=-1 Properties=species:S:1:pos:R:3:forces:R:3\\n"
+     "H 0 0 0 0 0 0\\n' > @T/e.xyz",
+     NULL, "@T/e.xyz", "e.xyz line 2", "no energy= key"},
+    {"xyz_nan_box",
+     "printf '1\\nLattice=\"nan 0 0 0 4 0 0 0 4\" energy=-1 "
+     "Properties=species:S:1:pos:R:3:forces:R:3\\nH 0 0 0 0 0 0\\n' > @T/b.xyz",
+     NULL, "@T/b.xyz", "b.xyz: system b.n1 frame 0", "box[0][0] is NaN"},
+    {"xyz_truncated",
+     "printf '2\\n" XYZ_OK_LATTICE " energy=-1 Properties=species:S:1:pos:R:3:forces:R:3\\n"
+     "H 0 0 0 0 0 0\\n' > @T/t.xyz",
+     NULL, "@T/t.xyz", "t.xyz: truncated", "ends after 1 of 2 atoms"},
+    {"mlearn_forces_rows",
+     "printf '[{\"structure\": {\"lattice\": {\"matrix\": [[3,0,0],[0,3,0],[0,0,3]]}, \"sites\": "
+     "[{\"species\": [{\"element\": \"Si\", \"occu\": 1}], \"xyz\": [0,0,0]}, {\"species\": "
+     "[{\"element\": \"Si\", \"occu\": 1}], \"xyz\": [1,1,1]}]}, \"outputs\": {\"energy\": -10, "
+     "\"forces\": [[0,0,0]]}}]' > @T/m.json",
+     NULL, "@T/m.json", "m.json: [0].outputs.forces", "1 rows for 2 atoms"},
+    {"mlearn_not_element",
+     "printf '[{\"structure\": {\"lattice\": {\"matrix\": [[3,0,0],[0,3,0],[0,0,3]]}, \"sites\": "
+     "[{\"species\": [{\"element\": \"Qq\", \"occu\": 1}], \"xyz\": [0,0,0]}]}, \"outputs\": "
+     "{\"energy\": -10, \"forces\": [[0,0,0]]}}]' > @T/q.json",
+     NULL, "@T/q.json", "q.json: [0].structure.sites[0]", "'Qq' is not an element symbol"},
+    {"type_map_not_element", NULL, NULL, "--type-map O,Qq " H2O0, "--type-map", "'Qq' is not an"},
+    {"duplicate_system", NULL, NULL, LIGEPS " " LIGEPS, "100_1200k_movement",
+     "duplicate system name '100_1200k_movement'"},
+    {"unknown_format", NULL, NULL, "--format vasp " LIGEPS, "unknown format 'vasp'", "movement"},
+    {"undetectable", "echo hello > @T/what.dat", NULL, "@T/what.dat", "what.dat",
+     "cannot recognise the format"},
+};
+
+/* Replace @T and @S in src. */
+static void expand(const char *src, const char *tdir, char *out, size_t cap) {
+    size_t n = 0;
+    for (const char *p = src; *p && n + 1 < cap; p++) {
+        const char *rep = NULL;
+        if (p[0] == '@' && p[1] == 'T') rep = tdir;
+        if (p[0] == '@' && p[1] == 'S') rep = RLEKF_SOURCE_DIR;
+        if (rep) {
+            n += (size_t)snprintf(out + n, cap - n, "%s", rep);
+            p++;
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n < cap ? n : cap - 1] = '\0';
+}
+
+static int exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+Test(bad_input, import_exits_2_with_located_message_and_no_output) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const bad_case *c = &cases[i];
+        const char *tdir = tu_tmp(c->name);
+        char dir[4096], cmd[8192], args[8192], err[2048], out[4200];
+        snprintf(dir, sizeof dir, "%s", tdir);
+        snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+        cr_assert_eq(tu_sh(cmd), 0);
+        if (c->setup) {
+            expand(c->setup, dir, cmd, sizeof cmd);
+            cr_assert_eq(tu_sh(cmd), 0, "%s: setup failed: %s", c->name, cmd);
+        }
+        if (c->prep) c->prep(dir);
+        snprintf(out, sizeof out, "%s/out.h5", dir);
+        char tmpl[8300];
+        snprintf(tmpl, sizeof tmpl, "import -o %s %s", out, c->args);
+        expand(tmpl, dir, args, sizeof args);
+        int rc = tu_rlekf(args, err, sizeof err);
+        cr_expect_eq(rc, 2, "%s: exit status %d (stderr: %s)", c->name, rc, err);
+        cr_expect(strstr(err, c->want1) != NULL, "%s: message lacks '%s': %s", c->name, c->want1,
+                  err);
+        cr_expect(strstr(err, c->want2) != NULL, "%s: message lacks '%s': %s", c->name, c->want2,
+                  err);
+        cr_expect(strchr(err, '\n') == strrchr(err, '\n'), "%s: message is not one line: %s",
+                  c->name, err);
+        cr_expect(!exists(out), "%s: %s was left behind", c->name, out);
+        snprintf(cmd, sizeof cmd, "ls %s/out.h5.tmp-* >/dev/null 2>&1", dir);
+        cr_expect_neq(tu_sh(cmd), 0, "%s: a temporary output file was left behind", c->name);
+    }
+}
+
+Test(bad_input, usage_errors_exit_2) {
+    const char *cases_usage[][2] = {
+        {"import", "missing -o"},
+        {"import -o x.h5", "no source"},
+        {"import --bogus", "unknown option '--bogus'"},
+        {"import -o", "-o needs a value"},
+    };
+    for (size_t i = 0; i < sizeof cases_usage / sizeof cases_usage[0]; i++) {
+        char err[1024];
+        int rc = tu_rlekf(cases_usage[i][0], err, sizeof err);
+        cr_expect_eq(rc, 2, "'%s': exit %d", cases_usage[i][0], rc);
+        cr_expect(strstr(err, cases_usage[i][1]), "'%s': %s", cases_usage[i][0], err);
+    }
+    char err[64];
+    cr_expect_eq(tu_rlekf("import --help", err, sizeof err), 0);
+}
