@@ -1,8 +1,82 @@
-/* cmd_list: placeholder until the subcommand lands; fails loudly rather than pretending. */
+/* cmd_list: `rlekf list [optimizers | <optimizer>]` prints the registered optimizers, their kind
+ * and summary, and a table of their hyper-parameters (default, bounds or choices, help), all read
+ * from the registry so the listing can never disagree with what the parser accepts. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cmd.h"
+#include "optim.h"
+
+/* Integers below this magnitude print in full; larger ones as 1e+09 to keep the table narrow. */
+#define LIST_INT_MAX 1e7
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: rlekf list [optimizers | <optimizer>]\n\n"
+            "Print every registered optimizer (or just the named one): its kind, a summary and\n"
+            "its hyper-parameters with default, valid range or choices, and meaning. These are\n"
+            "the keys accepted in the optimizer sections of configs and manifests.\n"
+            "optimizers: %s\n",
+            optim_names());
+}
+
+static const char *num(char *buf, size_t cap, double v) {
+    /* the shortest of %.15g and %.17g that reads back as v */
+    if (v == floor(v) && fabs(v) < LIST_INT_MAX) {
+        snprintf(buf, cap, "%.0f", v);
+    } else {
+        snprintf(buf, cap, "%.15g", v);
+        if (strtod(buf, NULL) != v) snprintf(buf, cap, "%.17g", v);
+    }
+    return buf;
+}
+
+static void print_type(const optim_type *t) {
+    printf("%s  (%s)\n  %s\n", t->name,
+           t->kind == OPTIM_KALMAN ? "kalman: error + Jacobian" : "gradient", t->summary);
+    printf("  %-18s %-7s %-10s %-24s %s\n", "parameter", "type", "default", "range", "meaning");
+    for (size_t i = 0; i < t->n_params; i++) {
+        const optim_param_desc *d = &t->params[i];
+        char def[40], range[128], a[40], b[40];
+        const char *type = "real";
+        if (d->type == OPTIM_P_CHOICE) {
+            type = "choice";
+            snprintf(def, sizeof def, "%s", d->choices[(size_t)d->def]);
+            size_t len = 0;
+            range[0] = '\0';
+            for (size_t c = 0; d->choices[c] && len < sizeof range; c++)
+                len += (size_t)snprintf(range + len, sizeof range - len, "%s%s", c ? " | " : "",
+                                        d->choices[c]);
+        } else {
+            if (d->type == OPTIM_P_INT) type = "int";
+            num(def, sizeof def, d->def);
+            snprintf(range, sizeof range, "[%s, %s]", num(a, sizeof a, d->lo),
+                     num(b, sizeof b, d->hi));
+        }
+        printf("  %-18s %-7s %-10s %-24s %s\n", d->name, type, def, range, d->help);
+    }
+}
 
 rk_status cmd_list(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return err_set(RK_ERUNTIME, "'list' is not implemented yet");
+    if (cmd_wants_help(argc, argv)) {
+        usage(stdout);
+        return RK_OK;
+    }
+    if (argc > 2) return err_set(RK_EINPUT, "expected at most one topic, got %d", argc - 1);
+    const char *topic = argc == 2 ? argv[1] : "optimizers";
+    if (strcmp(topic, "optimizers") == 0) {
+        for (size_t i = 0; i < optim_count(); i++) {
+            if (i) printf("\n");
+            print_type(optim_at(i));
+        }
+        return RK_OK;
+    }
+    const optim_type *t = optim_find(topic);
+    if (!t)
+        return err_set(RK_EINPUT, "unknown topic '%s' (valid: optimizers, %s)", topic,
+                       optim_names());
+    print_type(t);
+    return RK_OK;
 }

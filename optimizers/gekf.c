@@ -1,0 +1,29 @@
+/* gekf: global extended Kalman filter — one covariance block holding all N weights (SPEC §3).
+ *
+ * The update is the shared Kalman core (kalman.c) with L = 1:
+ *     k = P h,  A = 1/(λ + hᵀk),  w ← w + A·e·k,  P ← (P − A k kᵀ)/λ,  λ ← ν·λ + 1 − ν.
+ * Memory grows as N²/2 doubles (2.6 GiB for the one-type default model): the reference that
+ * rlekf approximates, refused by optim_create when over the memory limit.
+ */
+#include "kalman.h"
+
+static size_t gekf_state_bytes(const optim_params *p, const layout_t *L) {
+    return kalman_state_bytes(p, L, KALMAN_SPLIT_GLOBAL);
+}
+
+static rk_status gekf_init(void **state, const optim_params *p, const layout_t *L) {
+    return kalman_init(state, p, L, KALMAN_SPLIT_GLOBAL, "gekf");
+}
+
+const optim_type optim_gekf = {
+    .name = "gekf",
+    .summary = "global extended Kalman filter: one dense covariance for all weights",
+    .kind = OPTIM_KALMAN,
+    .params = kalman_param_table,
+    .n_params = KALMAN_P_BLOCK_SIZE, /* no block_size: there is one block */
+    .state_bytes = gekf_state_bytes,
+    .init = gekf_init,
+    .step = kalman_step,
+    .report = kalman_report,
+    .free = kalman_free,
+};

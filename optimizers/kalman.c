@@ -1,0 +1,572 @@
+/* kalman: the Kalman-filter core shared by gekf, rlekf and lekf (SPEC §3, see kalman.h).
+ *
+ * Storage. Block i (weights w[off_i, off_i + n_i)) keeps only the upper triangle of its
+ * covariance, packed row-major (row r holds entries (r, r..n_i-1)), as P_i = σ_i·Q_i. The 1/λ of
+ * every update is folded into the scalar σ_i, so it costs no pass over memory:
+ *     k_i = σ_i Q_i h_i
+ *     Q_i ← Q_i − (A/σ_i) k_i k_iᵀ ,   σ_i ← σ_i / λ
+ * Since σ only grows (λ ≤ 1), σ is folded back into Q (one extra pass) only if it would
+ * approach overflow.
+ *
+ * Fusion. The rank-1 update of step t is kept pending (vector u = k of step t, coefficient
+ * β_i = A/σ_i) and applied in the same sweep that computes the mat-vec of step t+1: each entry of
+ * Q is read once and written once per update (2 × packed bytes) instead of read by the mat-vec
+ * and read+written by the rank-1 update (3 ×). This is exact, not an approximation: step t+1
+ * uses Q − β u uᵀ, computed entry by entry before use. Everything that looks at P (the dense
+ * accessor, renormalisation) applies the pending update too.
+ *
+ * Threads. Each block's triangle rows are cut statically into KALMAN_PARTS contiguous ranges
+ * holding equal numbers of entries. Piece p accumulates its part of y = Q h into its own vector;
+ * the OpenMP threads take pieces as they become free, and the partial vectors are summed in the
+ * fixed order p = 0, 1, ... So results are bitwise reproducible whatever the number of threads.
+ */
+#include "kalman.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "blas.h"
+
+/* Bounds of p0: any positive value is valid mathematically; outside [1e-12, 1e12] the products
+ * σ·Q·h and A·e·k leave the comfortable range of doubles for Jacobians of order 1. */
+#define KALMAN_P0_MIN 1e-12
+#define KALMAN_P0_MAX 1e12
+/* λ < 0.5 doubles P at every update (the filter forgets everything within a few steps); the
+ * method's useful range is 0.9 to 1. */
+#define KALMAN_LAMBDA_MIN 0.5
+/* block_size above any realistic N (a larger N_b than N simply gives one block). */
+#define KALMAN_BLOCK_SIZE_MAX 1e9
+/* σ grows by 1/λ per update. Fold it into Q before it could overflow: Q entries then stay far
+ * from the denormal range (Q ~ P/σ) and σ·(Q h) cannot overflow for any finite P h. With the
+ * defaults σ stays below 1e7, so this never triggers in practice. */
+#define KALMAN_SIGMA_MAX 1e150
+/* Every triangle is cut into this many pieces of equal entry counts, each accumulating its own
+ * partial mat-vec, summed in piece order: the result is the same for any number of threads.
+ * 16 pieces balance 2 to 16 threads, also when a core is busy with another process; the price
+ * is zeroing and summing 16 partial vectors of n doubles against n²/2 entries swept. */
+#define KALMAN_PARTS ((size_t)16)
+/* A block with fewer packed entries than this (256 KiB) is swept by one thread: the OpenMP
+ * fork/join (a few µs) would cost more than the sweep. The partition, hence the result, is the
+ * same either way. */
+#define KALMAN_PAR_MIN_ENTRIES ((size_t)32768)
+
+static const char *const kalman_noise_choices[] = {"per_block", "single", NULL};
+
+const optim_param_desc kalman_param_table[KALMAN_N_PARAMS] = {
+    {"p0", OPTIM_P_REAL, 1.0, KALMAN_P0_MIN, KALMAN_P0_MAX, NULL,
+     "initial covariance of every block: P_i(0) = p0*I"},
+    {"lambda", OPTIM_P_REAL, 0.98, KALMAN_LAMBDA_MIN, 1.0, NULL,
+     "initial forgetting factor lambda0 (P is inflated by 1/lambda per update)"},
+    {"nu", OPTIM_P_REAL, 0.9987, 0.0, 1.0, NULL,
+     "after every update lambda <- nu*lambda + 1 - nu (lambda -> 1)"},
+    {"measurement_noise", OPTIM_P_CHOICE, KALMAN_NOISE_PER_BLOCK, 0.0, 1.0, kalman_noise_choices,
+     "noise term of A = 1/(noise + sum h'Ph): per_block = L*lambda (reference), single = lambda"},
+    {"block_size", OPTIM_P_INT, 5120.0, 1.0, KALMAN_BLOCK_SIZE_MAX, NULL,
+     "N_b: tensors are gathered into blocks of at most N_b weights, larger ones cut into N_b"},
+};
+
+typedef struct {
+    size_t n, off;  /* the block covers w[off, off + n) */
+    double sigma;   /* P = σ·Q */
+    double beta;    /* pending update Q ← Q − β u uᵀ (when the state has one pending) */
+    double *Q;      /* packed upper triangle, n(n+1)/2 */
+    size_t *bounds; /* (nparts + 1) row boundaries of the balanced partition */
+} kblock;
+
+typedef struct {
+    const char *name;
+    size_t N, nblocks, nparts, nmax;
+    kblock *blk;  /* (nblocks) */
+    double *Qmem; /* all packed triangles, one after the other */
+    size_t *bmem; /* (nblocks, nparts + 1) partition boundaries */
+    double *k;    /* (N) gain of the current update, k_i = P_i h_i */
+    double *u;    /* (N) gain of the previous update: the pending rank-1 vector */
+    double *part; /* (nparts, nmax) partial mat-vec results */
+    double lambda, nu;
+    int single;  /* measurement noise λ instead of L·λ */
+    int pending; /* a rank-1 update (β_i, u) waits to be applied to every Q_i */
+    kalman_kernel kernel;
+    size_t updates, bytes, packed_bytes;
+} kstate;
+
+/* Sizes summary of one split, filled by split_walk. */
+typedef struct {
+    size_t count, max, packed; /* blocks, largest block, Σ n_i(n_i+1)/2 */
+} kstats;
+
+static size_t tri(size_t n) {
+    return n * (n + 1) / 2;
+}
+
+static void emit_chunks(size_t group, size_t nb, size_t *sizes, kstats *st) {
+    /* a group of nb or more entries is cut into consecutive chunks of nb, the last holds the
+     * rest; a smaller group is one block */
+    while (group > 0) {
+        size_t n = group > nb ? nb : group;
+        if (sizes) sizes[st->count] = n;
+        st->count++;
+        st->packed += tri(n);
+        if (n > st->max) st->max = n;
+        group -= n;
+    }
+}
+
+static void split_walk(const layout_t *L, kalman_split mode, size_t nb, size_t *sizes, kstats *st) {
+    memset(st, 0, sizeof *st);
+    if (mode == KALMAN_SPLIT_GLOBAL) {
+        emit_chunks(L->n_params, L->n_params, sizes, st);
+        return;
+    }
+    RK_ASSERT(nb >= 1);
+    if (mode == KALMAN_SPLIT_TENSOR) {
+        for (size_t t = 0; t < L->n_tensors; t++)
+            emit_chunks(L->t[t].size, nb, sizes, st);
+        return;
+    }
+    /* gather: running count s; a tensor that would overflow N_b closes the current group */
+    size_t s = 0;
+    for (size_t t = 0; t < L->n_tensors; t++) {
+        size_t sz = L->t[t].size;
+        if (s + sz > nb) {
+            if (s > 0) emit_chunks(s, nb, sizes, st);
+            s = sz;
+        } else {
+            s += sz;
+        }
+    }
+    if (s > 0) emit_chunks(s, nb, sizes, st);
+}
+
+size_t kalman_blocks(const layout_t *L, kalman_split mode, size_t nb, size_t *sizes) {
+    kstats st;
+    split_walk(L, mode, nb, sizes, &st);
+    return st.count;
+}
+
+static size_t block_size_of(const optim_params *p, kalman_split mode) {
+    return mode == KALMAN_SPLIT_GLOBAL ? 0 : (size_t)p->v[KALMAN_P_BLOCK_SIZE];
+}
+
+static size_t n_parts(void) {
+    return KALMAN_PARTS;
+}
+
+/* Exactly what kalman_init allocates. */
+static size_t bytes_of(const kstats *st, size_t N, size_t nparts) {
+    size_t doubles = st->packed + 2 * N + nparts * st->max;
+    return sizeof(kstate) + st->count * sizeof(kblock) + st->count * (nparts + 1) * sizeof(size_t) +
+           doubles * sizeof(double);
+}
+
+size_t kalman_state_bytes(const optim_params *p, const layout_t *L, kalman_split mode) {
+    kstats st;
+    split_walk(L, mode, block_size_of(p, mode), NULL, &st);
+    return bytes_of(&st, L->n_params, n_parts());
+}
+
+void kalman_free(void *state) {
+    kstate *S = state;
+    if (!S) return;
+    free(S->Qmem);
+    free(S->bmem);
+    free(S->blk);
+    free(S->k);
+    free(S->u);
+    free(S->part);
+    free(S);
+}
+
+/* Row boundaries splitting the n(n+1)/2 entries of an n-row triangle into nparts contiguous row
+ * ranges of (nearly) equal entry counts: bounds[p] = first row r with C(r) ≥ p·total/nparts,
+ * where C(r) = Σ_{r' < r} (n − r') counts the entries before row r. */
+static void partition_rows(size_t n, size_t nparts, size_t *bounds) {
+    size_t total = tri(n), r = 0, before = 0;
+    bounds[0] = 0;
+    for (size_t p = 1; p < nparts; p++) {
+        size_t target = p * total / nparts;
+        while (r < n && before < target)
+            before += n - r++;
+        bounds[p] = r;
+    }
+    bounds[nparts] = n;
+}
+
+rk_status kalman_init(void **state, const optim_params *p, const layout_t *L, kalman_split mode,
+                      const char *name) {
+    *state = NULL;
+    if (L->n_params == 0) return err_set(RK_EINPUT, "%s: the parameter layout is empty", name);
+    kstats st;
+    split_walk(L, mode, block_size_of(p, mode), NULL, &st);
+    size_t N = L->n_params, T = n_parts();
+
+    kstate *S = rk_calloc(1, sizeof *S);
+    if (!S) return RK_ENOMEM;
+    S->name = name;
+    S->N = N;
+    S->nblocks = st.count;
+    S->nparts = T;
+    S->nmax = st.max;
+    S->lambda = p->v[KALMAN_P_LAMBDA];
+    S->nu = p->v[KALMAN_P_NU];
+    S->single = (int)p->v[KALMAN_P_NOISE] == KALMAN_NOISE_SINGLE;
+    S->kernel = KALMAN_KERNEL_FUSED;
+    S->bytes = bytes_of(&st, N, T);
+    S->packed_bytes = st.packed * sizeof(double);
+    S->blk = rk_calloc(st.count, sizeof *S->blk);
+    S->bmem = rk_calloc(st.count * (T + 1), sizeof *S->bmem);
+    S->Qmem = rk_calloc(st.packed, sizeof *S->Qmem);
+    S->k = rk_calloc(N, sizeof *S->k);
+    S->u = rk_calloc(N, sizeof *S->u);
+    S->part = rk_calloc(T * st.max, sizeof *S->part);
+    if (!S->blk || !S->bmem || !S->Qmem || !S->k || !S->u || !S->part) {
+        kalman_free(S);
+        return err_prefix(RK_ENOMEM, "%s: ", name);
+    }
+    /* second walk, now recording the block sizes */
+    size_t *sizes = rk_malloc(st.count * sizeof *sizes);
+    if (!sizes) {
+        kalman_free(S);
+        return err_prefix(RK_ENOMEM, "%s: ", name);
+    }
+    split_walk(L, mode, block_size_of(p, mode), sizes, &st);
+    size_t off = 0, qoff = 0;
+    for (size_t i = 0; i < st.count; i++) {
+        kblock *b = &S->blk[i];
+        b->n = sizes[i];
+        b->off = off;
+        b->Q = S->Qmem + qoff;
+        b->bounds = S->bmem + i * (T + 1);
+        /* P_i(0) = p0·I = σ·Q with σ = p0, Q = I (row r starts at Σ_{r'<r} (n − r')) */
+        b->sigma = p->v[KALMAN_P_P0];
+        size_t start = 0;
+        for (size_t r = 0; r < b->n; r++) {
+            b->Q[start] = 1.0;
+            start += b->n - r;
+        }
+        partition_rows(b->n, T, b->bounds);
+        off += b->n;
+        qoff += tri(b->n);
+    }
+    free(sizes);
+    RK_ASSERT(off == N);
+    *state = S;
+    return RK_OK;
+}
+
+/* Entries before row r of a packed n-row upper triangle: Σ_{r'<r} (n − r') = r(2n − r + 1)/2. */
+static size_t row_start(size_t n, size_t r) {
+    return r * (2 * n - r + 1) / 2;
+}
+
+/* ---- the sweep kernels ----
+ * Four doubles are processed together as a GCC vector (one AVX register, or two SSE2 ones).
+ * Only element-wise IEEE operations are used (no FMA, no reassociation), so the result does not
+ * depend on which instruction set runs it: the sweeps are compiled twice (AVX2 and baseline) and
+ * picked at load time. */
+typedef double kv4 __attribute__((vector_size(4 * sizeof(double))));
+#define KV_LANES 4
+#define KV_LOAD(v, p) memcpy(&(v), (p), sizeof(kv4))
+#define KV_STORE(p, v) memcpy((p), &(v), sizeof(kv4))
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define KALMAN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define KALMAN_CLONES
+#endif
+/* Rows swept together: each load of u[c], h[c] and y[c] then serves this many rows of Q, which
+ * measured 1.5× faster than one row at a time (the sweep is otherwise limited by these loads,
+ * not by memory). Four rows × four lanes of partial sums fit the 16 vector registers. */
+#define KALMAN_ROW_BLOCK 4
+
+/* Rows [r0, r1) of the packed symmetric Q (n × n). With apply, first the pending rank-1 update
+ *     v = Q[r][c] − β u[r] u[c] ;  Q[r][c] ← v           (else v = Q[r][c], Q is only read)
+ * then the mat-vec with the new entry, accumulated into y:
+ *     y[r] += Σ_{c ≥ r} v h[c]  (the row: upper part) ;  y[c] += v h[r] for c > r (its mirror)
+ * Rows go in blocks of KALMAN_ROW_BLOCK starting at r0; each row's dot product is kept in
+ * KV_LANES partial sums indexed by the column. The grouping of every sum depends only on
+ * (n, r0, r1), so the result is reproducible. */
+static inline __attribute__((always_inline)) void
+sweep_core(size_t n, double *restrict Q, const double *restrict u, double beta,
+           const double *restrict h, double *restrict y, size_t r0, size_t r1, int apply) {
+    enum { RB = KALMAN_ROW_BLOCK };
+    double *q = Q + row_start(n, r0); /* start of row r */
+    size_t r = r0;
+    for (; r + RB <= r1; r += RB) {
+        /* qi[i][c] = Q[r+i][c]: row pointers shifted by their first column (never below Q,
+         * since row_start(n, r) ≥ r) */
+        double *qi[RB];
+        double br[RB], hr[RB], acc[RB];
+        kv4 a[RB];
+        double *next = q;
+        for (size_t i = 0; i < RB; i++) {
+            qi[i] = next - (r + i);
+            next += n - r - i;
+            br[i] = apply ? beta * u[r + i] : 0.0;
+            hr[i] = h[r + i];
+            acc[i] = 0.0;
+            a[i] = (kv4){0.0, 0.0, 0.0, 0.0};
+        }
+        /* the small triangle of columns r .. r+RB-1 */
+        for (size_t i = 0; i < RB; i++) {
+            for (size_t c = r + i; c < r + RB; c++) {
+                double v = qi[i][c];
+                if (apply) {
+                    v -= br[i] * u[c];
+                    qi[i][c] = v;
+                }
+                acc[i] += v * h[c];
+                if (c > r + i) y[c] += v * hr[i];
+            }
+        }
+        size_t c = r + RB;
+        for (; c + KV_LANES <= n; c += KV_LANES) {
+            kv4 uc, hc, yc;
+            KV_LOAD(hc, h + c);
+            KV_LOAD(yc, y + c);
+            if (apply) KV_LOAD(uc, u + c);
+            for (size_t i = 0; i < RB; i++) {
+                kv4 v;
+                KV_LOAD(v, qi[i] + c);
+                if (apply) {
+                    v = v - br[i] * uc;
+                    KV_STORE(qi[i] + c, v);
+                }
+                a[i] += v * hc;
+                yc += v * hr[i];
+            }
+            KV_STORE(y + c, yc);
+        }
+        for (; c < n; c++) {
+            for (size_t i = 0; i < RB; i++) {
+                double v = qi[i][c];
+                if (apply) {
+                    v -= br[i] * u[c];
+                    qi[i][c] = v;
+                }
+                acc[i] += v * h[c];
+                y[c] += v * hr[i];
+            }
+        }
+        for (size_t i = 0; i < RB; i++)
+            y[r + i] += acc[i] + ((a[i][0] + a[i][1]) + (a[i][2] + a[i][3]));
+        q = next;
+    }
+    /* the last rows of the range, fewer than a block: one at a time */
+    for (; r < r1; q += n - r, r++) {
+        const double b = apply ? beta * u[r] : 0.0, hr0 = h[r];
+        double s = 0.0;
+        for (size_t c = r; c < n; c++) {
+            double v = q[c - r];
+            if (apply) {
+                v -= b * u[c];
+                q[c - r] = v;
+            }
+            s += v * h[c];
+            if (c > r) y[c] += v * hr0;
+        }
+        y[r] += s;
+    }
+}
+
+/* The fused sweep: pending rank-1 update and mat-vec in one read and one write of Q. */
+KALMAN_CLONES static void fused_rows(size_t n, double *restrict Q, const double *restrict u,
+                                     double beta, const double *restrict h, double *restrict y,
+                                     size_t r0, size_t r1) {
+    sweep_core(n, Q, u, beta, h, y, r0, r1, 1);
+}
+
+/* The mat-vec alone (first update, or the unfused kernel): one read of Q. */
+KALMAN_CLONES static void spmv_rows(size_t n, double *restrict Q, const double *restrict h,
+                                    double *restrict y, size_t r0, size_t r1) {
+    sweep_core(n, Q, NULL, 0.0, h, y, r0, r1, 0);
+}
+
+/* The rank-1 update alone (unfused kernel): Q[r][c] ← Q[r][c] − β u[r] u[c] for c ≥ r. */
+KALMAN_CLONES static void spr_rows(size_t n, double *restrict Q, const double *restrict u,
+                                   double beta, size_t r0, size_t r1) {
+    double *q = Q + row_start(n, r0);
+    for (size_t r = r0; r < r1; q += n - r, r++) {
+        const size_t len = n - r;
+        const double *restrict uu = u + r;
+        const double br = beta * uu[0];
+        for (size_t j = 0; j < len; j++)
+            q[j] -= br * uu[j];
+    }
+}
+
+/* y = Q_b h (after applying the pending update to Q_b, if any), with the block's kernel. */
+static void block_sweep(kstate *S, kblock *b, const double *h, double *y) {
+    const size_t n = b->n, T = S->nparts, stride = S->nmax;
+    const double *u = S->u + b->off;
+    const int pending = S->pending;
+    if (S->kernel == KALMAN_KERNEL_BLAS) {
+        /* Q ← Q − β u uᵀ */
+        if (pending) blas_spr(n, -b->beta, u, b->Q);
+        /* y = Q h */
+        blas_spmv(n, 1.0, b->Q, h, 0.0, y);
+        return;
+    }
+    const size_t *bd = b->bounds;
+    double *part = S->part;
+    const kalman_kernel kernel = S->kernel;
+#pragma omp parallel if (tri(n) >= KALMAN_PAR_MIN_ENTRIES)
+    {
+        /* pieces are handed out as threads become free: a core busy with another process
+         * delays one piece, not half of the sweep */
+#pragma omp for schedule(dynamic, 1)
+        for (size_t p = 0; p < T; p++) {
+            /* piece p touches y[c] only for c ≥ its first row */
+            double *yp = part + p * stride;
+            const size_t r0 = bd[p], r1 = bd[p + 1];
+            memset(yp + r0, 0, (n - r0) * sizeof *yp);
+            if (!pending) {
+                spmv_rows(n, b->Q, h, yp, r0, r1);
+            } else if (kernel == KALMAN_KERNEL_FUSED) {
+                fused_rows(n, b->Q, u, b->beta, h, yp, r0, r1);
+            } else {
+                spr_rows(n, b->Q, u, b->beta, r0, r1);
+                spmv_rows(n, b->Q, h, yp, r0, r1);
+            }
+        }
+        /* y[c] = Σ_p part[p][c] over the partitions that reached c, in the fixed order p */
+#pragma omp for schedule(static)
+        for (size_t c = 0; c < n; c++) {
+            double s = 0.0;
+            for (size_t p = 0; p < T && bd[p] <= c; p++)
+                s += part[p * stride + c];
+            y[c] = s;
+        }
+    }
+}
+
+/* Fold σ (and the pending update) into Q: Q ← σ·(Q − β u uᵀ), σ ← 1. P is unchanged. */
+static void renormalise(kstate *S, kblock *b) {
+    const double *u = S->u + b->off;
+    const double beta = S->pending ? b->beta : 0.0;
+    double *q = b->Q;
+    for (size_t r = 0; r < b->n; r++) {
+        for (size_t c = r; c < b->n; c++)
+            q[c - r] = b->sigma * (q[c - r] - beta * u[r] * u[c]);
+        q += b->n - r;
+    }
+    b->sigma = 1.0;
+    b->beta = 0.0; /* folded in: the next sweep applies a zero update */
+}
+
+rk_status kalman_step(void *state, double *w, const optim_signal *sig) {
+    kstate *S = state;
+    RK_ASSERT(S && w && sig && sig->h);
+    const double *h = sig->h;
+    const double e = sig->e;
+    if (!isfinite(e))
+        return err_set(RK_EDIVERGED, "%s: update %zu: error e = %g is not finite", S->name,
+                       S->updates + 1, e);
+
+    /* k_i = σ_i Q_i h_i (Q_i first receives the pending update) and Σ_i h_iᵀ k_i */
+    double hk = 0.0;
+    for (size_t i = 0; i < S->nblocks; i++) {
+        kblock *b = &S->blk[i];
+        if (b->sigma > KALMAN_SIGMA_MAX) renormalise(S, b);
+        double *k = S->k + b->off;
+        const double *hb = h + b->off;
+        block_sweep(S, b, hb, k);
+        for (size_t c = 0; c < b->n; c++) {
+            k[c] *= b->sigma;
+            hk += hb[c] * k[c];
+        }
+    }
+    S->pending = 0;
+
+    /* A = 1 / (L·λ + Σ h_iᵀ k_i), or λ instead of L·λ for measurement_noise "single" */
+    const double noise = S->single ? S->lambda : (double)S->nblocks * S->lambda;
+    const double denom = noise + hk;
+    if (!isfinite(denom) || denom <= 0.0)
+        return err_set(RK_EDIVERGED,
+                       "%s: update %zu: innovation variance %g is not a positive "
+                       "finite number",
+                       S->name, S->updates + 1, denom);
+    const double A = 1.0 / denom;
+
+    /* w_i ← w_i + A·e·k_i (the blocks tile w) */
+    const double Ae = A * e;
+    for (size_t j = 0; j < S->N; j++)
+        w[j] += Ae * S->k[j];
+
+    /* P_i ← (P_i − A k_i k_iᵀ)/λ  as  Q_i ← Q_i − (A/σ_i) k_i k_iᵀ (pending), σ_i ← σ_i/λ */
+    for (size_t i = 0; i < S->nblocks; i++) {
+        kblock *b = &S->blk[i];
+        b->beta = A / b->sigma;
+        b->sigma /= S->lambda;
+    }
+    double *t = S->u;
+    S->u = S->k;
+    S->k = t;
+    S->pending = 1;
+
+    /* λ ← ν·λ + 1 − ν */
+    S->lambda = S->nu * S->lambda + 1.0 - S->nu;
+    S->updates++;
+    return RK_OK;
+}
+
+void kalman_report(const void *state, optim_report_t *r) {
+    const kstate *S = state;
+    r->lambda = S->lambda;
+    r->lr = NAN;
+    r->pref_e = NAN;
+    r->pref_f = NAN;
+    r->n_blocks = S->nblocks;
+    r->updates = S->updates;
+    r->state_bytes = S->bytes;
+}
+
+int kalman_split_of(const optim_type *t) {
+    if (t == &optim_gekf) return KALMAN_SPLIT_GLOBAL;
+    if (t == &optim_rlekf) return KALMAN_SPLIT_GATHER;
+    if (t == &optim_lekf) return KALMAN_SPLIT_TENSOR;
+    return -1;
+}
+
+int kalman_describe(const optim_type *t, const optim_params *p, const layout_t *L, char *buf,
+                    size_t cap) {
+    int mode = kalman_split_of(t);
+    if (mode < 0) return 0;
+    kstats st;
+    split_walk(L, (kalman_split)mode, block_size_of(p, (kalman_split)mode), NULL, &st);
+    if (st.count == 1)
+        snprintf(buf, cap, "1 block of %zu", st.max);
+    else
+        snprintf(buf, cap, "%zu blocks, largest %zu", st.count, st.max);
+    return 1;
+}
+
+void kalman_set_kernel(void *state, kalman_kernel k) {
+    ((kstate *)state)->kernel = k;
+}
+
+size_t kalman_block_count(const void *state) {
+    return ((const kstate *)state)->nblocks;
+}
+
+size_t kalman_packed_bytes(const void *state) {
+    return ((const kstate *)state)->packed_bytes;
+}
+
+size_t kalman_block_dense(const void *state, size_t i, double *P) {
+    const kstate *S = state;
+    RK_ASSERT(i < S->nblocks);
+    const kblock *b = &S->blk[i];
+    if (!P) return b->n;
+    /* P = σ·(Q − β u uᵀ), both triangles */
+    const double *u = S->u + b->off;
+    const double beta = S->pending ? b->beta : 0.0;
+    const double *q = b->Q;
+    for (size_t r = 0; r < b->n; r++) {
+        for (size_t c = r; c < b->n; c++) {
+            double v = b->sigma * (q[c - r] - beta * u[r] * u[c]);
+            P[r * b->n + c] = v;
+            P[c * b->n + r] = v;
+        }
+        q += b->n - r;
+    }
+    return b->n;
+}

@@ -1,0 +1,83 @@
+/* kalman: the one Kalman-filter core shared by gekf, rlekf and lekf (SPEC §3).
+ *
+ * The weights are cut into L contiguous blocks; block i keeps a dense symmetric covariance P_i.
+ * One update consumes a scalar error e and a Jacobian h = (h_1 ... h_L):
+ *     k_i = P_i h_i
+ *     A   = 1 / (L·λ + Σ_i h_iᵀ k_i)      ("per_block"; "single" uses λ instead of L·λ)
+ *     w_i ← w_i + A·e·k_i
+ *     P_i ← (P_i − A·k_i k_iᵀ) / λ
+ *     λ   ← ν·λ + 1 − ν
+ * The three optimizers differ only in how blocks are formed (kalman_blocks). This header also
+ * exports what tests and the benchmark need: the block computation, a dense copy of P_i and the
+ * choice of compute kernel.
+ */
+#ifndef RLEKF_KALMAN_H
+#define RLEKF_KALMAN_H
+
+#include <stddef.h>
+
+#include "optim.h"
+
+/* Positions of the shared hyper-parameters in every Kalman type's table (gekf uses the first
+ * KALMAN_P_BLOCK_SIZE entries, rlekf and lekf all of them). */
+enum {
+    KALMAN_P_P0,
+    KALMAN_P_LAMBDA,
+    KALMAN_P_NU,
+    KALMAN_P_NOISE,
+    KALMAN_P_BLOCK_SIZE,
+    KALMAN_N_PARAMS
+};
+/* Values of the measurement_noise choice. */
+enum { KALMAN_NOISE_PER_BLOCK, KALMAN_NOISE_SINGLE };
+
+extern const optim_param_desc kalman_param_table[KALMAN_N_PARAMS];
+
+/* The registered Kalman types (gekf.c, rlekf.c, lekf.c). */
+extern const optim_type optim_gekf, optim_rlekf, optim_lekf;
+
+typedef enum {
+    KALMAN_SPLIT_GLOBAL, /* gekf: one block of all N weights */
+    KALMAN_SPLIT_GATHER, /* rlekf: gather small tensors up to N_b, cut large groups into N_b */
+    KALMAN_SPLIT_TENSOR, /* lekf: one block per tensor, tensors of N_b or more cut into N_b */
+} kalman_split;
+
+/* Compute kernel for the two passes over each packed block (for the benchmark and tests; the
+ * default is the fastest measured, KALMAN_KERNEL_FUSED). */
+typedef enum {
+    KALMAN_KERNEL_FUSED, /* own OpenMP loop: previous rank-1 update fused into this mat-vec */
+    KALMAN_KERNEL_LOOPS, /* own OpenMP loops: rank-1 update pass, then mat-vec pass */
+    KALMAN_KERNEL_BLAS,  /* OpenBLAS dspr, then dspmv */
+} kalman_kernel;
+
+/* Block sizes of layout L under a split mode and threshold nb (ignored for GLOBAL), in
+ * parameter-vector order. Writes them to sizes[] when sizes is not NULL; returns the count. */
+size_t kalman_blocks(const layout_t *L, kalman_split mode, size_t nb, size_t *sizes);
+
+/* Bytes kalman_init will allocate: Σ n_i(n_i+1)/2 · 8 for the packed triangles plus O(N). */
+size_t kalman_state_bytes(const optim_params *p, const layout_t *L, kalman_split mode);
+/* name is used in messages ("rlekf: update 12: ..."). */
+rk_status kalman_init(void **state, const optim_params *p, const layout_t *L, kalman_split mode,
+                      const char *name);
+rk_status kalman_step(void *state, double *w, const optim_signal *sig);
+void kalman_report(const void *state, optim_report_t *r);
+void kalman_free(void *state);
+
+/* Split mode of a registered Kalman type (gekf, rlekf, lekf); -1 for any other type. */
+int kalman_split_of(const optim_type *t);
+/* One-phrase description of the blocks a Kalman type would build, e.g. "1 block of 26551" or
+ * "7 blocks, largest 5120", for memory-limit messages. Returns 0 (and writes nothing) for a
+ * non-Kalman type. */
+int kalman_describe(const optim_type *t, const optim_params *p, const layout_t *L, char *buf,
+                    size_t cap);
+
+/* Tests and benchmark. */
+void kalman_set_kernel(void *state, kalman_kernel k);
+size_t kalman_block_count(const void *state);
+/* Bytes of the packed triangles alone (the memory every update streams through). */
+size_t kalman_packed_bytes(const void *state);
+/* Size n_i of block i; when P is not NULL, writes the dense n_i × n_i covariance P_i (row-major,
+ * both triangles) into it. */
+size_t kalman_block_dense(const void *state, size_t i, double *P);
+
+#endif

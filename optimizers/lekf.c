@@ -1,0 +1,28 @@
+/* lekf: layer-wise extended Kalman filter, the ablation of rlekf without gathering (SPEC §3).
+ *
+ * The shared Kalman core (kalman.c) with one block per tensor (each W and each b), tensors of
+ * N_b or more entries cut into consecutive chunks of N_b. Many tiny blocks (biases) each add
+ * their own λ to the noise term L·λ, which is what distinguishes it from rlekf.
+ */
+#include "kalman.h"
+
+static size_t lekf_state_bytes(const optim_params *p, const layout_t *L) {
+    return kalman_state_bytes(p, L, KALMAN_SPLIT_TENSOR);
+}
+
+static rk_status lekf_init(void **state, const optim_params *p, const layout_t *L) {
+    return kalman_init(state, p, L, KALMAN_SPLIT_TENSOR, "lekf");
+}
+
+const optim_type optim_lekf = {
+    .name = "lekf",
+    .summary = "Kalman filter with one block per tensor, large tensors split (ablation of rlekf)",
+    .kind = OPTIM_KALMAN,
+    .params = kalman_param_table,
+    .n_params = KALMAN_N_PARAMS,
+    .state_bytes = lekf_state_bytes,
+    .init = lekf_init,
+    .step = kalman_step,
+    .report = kalman_report,
+    .free = kalman_free,
+};

@@ -1,0 +1,275 @@
+/* optim: the optimizer registry, hyper-parameter tables and the memory limit (see optim.h).
+ *
+ * The registry is one static table of type pointers, each defined in optimizers/<name>.c; an
+ * unknown name is answered with the list of valid ones. Hyper-parameters are resolved from each
+ * type's descriptor table (default, inclusive bounds, integer or choice), so configuration errors
+ * name the key path, the value and what would have been valid. optim_create checks the state size
+ * (computed from the layout before any allocation) against a memory limit.
+ */
+#include "optim.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adam.h"
+#include "kalman.h"
+
+static const optim_type *const optim_registry[] = {
+    &optim_gekf,
+    &optim_rlekf,
+    &optim_lekf,
+    &optim_adam,
+};
+
+#define OPTIM_N_TYPES (sizeof optim_registry / sizeof optim_registry[0])
+
+/* Default memory limit: this share of physical memory, leaving room for the model, the data set
+ * and the rest of the system. */
+#define OPTIM_MEM_SHARE_NUM 4
+#define OPTIM_MEM_SHARE_DEN 5
+#define OPTIM_MEM_ENV "RLEKF_MEM_LIMIT"
+/* Room for "gekf, rlekf, lekf, adam" and for one list of parameter names. */
+#define OPTIM_NAMES_MAX 512
+/* Numbers whose magnitude is below this and that are integers print without exponent. */
+#define OPTIM_PRINT_INT_MAX 1e15
+
+const optim_type *optim_find(const char *name) {
+    if (!name) return NULL;
+    for (size_t i = 0; i < OPTIM_N_TYPES; i++)
+        if (strcmp(optim_registry[i]->name, name) == 0) return optim_registry[i];
+    return NULL;
+}
+
+size_t optim_count(void) {
+    return OPTIM_N_TYPES;
+}
+
+const optim_type *optim_at(size_t i) {
+    return i < OPTIM_N_TYPES ? optim_registry[i] : NULL;
+}
+
+const char *optim_names(void) {
+    static char buf[OPTIM_NAMES_MAX];
+    if (!buf[0]) {
+        size_t len = 0;
+        for (size_t i = 0; i < OPTIM_N_TYPES; i++)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "",
+                                    optim_registry[i]->name);
+    }
+    return buf;
+}
+
+void optim_default_params(const optim_type *t, optim_params *p) {
+    RK_ASSERT(t->n_params <= OPTIM_MAX_PARAMS);
+    memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < t->n_params; i++)
+        p->v[i] = t->params[i].def;
+}
+
+int optim_param_index(const optim_type *t, const char *key) {
+    for (size_t i = 0; i < t->n_params; i++)
+        if (strcmp(t->params[i].name, key) == 0) return (int)i;
+    return -1;
+}
+
+/* A number as a reader expects it: integers plainly, others with the shortest of %.15g/%.17g
+ * that reads back to the same double. */
+static const char *fmt_num(char *buf, size_t cap, double v) {
+    if (isfinite(v) && v == floor(v) && fabs(v) < OPTIM_PRINT_INT_MAX) {
+        snprintf(buf, cap, "%.0f", v);
+    } else {
+        snprintf(buf, cap, "%.15g", v);
+        if (strtod(buf, NULL) != v) snprintf(buf, cap, "%.17g", v);
+    }
+    return buf;
+}
+
+/* "ctx.key" or "key" for messages. */
+static const char *key_path(char *buf, size_t cap, const char *ctx, const char *key) {
+    if (ctx && ctx[0])
+        snprintf(buf, cap, "%s.%s", ctx, key);
+    else
+        snprintf(buf, cap, "%s", key);
+    return buf;
+}
+
+static size_t n_choices(const optim_param_desc *d) {
+    size_t n = 0;
+    while (d->choices && d->choices[n])
+        n++;
+    return n;
+}
+
+static const char *choice_list(char *buf, size_t cap, const optim_param_desc *d) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; d->choices && d->choices[i] && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", d->choices[i]);
+    return buf;
+}
+
+static rk_status unknown_key(const optim_type *t, const char *ctx, const char *key) {
+    char names[OPTIM_NAMES_MAX];
+    size_t len = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < t->n_params && len < sizeof names; i++)
+        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "",
+                                t->params[i].name);
+    return err_set(RK_EINPUT, "%s%sunknown hyper-parameter '%s' for %s (valid: %s)",
+                   ctx && ctx[0] ? ctx : "", ctx && ctx[0] ? ": " : "", key, t->name, names);
+}
+
+rk_status optim_set_param(const optim_type *t, optim_params *p, const char *ctx, const char *key,
+                          double value) {
+    int i = optim_param_index(t, key);
+    if (i < 0) return unknown_key(t, ctx, key);
+    const optim_param_desc *d = &t->params[i];
+    char path[256], lo[40], hi[40], got[40];
+    key_path(path, sizeof path, ctx, key);
+    fmt_num(got, sizeof got, value);
+    switch (d->type) {
+    case OPTIM_P_REAL:
+        if (!isfinite(value) || value < d->lo || value > d->hi)
+            return err_set(RK_EINPUT, "%s: expected a number in [%s, %s], got %s", path,
+                           fmt_num(lo, sizeof lo, d->lo), fmt_num(hi, sizeof hi, d->hi), got);
+        break;
+    case OPTIM_P_INT:
+        if (!isfinite(value) || value != floor(value) || value < d->lo || value > d->hi)
+            return err_set(RK_EINPUT, "%s: expected an integer in [%s, %s], got %s", path,
+                           fmt_num(lo, sizeof lo, d->lo), fmt_num(hi, sizeof hi, d->hi), got);
+        break;
+    case OPTIM_P_CHOICE: {
+        size_t n = n_choices(d);
+        if (!isfinite(value) || value != floor(value) || value < 0 || value >= (double)n) {
+            char list[OPTIM_NAMES_MAX];
+            return err_set(RK_EINPUT, "%s: expected one of %s, got %s", path,
+                           choice_list(list, sizeof list, d), got);
+        }
+        break;
+    }
+    }
+    p->v[i] = value;
+    return RK_OK;
+}
+
+rk_status optim_set_choice(const optim_type *t, optim_params *p, const char *ctx, const char *key,
+                           const char *value) {
+    int i = optim_param_index(t, key);
+    if (i < 0) return unknown_key(t, ctx, key);
+    const optim_param_desc *d = &t->params[i];
+    char path[256];
+    key_path(path, sizeof path, ctx, key);
+    if (d->type != OPTIM_P_CHOICE)
+        return err_set(RK_EINPUT, "%s: expected a number, got the string \"%s\"", path, value);
+    for (size_t c = 0; d->choices[c]; c++) {
+        if (strcmp(d->choices[c], value) == 0) {
+            p->v[i] = (double)c;
+            return RK_OK;
+        }
+    }
+    char list[OPTIM_NAMES_MAX];
+    return err_set(RK_EINPUT, "%s: unknown value \"%s\" (valid: %s)", path, value,
+                   choice_list(list, sizeof list, d));
+}
+
+/* ---- memory limit ---- */
+
+static size_t optim_limit_override; /* 0: none, use the environment or the default */
+
+/* "123", "1.5G", "512M", "64K", "2GiB", "1e9": bytes with an optional binary-multiple suffix.
+ * Returns 0 and leaves *out untouched on anything else. */
+static int parse_bytes(const char *s, size_t *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !isfinite(v) || v <= 0) return 0;
+    double mult = 1;
+    switch (toupper((unsigned char)*end)) {
+    case 'K':
+        mult = 1024.0;
+        end++;
+        break;
+    case 'M':
+        mult = 1024.0 * 1024.0;
+        end++;
+        break;
+    case 'G':
+        mult = 1024.0 * 1024.0 * 1024.0;
+        end++;
+        break;
+    case 'T':
+        mult = 1024.0 * 1024.0 * 1024.0 * 1024.0;
+        end++;
+        break;
+    default:
+        break;
+    }
+    if (mult > 1 && (end[0] == 'i' || end[0] == 'I') && toupper((unsigned char)end[1]) == 'B')
+        end += 2;
+    else if (toupper((unsigned char)*end) == 'B')
+        end++;
+    if (*end != '\0') return 0;
+    double bytes = v * mult;
+    if (bytes >= (double)SIZE_MAX) return 0;
+    *out = (size_t)bytes;
+    return 1;
+}
+
+static size_t default_limit(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page <= 0) return SIZE_MAX; /* unknown: no limit beyond malloc's own */
+    return (size_t)pages / OPTIM_MEM_SHARE_DEN * OPTIM_MEM_SHARE_NUM * (size_t)page;
+}
+
+size_t optim_mem_limit(void) {
+    if (optim_limit_override) return optim_limit_override;
+    const char *env = getenv(OPTIM_MEM_ENV);
+    size_t v;
+    if (env && env[0] && parse_bytes(env, &v)) return v;
+    return default_limit();
+}
+
+void optim_set_mem_limit(size_t bytes) {
+    optim_limit_override = bytes;
+}
+
+static const char *fmt_bytes(char *buf, size_t cap, size_t b) {
+    const double kib = 1024.0, mib = kib * kib, gib = mib * kib;
+    if ((double)b >= gib)
+        snprintf(buf, cap, "%.2f GiB", (double)b / gib);
+    else if ((double)b >= mib)
+        snprintf(buf, cap, "%.1f MiB", (double)b / mib);
+    else if ((double)b >= kib)
+        snprintf(buf, cap, "%.1f KiB", (double)b / kib);
+    else
+        snprintf(buf, cap, "%zu bytes", b);
+    return buf;
+}
+
+rk_status optim_create(const optim_type *t, const optim_params *p, const layout_t *L,
+                       void **state) {
+    *state = NULL;
+    const char *env = getenv(OPTIM_MEM_ENV);
+    size_t dummy;
+    const int from_env = !optim_limit_override && env && env[0];
+    if (from_env && !parse_bytes(env, &dummy))
+        return err_set(RK_EINPUT,
+                       "%s: expected a positive number of bytes with optional suffix K, M, G "
+                       "or T, got \"%s\"",
+                       OPTIM_MEM_ENV, env);
+    size_t need = t->state_bytes(p, L), limit = optim_mem_limit();
+    if (need > limit) {
+        char what[96], nb[32], lb[32];
+        int kalman = kalman_describe(t, p, L, what, sizeof what);
+        if (!kalman) snprintf(what, sizeof what, "N = %zu", L->n_params);
+        const char *source = optim_limit_override ? "configured"
+                             : from_env           ? OPTIM_MEM_ENV
+                                        : "80% of physical memory; " OPTIM_MEM_ENV " overrides";
+        return err_set(RK_ENOMEM, "%s: needs %s of optimizer state (%s), limit %s (%s)%s", t->name,
+                       fmt_bytes(nb, sizeof nb, need), what, fmt_bytes(lb, sizeof lb, limit),
+                       source, kalman ? "; rlekf with a smaller block_size needs less" : "");
+    }
+    return t->init(state, p, L);
+}
