@@ -1,8 +1,66 @@
-/* cmd_run: placeholder until the subcommand lands; fails loudly rather than pretending. */
+/* cmd_run: `rlekf run MANIFEST.json [-j N] [--shard I/N] [--dry-run]`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cmd.h"
+#include "runner.h"
+
+static const char *USAGE =
+    "usage: rlekf run MANIFEST.json [-j N] [--shard I/N] [--dry-run] [--results DIR] [--quiet]\n"
+    "\n"
+    "Run every cell (dataset x optimizer variant x seed) of an experiment manifest\n"
+    "(keys: experiments/README.md). Results go to DIR/<name>/ (default DIR: the manifest's\n"
+    "results_dir, else results/): per cell metrics.csv, config.json, model files, log.txt, and\n"
+    "summary.csv for the grid (columns: results/README.md).\n"
+    "  -j N         run N cells in parallel processes; threads are divided among them\n"
+    "  --shard I/N  run only cells k with k mod N = I-1 (1 <= I <= N), e.g. Slurm array jobs:\n"
+    "               --shard $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT\n"
+    "  --dry-run    validate the manifest, list the cells and their optimizer memory, run nothing\n"
+    "Rerunning the same command skips finished cells and restarts unfinished ones.\n";
 
 rk_status cmd_run(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return err_set(RK_ERUNTIME, "'run' is not implemented yet");
+    if (cmd_wants_help(argc, argv)) {
+        fputs(USAGE, stdout);
+        return RK_OK;
+    }
+    const char *path = NULL, *results = NULL;
+    runner_opts o = {1, 1, 1, 0, 0};
+    for (int i = 1; i < argc; i++) {
+        char *end;
+        if (strcmp(argv[i], "-j") == 0 && i + 1 < argc) {
+            long j = strtol(argv[++i], &end, 10);
+            if (*end || j < 1 || j > 256)
+                return err_set(RK_EINPUT, "-j: expected 1 to 256, got '%s'", argv[i]);
+            o.jobs = (int)j;
+        } else if (strcmp(argv[i], "--shard") == 0 && i + 1 < argc) {
+            unsigned long a, b;
+            char extra;
+            if (sscanf(argv[++i], "%lu/%lu%c", &a, &b, &extra) != 2 || b < 1 || a < 1 || a > b)
+                return err_set(RK_EINPUT, "--shard: expected I/N with 1 <= I <= N, got '%s'",
+                               argv[i]);
+            o.shard_i = a;
+            o.shard_n = b;
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            o.dry_run = 1;
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            o.quiet = 1;
+        } else if (strcmp(argv[i], "--results") == 0 && i + 1 < argc) {
+            results = argv[++i];
+        } else if (argv[i][0] == '-') {
+            return err_set(RK_EINPUT, "unknown option '%s' (see --help)", argv[i]);
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            return err_set(RK_EINPUT, "unexpected argument '%s' (see --help)", argv[i]);
+        }
+    }
+    if (!path) return err_set(RK_EINPUT, "missing MANIFEST.json (see --help)");
+    manifest_t m;
+    rk_status st = manifest_load(path, &m);
+    if (st) return st;
+    if (results) snprintf(m.results_dir, sizeof m.results_dir, "%s", results);
+    st = runner_run(&m, &o);
+    manifest_free(&m);
+    return st;
 }

@@ -576,7 +576,12 @@ static rk_status run_setup(run_t *r) {
     r->F = rk_malloc(3 * maxat * sizeof *r->F);
     r->c = rk_malloc(3 * maxat * sizeof *r->c);
     if (!r->h || !r->wprev || !r->F || !r->c) return RK_ENOMEM;
+    r->res->n_params = N;
+    r->res->state_bytes = tc->opt->state_bytes(&tc->opt_params, &r->m.layout);
     if ((st = optim_create(tc->opt, &tc->opt_params, &r->m.layout, &r->opt))) return st;
+    optim_report_t rep;
+    tc->opt->report(r->opt, &rep);
+    r->res->n_blocks = rep.n_blocks;
     rng_stream(&r->order, tc->stream_name, tc->seed, RNG_ORDER);
     rng_stream(&r->sample, tc->stream_name, tc->seed, RNG_SAMPLE);
     return RK_OK;

@@ -66,6 +66,7 @@ typedef struct {
     double final_test_e, final_test_f, best_test_e, best_test_f; /* eV/atom, eV/Å */
     double final_train_e, final_train_f;
     size_t n_train, n_test;
+    size_t n_params, state_bytes, n_blocks; /* model size and optimizer state */
 } train_result;
 
 const char *train_outcome_str(train_outcome o);

@@ -1,0 +1,341 @@
+/* manifest: parsing and validation of experiment manifests (see manifest.h). */
+#include "manifest.h"
+
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int path_safe(const char *s) {
+    if (!*s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0) return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-' || *p == '.'))
+            return 0;
+    return 1;
+}
+
+static rk_status get_name(const jsonw *o, const char *ctx, const char *key, char *buf, size_t cap) {
+    rk_status st = jsonw_get_str(o, ctx, key, 1, buf, cap);
+    if (st) return st;
+    if (!path_safe(buf))
+        return err_set(RK_EINPUT,
+                       "%s.%s: \"%s\" must be a non-empty name of letters, digits, '_', "
+                       "'-', '.'",
+                       ctx, key, buf);
+    return RK_OK;
+}
+
+static int exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+static rk_status parse_dataset(const jsonw *o, const char *ctx, man_dataset *d) {
+    static const char *const keys[] = {"name",     "h5",    "source",        "format",
+                                       "type_map", "split", "test_fraction", "max_train_frames",
+                                       "outliers", NULL};
+    static const char *const splits[] = {"tail", "random", NULL};
+    rk_status st = jsonw_check_keys(o, ctx, keys);
+    if (st) return st;
+    memset(d, 0, sizeof *d);
+    d->split = TRAIN_SPLIT_TAIL;
+    d->test_fraction = 0.2;
+    if ((st = get_name(o, ctx, "name", d->name, sizeof d->name))) return st;
+    const jsonw *h5 = jsonw_get(o, "h5"), *src = jsonw_get(o, "source");
+    if (!!h5 == !!src)
+        return err_set(RK_EINPUT, "%s: give exactly one of \"h5\" and \"source\"", ctx);
+    if (h5) {
+        if ((st = jsonw_get_str(o, ctx, "h5", 1, d->h5, sizeof d->h5))) return st;
+        if (!exists(d->h5))
+            return err_set(RK_EINPUT,
+                           "%s.h5: file not found: %s (scripts/import_datasets.sh builds "
+                           "the shipped sets)",
+                           ctx, d->h5);
+    } else {
+        if (jsonw_typeof(src) == JSONW_STRING) {
+            d->n_sources = 1;
+            snprintf(d->sources[0], TRAIN_PATH_MAX, "%s", jsonw_string(src));
+        } else if (jsonw_typeof(src) == JSONW_ARRAY && jsonw_size(src) >= 1 &&
+                   jsonw_size(src) <= MAN_MAX_SOURCES) {
+            d->n_sources = jsonw_size(src);
+            for (size_t i = 0; i < d->n_sources; i++) {
+                const jsonw *e = jsonw_at(src, i);
+                if (jsonw_typeof(e) != JSONW_STRING)
+                    return err_set(RK_EINPUT, "%s.source[%zu]: expected a path string", ctx, i);
+                snprintf(d->sources[i], TRAIN_PATH_MAX, "%s", jsonw_string(e));
+            }
+        } else {
+            return err_set(RK_EINPUT, "%s.source: expected a path or an array of 1 to %d paths",
+                           ctx, MAN_MAX_SOURCES);
+        }
+        for (size_t i = 0; i < d->n_sources; i++)
+            if (!exists(d->sources[i]))
+                return err_set(RK_EINPUT, "%s.source[%zu]: not found: %s", ctx, i, d->sources[i]);
+        char fmt[32] = "";
+        if ((st = jsonw_get_str(o, ctx, "format", 0, fmt, sizeof fmt))) return st;
+        d->format = IMPORT_AUTO;
+        if (fmt[0] && (st = import_format_parse(fmt, &d->format)))
+            return err_prefix(st, "%s.format: ", ctx);
+    }
+    if ((st = jsonw_get_str(o, ctx, "type_map", 0, d->type_map, sizeof d->type_map))) return st;
+    int idx = 0;
+    if ((st = jsonw_get_choice(o, ctx, "split", 0, splits, &idx))) return st;
+    d->split = (train_split)idx;
+    if ((st = jsonw_get_num(o, ctx, "test_fraction", 0, 0.0, 0.9, &d->test_fraction))) return st;
+    long v = 0;
+    if ((st = jsonw_get_int(o, ctx, "max_train_frames", 0, 0, 100000000, &v))) return st;
+    d->max_train_frames = (size_t)v;
+    const jsonw *ol = jsonw_get(o, "outliers");
+    if (ol) {
+        static const char *const okeys[] = {"fraction", "energy_shift_eV_per_atom", "force_scale",
+                                            NULL};
+        char octx[TRAIN_PATH_MAX + 256];
+        snprintf(octx, sizeof octx, "%s.outliers", ctx);
+        if ((st = jsonw_check_keys(ol, octx, okeys))) return st;
+        d->outlier_force_scale = 1.0;
+        if ((st = jsonw_get_num(ol, octx, "fraction", 1, 0.0, 1.0, &d->outlier_fraction)))
+            return st;
+        if ((st = jsonw_get_num(ol, octx, "energy_shift_eV_per_atom", 0, -1e6, 1e6,
+                                &d->outlier_energy_shift)))
+            return st;
+        if ((st = jsonw_get_num(ol, octx, "force_scale", 0, -1e6, 1e6, &d->outlier_force_scale)))
+            return st;
+        if (d->split != TRAIN_SPLIT_TAIL)
+            return err_set(RK_EINPUT,
+                           "%s: outliers need split \"tail\" (the corrupted frames must "
+                           "be training frames for every seed)",
+                           octx);
+    }
+    return RK_OK;
+}
+
+/* Keys of a variant that are not hyper-parameters. */
+static int variant_meta_key(const char *k) {
+    return strcmp(k, "label") == 0 || strcmp(k, "type") == 0 || strcmp(k, "group") == 0 ||
+           strcmp(k, "x") == 0 || strcmp(k, "training") == 0;
+}
+
+static rk_status parse_variant(const jsonw *o, const char *ctx, man_variant *v) {
+    memset(v, 0, sizeof *v);
+    v->x = NAN;
+    v->epochs = v->eval_every = v->eval_max_frames = -1;
+    v->time_budget_s = v->init_weight_scale = v->pref_e = v->pref_f = NAN;
+    if (jsonw_typeof(o) != JSONW_OBJECT) return err_set(RK_EINPUT, "%s: expected an object", ctx);
+    rk_status st;
+    char type[MAN_NAME_MAX] = "";
+    if ((st = jsonw_get_str(o, ctx, "type", 1, type, sizeof type))) return st;
+    v->opt = optim_find(type);
+    if (!v->opt)
+        return err_set(RK_EINPUT, "%s.type: unknown optimizer \"%s\" (valid: %s)", ctx, type,
+                       optim_names());
+    snprintf(v->label, sizeof v->label, "%s", type);
+    if (jsonw_get(o, "label") && (st = get_name(o, ctx, "label", v->label, sizeof v->label)))
+        return st;
+    if ((st = jsonw_get_str(o, ctx, "group", 0, v->group, sizeof v->group))) return st;
+    if ((st = jsonw_get_num(o, ctx, "x", 0, -1e300, 1e300, &v->x))) return st;
+    optim_default_params(v->opt, &v->params);
+    for (size_t i = 0; i < jsonw_size(o); i++) {
+        const jsonw *mem = jsonw_at(o, i);
+        const char *key = jsonw_key(mem);
+        if (variant_meta_key(key)) continue;
+        if (jsonw_typeof(mem) == JSONW_STRING)
+            st = optim_set_choice(v->opt, &v->params, ctx, key, jsonw_string(mem));
+        else if (jsonw_typeof(mem) == JSONW_NUMBER)
+            st = optim_set_param(v->opt, &v->params, ctx, key, jsonw_number(mem));
+        else
+            st = err_set(RK_EINPUT, "%s.%s: expected a number or a string", ctx, key);
+        if (st) return st;
+    }
+    const jsonw *tr = jsonw_get(o, "training");
+    if (tr) {
+        static const char *const tkeys[] = {"epochs",
+                                            "eval_every",
+                                            "eval_max_frames",
+                                            "time_budget_s",
+                                            "init_weight_scale",
+                                            "pref_e",
+                                            "pref_f",
+                                            NULL};
+        char tctx[TRAIN_PATH_MAX + 256];
+        snprintf(tctx, sizeof tctx, "%s.training", ctx);
+        if ((st = jsonw_check_keys(tr, tctx, tkeys))) return st;
+        if ((st = jsonw_get_int(tr, tctx, "epochs", 0, 0, 1000000, &v->epochs))) return st;
+        if ((st = jsonw_get_int(tr, tctx, "eval_every", 0, 0, 1000000000, &v->eval_every)))
+            return st;
+        if ((st = jsonw_get_int(tr, tctx, "eval_max_frames", 0, 0, 100000000, &v->eval_max_frames)))
+            return st;
+        if ((st = jsonw_get_num(tr, tctx, "time_budget_s", 0, 0, 1e9, &v->time_budget_s)))
+            return st;
+        if ((st =
+                 jsonw_get_num(tr, tctx, "init_weight_scale", 0, 1e-6, 1e6, &v->init_weight_scale)))
+            return st;
+        if ((st = jsonw_get_num(tr, tctx, "pref_e", 0, 0, 1e6, &v->pref_e))) return st;
+        if ((st = jsonw_get_num(tr, tctx, "pref_f", 0, 0, 1e6, &v->pref_f))) return st;
+    }
+    return RK_OK;
+}
+
+rk_status manifest_load(const char *path, manifest_t *m) {
+    static const char *const keys[] = {
+        "name",          "description", "results_dir",     "datasets",   "model",
+        "optimizers",    "seeds",       "epochs",          "eval_every", "eval_max_frames",
+        "time_budget_s", "threads",     "memory_limit_gb", NULL};
+    memset(m, 0, sizeof *m);
+    snprintf(m->path, sizeof m->path, "%s", path);
+    snprintf(m->results_dir, sizeof m->results_dir, "results");
+    m->model = model_default_config();
+    m->epochs = 1;
+    jsonw *j = NULL;
+    rk_status st = jsonw_parse_file(path, &j);
+    if (st) return st;
+    char ctx[TRAIN_PATH_MAX + 64];
+    snprintf(ctx, sizeof ctx, "%s: manifest", path);
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        if ((st = (x))) goto done;                                                                 \
+    } while (0)
+    TRY(jsonw_check_keys(j, ctx, keys));
+    TRY(get_name(j, ctx, "name", m->name, sizeof m->name));
+    TRY(jsonw_get_str(j, ctx, "description", 0, m->description, sizeof m->description));
+    TRY(jsonw_get_str(j, ctx, "results_dir", 0, m->results_dir, sizeof m->results_dir));
+    long v;
+    v = (long)m->epochs;
+    TRY(jsonw_get_int(j, ctx, "epochs", 0, 0, 1000000, &v));
+    m->epochs = (size_t)v;
+    v = 0;
+    TRY(jsonw_get_int(j, ctx, "eval_every", 0, 0, 1000000000, &v));
+    m->eval_every = (size_t)v;
+    v = 0;
+    TRY(jsonw_get_int(j, ctx, "eval_max_frames", 0, 0, 100000000, &v));
+    m->eval_max_frames = (size_t)v;
+    TRY(jsonw_get_num(j, ctx, "time_budget_s", 0, 0, 1e9, &m->time_budget_s));
+    v = 0;
+    TRY(jsonw_get_int(j, ctx, "threads", 0, 0, 1024, &v));
+    m->threads = (int)v;
+    TRY(jsonw_get_num(j, ctx, "memory_limit_gb", 0, 0, 1e6, &m->memory_limit_gb));
+    if (jsonw_get(j, "model")) {
+        char mctx[TRAIN_PATH_MAX + 64];
+        snprintf(mctx, sizeof mctx, "%s: model", path);
+        TRY(model_config_from_json(jsonw_get(j, "model"), mctx, &m->model));
+    }
+    /* datasets */
+    const jsonw *ds = jsonw_get(j, "datasets");
+    if (!ds || jsonw_typeof(ds) != JSONW_ARRAY || jsonw_size(ds) == 0) {
+        st = err_set(RK_EINPUT, "%s.datasets: expected a non-empty array", ctx);
+        goto done;
+    }
+    m->n_datasets = jsonw_size(ds);
+    m->datasets = calloc(m->n_datasets, sizeof *m->datasets);
+    for (size_t i = 0; i < m->n_datasets; i++) {
+        char c2[TRAIN_PATH_MAX + 96];
+        snprintf(c2, sizeof c2, "%s: datasets[%zu]", path, i);
+        TRY(parse_dataset(jsonw_at(ds, i), c2, &m->datasets[i]));
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(m->datasets[k].name, m->datasets[i].name) == 0) {
+                st = err_set(RK_EINPUT, "%s.name: duplicate dataset name \"%s\"", c2,
+                             m->datasets[i].name);
+                goto done;
+            }
+    }
+    /* optimizer variants */
+    const jsonw *op = jsonw_get(j, "optimizers");
+    if (!op || jsonw_typeof(op) != JSONW_ARRAY || jsonw_size(op) == 0) {
+        st = err_set(RK_EINPUT, "%s.optimizers: expected a non-empty array", ctx);
+        goto done;
+    }
+    m->n_variants = jsonw_size(op);
+    m->variants = calloc(m->n_variants, sizeof *m->variants);
+    for (size_t i = 0; i < m->n_variants; i++) {
+        char c2[TRAIN_PATH_MAX + 96];
+        snprintf(c2, sizeof c2, "%s: optimizers[%zu]", path, i);
+        TRY(parse_variant(jsonw_at(op, i), c2, &m->variants[i]));
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(m->variants[k].label, m->variants[i].label) == 0) {
+                st = err_set(RK_EINPUT,
+                             "%s.label: duplicate label \"%s\" (give each variant a "
+                             "distinct label)",
+                             c2, m->variants[i].label);
+                goto done;
+            }
+    }
+    /* seeds */
+    const jsonw *se = jsonw_get(j, "seeds");
+    if (!se || jsonw_typeof(se) != JSONW_ARRAY || jsonw_size(se) == 0) {
+        st = err_set(RK_EINPUT, "%s.seeds: expected a non-empty array of integers", ctx);
+        goto done;
+    }
+    m->n_seeds = jsonw_size(se);
+    m->seeds = calloc(m->n_seeds, sizeof *m->seeds);
+    size_t got = 0;
+    TRY(jsonw_get_int_array(j, ctx, "seeds", 1, 0, 2147483647, m->seeds, m->n_seeds, &got));
+    for (size_t i = 0; i < m->n_seeds; i++)
+        for (size_t k = 0; k < i; k++)
+            if (m->seeds[i] == m->seeds[k]) {
+                st = err_set(RK_EINPUT, "%s.seeds[%zu]: duplicate seed %ld", ctx, i, m->seeds[i]);
+                goto done;
+            }
+#undef TRY
+done:
+    jsonw_free(j);
+    if (st) manifest_free(m);
+    return st;
+}
+
+void manifest_free(manifest_t *m) {
+    free(m->datasets);
+    free(m->variants);
+    free(m->seeds);
+    m->datasets = NULL;
+    m->variants = NULL;
+    m->seeds = NULL;
+}
+
+size_t manifest_n_cells(const manifest_t *m) {
+    return m->n_datasets * m->n_variants * m->n_seeds;
+}
+
+void manifest_cell(const manifest_t *m, size_t k, size_t *d, size_t *v, size_t *s) {
+    *s = k % m->n_seeds;
+    *v = (k / m->n_seeds) % m->n_variants;
+    *d = k / (m->n_seeds * m->n_variants);
+}
+
+void manifest_cell_dir(const manifest_t *m, size_t k, char *buf, size_t cap) {
+    size_t d, v, s;
+    manifest_cell(m, k, &d, &v, &s);
+    snprintf(buf, cap, "%s/%s/%s/%s/seed-%ld", m->results_dir, m->name, m->datasets[d].name,
+             m->variants[v].label, m->seeds[s]);
+}
+
+void manifest_cell_config(const manifest_t *m, size_t k, const char *dataset_path,
+                          train_config *tc) {
+    size_t d, v, s;
+    manifest_cell(m, k, &d, &v, &s);
+    const man_dataset *D = &m->datasets[d];
+    const man_variant *V = &m->variants[v];
+    train_default_config(tc);
+    snprintf(tc->dataset, sizeof tc->dataset, "%s", dataset_path);
+    tc->split = D->split;
+    tc->test_fraction = D->test_fraction;
+    tc->max_train_frames = D->max_train_frames;
+    tc->eval_max_frames = m->eval_max_frames;
+    tc->model = m->model;
+    tc->opt = V->opt;
+    tc->opt_params = V->params;
+    tc->epochs = m->epochs;
+    tc->eval_every = m->eval_every;
+    tc->seed = (uint64_t)m->seeds[s];
+    /* paired cells: the streams derive from (dataset name, seed), never from the optimizer */
+    snprintf(tc->stream_name, sizeof tc->stream_name, "%s", D->name);
+    tc->threads = m->threads;
+    tc->time_budget_s = m->time_budget_s;
+    if (V->epochs >= 0) tc->epochs = (size_t)V->epochs;
+    if (V->eval_every >= 0) tc->eval_every = (size_t)V->eval_every;
+    if (V->eval_max_frames >= 0) tc->eval_max_frames = (size_t)V->eval_max_frames;
+    if (!isnan(V->time_budget_s)) tc->time_budget_s = V->time_budget_s;
+    if (!isnan(V->init_weight_scale)) tc->init_weight_scale = V->init_weight_scale;
+    if (!isnan(V->pref_e)) tc->pref_e = V->pref_e;
+    if (!isnan(V->pref_f)) tc->pref_f = V->pref_f;
+    manifest_cell_dir(m, k, tc->out_dir, sizeof tc->out_dir);
+    tc->quiet = 0;
+}

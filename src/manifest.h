@@ -1,0 +1,75 @@
+/* manifest: experiment manifests (JSON) — datasets x optimizer variants x seeds.
+ *
+ * Parsed and fully validated before anything runs: unknown keys, bad types and out-of-range values
+ * are RK_EINPUT with the JSON path ("exp.json: optimizers[2].block_size: ..."); an unknown
+ * optimizer lists the valid names. Keys are documented in experiments/README.md.
+ * A cell is (dataset d, variant v, seed s); cells are enumerated dataset-major, then variant,
+ * then seed, and every cell's training configuration is resolved here (train_config).
+ */
+#ifndef RLEKF_MANIFEST_H
+#define RLEKF_MANIFEST_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "import.h"
+#include "train.h"
+
+#define MAN_NAME_MAX 64
+#define MAN_MAX_SOURCES 16
+
+typedef struct {
+    char name[MAN_NAME_MAX];
+    char h5[TRAIN_PATH_MAX];                       /* an HDF5 dataset file, or */
+    char sources[MAN_MAX_SOURCES][TRAIN_PATH_MAX]; /* raw sources imported by the runner */
+    size_t n_sources;
+    import_format format;
+    char type_map[256]; /* "O,H" or "" */
+    train_split split;
+    double test_fraction;
+    size_t max_train_frames;
+    /* label outliers injected into training frames (stress tests); fraction 0 = none */
+    double outlier_fraction, outlier_energy_shift, outlier_force_scale;
+} man_dataset;
+
+typedef struct {
+    char label[MAN_NAME_MAX];
+    const optim_type *opt;
+    optim_params params;
+    char group[MAN_NAME_MAX]; /* optional; "" */
+    double x;                 /* optional; NAN */
+    /* per-variant training overrides (negative / NAN = not set) */
+    long epochs, eval_every, eval_max_frames;
+    double time_budget_s, init_weight_scale, pref_e, pref_f;
+} man_variant;
+
+typedef struct {
+    char path[TRAIN_PATH_MAX];
+    char name[MAN_NAME_MAX];
+    char description[512];
+    char results_dir[TRAIN_PATH_MAX];
+    man_dataset *datasets;
+    size_t n_datasets;
+    man_variant *variants;
+    size_t n_variants;
+    long *seeds;
+    size_t n_seeds;
+    model_config model;
+    size_t epochs, eval_every, eval_max_frames;
+    double time_budget_s;
+    int threads;
+    double memory_limit_gb; /* 0 = default */
+} manifest_t;
+
+rk_status manifest_load(const char *path, manifest_t *m);
+void manifest_free(manifest_t *m);
+size_t manifest_n_cells(const manifest_t *m);
+/* Cell k -> (dataset, variant, seed) indices. */
+void manifest_cell(const manifest_t *m, size_t k, size_t *d, size_t *v, size_t *s);
+/* Resolved training configuration of cell k; dataset_path = the HDF5 file the cell reads. */
+void manifest_cell_config(const manifest_t *m, size_t k, const char *dataset_path,
+                          train_config *tc);
+/* Directory of cell k: <results>/<name>/<dataset>/<label>/seed-<s>. */
+void manifest_cell_dir(const manifest_t *m, size_t k, char *buf, size_t cap);
+
+#endif

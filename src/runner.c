@@ -1,0 +1,583 @@
+/* runner: resumable, parallel execution of an experiment grid (see runner.h). */
+#include "runner.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blas.h"
+#include "csvio.h"
+#include "h5io.h"
+#include "import.h"
+#include "jsonw.h"
+#include "rng.h"
+
+#define RUN_PATH (TRAIN_PATH_MAX + 256)
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int file_exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+/* ------------------------------------------------------------ datasets ---------------------- */
+
+/* Import a manifest dataset's raw sources into <exp>/data/<name>.h5 unless already there. */
+static rk_status prepare_dataset(const manifest_t *m, const man_dataset *d, char *path,
+                                 size_t cap) {
+    if (d->h5[0]) {
+        snprintf(path, cap, "%s", d->h5);
+        return RK_OK;
+    }
+    char dir[RUN_PATH];
+    snprintf(dir, sizeof dir, "%s/%s/data", m->results_dir, m->name);
+    if (strlen(dir) + strlen(d->name) + 5 > cap)
+        return err_set(RK_EINPUT, "%s: results path too long", dir);
+    strcpy(path, dir);
+    strcat(path, "/");
+    strcat(path, d->name);
+    strcat(path, ".h5");
+    if (file_exists(path)) return RK_OK;
+    rk_status st = train_mkdirs(dir);
+    if (st) return st;
+    dataset_t ds;
+    memset(&ds, 0, sizeof ds);
+    import_opts io = {d->format, 0};
+    if (d->type_map[0]) {
+        if ((st = import_set_type_map(&ds, d->type_map))) return st;
+        io.type_map_fixed = 1;
+    }
+    char prov[4096] = "imported by rlekf run from:";
+    for (size_t i = 0; i < d->n_sources && !st; i++) {
+        import_format used = IMPORT_AUTO;
+        st = import_source(d->sources[i], &io, &ds, &used);
+        size_t len = strlen(prov);
+        snprintf(prov + len, sizeof prov - len, " %s (%s)", d->sources[i],
+                 import_format_name(used));
+    }
+    if (!st) {
+        dataset_sort(&ds);
+        st = h5io_dataset_write_prov(path, &ds, prov);
+    }
+    dataset_free(&ds);
+    return st;
+}
+
+/* Stress test: corrupt the labels of a fraction of the training frames (tail split), chosen by
+ * the stream (dataset name, 0, RNG_TEST): E += shift * natoms, F *= scale. */
+static rk_status inject_outliers(const man_dataset *d, dataset_t *ds) {
+    if (d->outlier_fraction <= 0.0) return RK_OK;
+    model_frame_ref *tr = NULL, *te = NULL;
+    size_t ntr = 0, nte = 0;
+    rk_status st =
+        train_split_frames(ds, d->split, d->test_fraction, d->name, 0, &tr, &ntr, &te, &nte);
+    if (st) return st;
+    size_t k = (size_t)llround(d->outlier_fraction * (double)ntr);
+    size_t *idx = rk_malloc((ntr ? ntr : 1) * sizeof *idx);
+    if (!idx) {
+        free(tr);
+        free(te);
+        return RK_ENOMEM;
+    }
+    for (size_t i = 0; i < ntr; i++)
+        idx[i] = i;
+    rng_t r;
+    rng_stream(&r, d->name, 0, RNG_TEST);
+    rng_shuffle(&r, idx, ntr);
+    for (size_t i = 0; i < k; i++) {
+        ds_system *s = &ds->sys[tr[idx[i]].sys];
+        size_t f = tr[idx[i]].frame, na = s->natoms;
+        s->energy[f] += d->outlier_energy_shift * (double)na;
+        for (size_t c = 0; c < 3 * na; c++)
+            s->force[f * na * 3 + c] *= d->outlier_force_scale;
+    }
+    free(idx);
+    free(tr);
+    free(te);
+    return RK_OK;
+}
+
+/* ------------------------------------------------------------ cell records ------------------ */
+
+static void cell_file(const manifest_t *m, size_t k, const char *name, char *buf, size_t cap) {
+    char dir[RUN_PATH];
+    manifest_cell_dir(m, k, dir, sizeof dir);
+    snprintf(buf, cap, "%s/%s", dir, name);
+}
+
+static int cell_finished(const manifest_t *m, size_t k) {
+    char p[RUN_PATH + 32];
+    cell_file(m, k, "result.json", p, sizeof p);
+    return file_exists(p);
+}
+
+static rk_status write_result(const manifest_t *m, size_t k, const char *status, const char *reason,
+                              const train_result *res) {
+    jsonw *o = jsonw_new_object();
+    jsonw_add_str(o, "status", status);
+    jsonw_add_str(o, "reason", reason ? reason : "");
+    jsonw_add_num(o, "epochs", res->epochs_done);
+    jsonw_add_num(o, "updates", (double)res->updates);
+    jsonw_add_num(o, "images", (double)res->images);
+    jsonw_add_num(o, "wall_s", res->wall_s);
+    jsonw_add_num(o, "n_train", (double)res->n_train);
+    jsonw_add_num(o, "n_test", (double)res->n_test);
+    jsonw_add_num(o, "n_params", (double)res->n_params);
+    jsonw_add_num(o, "state_bytes", (double)res->state_bytes);
+    jsonw_add_num(o, "n_blocks", (double)res->n_blocks);
+    /* NaN is not JSON: non-finite RMSEs are written as strings "nan" */
+    const char *names[] = {"final_test_e", "final_test_f",  "best_test_e",
+                           "best_test_f",  "final_train_e", "final_train_f"};
+    double vals[] = {res->final_test_e, res->final_test_f,  res->best_test_e,
+                     res->best_test_f,  res->final_train_e, res->final_train_f};
+    for (size_t i = 0; i < 6; i++) {
+        if (isfinite(vals[i]))
+            jsonw_add_num(o, names[i], vals[i]);
+        else
+            jsonw_add_str(o, names[i], "nan");
+    }
+    char *text = jsonw_print(o);
+    jsonw_free(o);
+    char p[RUN_PATH + 32];
+    cell_file(m, k, "result.json", p, sizeof p);
+    rk_status st = train_write_text_atomic(p, text);
+    free(text);
+    return st;
+}
+
+static void remove_cell_files(const manifest_t *m, size_t k) {
+    static const char *const names[] = {"result.json",   "metrics.csv", "model.h5",
+                                        "model_init.h5", "config.json", "log.txt"};
+    char p[RUN_PATH + 32];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        cell_file(m, k, names[i], p, sizeof p);
+        unlink(p);
+    }
+}
+
+/* Child process: run cell k, record its result, exit. Never returns. */
+static void run_cell_child(const manifest_t *m, size_t k, const char *ds_path, const dataset_t *ds,
+                           int threads) {
+    char dir[RUN_PATH], logp[RUN_PATH + 32];
+    manifest_cell_dir(m, k, dir, sizeof dir);
+    remove_cell_files(m, k);
+    rk_status st = train_mkdirs(dir);
+    if (st) {
+        fprintf(stderr, "rlekf run: %s\n", err_msg());
+        _exit(1);
+    }
+    cell_file(m, k, "log.txt", logp, sizeof logp);
+    if (!freopen(logp, "w", stderr)) _exit(1);
+    setvbuf(stderr, NULL, _IOLBF, 0);
+    train_config tc;
+    manifest_cell_config(m, k, ds_path, &tc);
+    tc.threads = threads;
+    omp_set_num_threads(threads);
+    blas_set_threads(threads);
+    train_result res;
+    st = train_run(&tc, ds, &res);
+    const char *status = train_outcome_str(res.outcome), *reason = "";
+    if (st == RK_ENOMEM) {
+        status = "skipped";
+        reason = err_msg();
+    } else if (st) {
+        status = "failed";
+        reason = err_msg();
+    }
+    if (st) fprintf(stderr, "cell %s: %s: %s\n", dir, status, reason);
+    rk_status st2 = write_result(m, k, status, reason, &res);
+    if (st2) fprintf(stderr, "cell %s: %s\n", dir, err_msg());
+    fflush(stderr);
+    _exit(st2 ? 1 : 0);
+}
+
+/* ------------------------------------------------------------ summary ----------------------- */
+
+static const char *const SUMMARY_HEADER[] = {"dataset",
+                                             "label",
+                                             "optimizer",
+                                             "seed",
+                                             "status",
+                                             "reason",
+                                             "group",
+                                             "x",
+                                             "block_size",
+                                             "n_blocks",
+                                             "state_bytes",
+                                             "n_params",
+                                             "n_train",
+                                             "n_test",
+                                             "epochs",
+                                             "updates",
+                                             "wall_s",
+                                             "final_test_rmse_e_eV_per_atom",
+                                             "final_test_rmse_f_eV_per_A",
+                                             "best_test_rmse_e_eV_per_atom",
+                                             "best_test_rmse_f_eV_per_A",
+                                             "final_train_rmse_e_eV_per_atom",
+                                             "final_train_rmse_f_eV_per_A"};
+#define SUMMARY_NCOLS (sizeof SUMMARY_HEADER / sizeof SUMMARY_HEADER[0])
+
+static void num_field(const jsonw *o, const char *key, char *buf, size_t cap, int integer) {
+    const jsonw *v = jsonw_get(o, key);
+    if (!v)
+        buf[0] = '\0';
+    else if (jsonw_typeof(v) == JSONW_STRING)
+        snprintf(buf, cap, "%s", jsonw_string(v));
+    else if (integer)
+        snprintf(buf, cap, "%.0f", jsonw_number(v));
+    else
+        snprintf(buf, cap, "%.10g", jsonw_number(v));
+}
+
+rk_status runner_write_summary(const manifest_t *m) {
+    char path[RUN_PATH], tmp[RUN_PATH + 32];
+    snprintf(path, sizeof path, "%s/%s/summary.csv", m->results_dir, m->name);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return err_set(RK_ERUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
+    csvio_write_row(f, SUMMARY_HEADER, SUMMARY_NCOLS);
+    rk_status st = RK_OK;
+    for (size_t k = 0; k < manifest_n_cells(m) && !st; k++) {
+        if (!cell_finished(m, k)) continue;
+        char rp[RUN_PATH + 32];
+        cell_file(m, k, "result.json", rp, sizeof rp);
+        jsonw *o = NULL;
+        if ((st = jsonw_parse_file(rp, &o))) break;
+        size_t d, v, s;
+        manifest_cell(m, k, &d, &v, &s);
+        const man_variant *V = &m->variants[v];
+        char fld[SUMMARY_NCOLS][512];
+        snprintf(fld[0], 512, "%s", m->datasets[d].name);
+        snprintf(fld[1], 512, "%s", V->label);
+        snprintf(fld[2], 512, "%s", V->opt->name);
+        snprintf(fld[3], 512, "%ld", m->seeds[s]);
+        num_field(o, "status", fld[4], 512, 0);
+        num_field(o, "reason", fld[5], 512, 0);
+        snprintf(fld[6], 512, "%s", V->group);
+        if (isnan(V->x))
+            fld[7][0] = '\0';
+        else
+            snprintf(fld[7], 512, "%.10g", V->x);
+        int bi = optim_param_index(V->opt, "block_size");
+        const jsonw *np = jsonw_get(o, "n_params");
+        if (bi >= 0)
+            snprintf(fld[8], 512, "%.0f", V->params.v[bi]);
+        else if (V->opt->kind == OPTIM_KALMAN && np)
+            snprintf(fld[8], 512, "%.0f", jsonw_number(np));
+        else
+            fld[8][0] = '\0';
+        if (V->opt->kind == OPTIM_KALMAN)
+            num_field(o, "n_blocks", fld[9], 512, 1);
+        else
+            fld[9][0] = '\0';
+        num_field(o, "state_bytes", fld[10], 512, 1);
+        num_field(o, "n_params", fld[11], 512, 1);
+        num_field(o, "n_train", fld[12], 512, 1);
+        num_field(o, "n_test", fld[13], 512, 1);
+        num_field(o, "epochs", fld[14], 512, 0);
+        num_field(o, "updates", fld[15], 512, 1);
+        const jsonw *w = jsonw_get(o, "wall_s");
+        snprintf(fld[16], 512, "%.3f", w ? jsonw_number(w) : NAN);
+        num_field(o, "final_test_e", fld[17], 512, 0);
+        num_field(o, "final_test_f", fld[18], 512, 0);
+        num_field(o, "best_test_e", fld[19], 512, 0);
+        num_field(o, "best_test_f", fld[20], 512, 0);
+        num_field(o, "final_train_e", fld[21], 512, 0);
+        num_field(o, "final_train_f", fld[22], 512, 0);
+        jsonw_free(o);
+        const char *row[SUMMARY_NCOLS];
+        for (size_t i = 0; i < SUMMARY_NCOLS; i++)
+            row[i] = fld[i];
+        csvio_write_row(f, row, SUMMARY_NCOLS);
+    }
+    int ok = fclose(f) == 0;
+    if (!st && (!ok || rename(tmp, path) != 0))
+        st = err_set(RK_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    if (st) unlink(tmp);
+    return st;
+}
+
+/* ------------------------------------------------------------ run --------------------------- */
+
+static rk_status copy_manifest(const manifest_t *m) {
+    char dst[RUN_PATH];
+    snprintf(dst, sizeof dst, "%s/%s/manifest.json", m->results_dir, m->name);
+    FILE *f = fopen(m->path, "rb");
+    if (!f) return err_set(RK_EINPUT, "%s: cannot read: %s", m->path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[8192];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = 2 * (len + n + 1);
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return err_set(RK_ENOMEM, "out of memory");
+            }
+            buf = nb;
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    if (!buf) return err_set(RK_EINPUT, "%s: empty", m->path);
+    buf[len] = '\0';
+    rk_status st = train_write_text_atomic(dst, buf);
+    free(buf);
+    return st;
+}
+
+static rk_status write_provenance(const manifest_t *m, int jobs, int threads) {
+    char p[RUN_PATH];
+    snprintf(p, sizeof p, "%s/%s/provenance.json", m->results_dir, m->name);
+    jsonw *o = jsonw_new_object();
+    jsonw_add_str(o, "experiment", m->name);
+    jsonw_add_str(o, "manifest", m->path);
+#ifdef RLEKF_GIT
+    jsonw_add_str(o, "git", RLEKF_GIT);
+#endif
+#ifdef RLEKF_COMPILER
+    jsonw_add_str(o, "compiler", RLEKF_COMPILER);
+#endif
+    jsonw_add_str(o, "blas", blas_config());
+    jsonw_add_num(o, "jobs", jobs);
+    jsonw_add_num(o, "threads_per_job", threads);
+    jsonw_add_num(o, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+    jsonw_add_num(o, "memory_bytes",
+                  (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE));
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    jsonw_add_str(o, "host", host);
+    time_t t = time(NULL);
+    char when[64];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    jsonw_add_str(o, "started", when);
+    char *text = jsonw_print(o);
+    jsonw_free(o);
+    rk_status st = train_write_text_atomic(p, text);
+    free(text);
+    return st;
+}
+
+/* Estimated optimizer state of cell k for --dry-run (model layout from the manifest's model). */
+static size_t cell_state_bytes(const manifest_t *m, size_t k, const dataset_t *ds) {
+    size_t d, v, s;
+    manifest_cell(m, k, &d, &v, &s);
+    model_config c = m->model;
+    c.n_sel = ds->ntypes;
+    for (size_t a = 0; a < ds->ntypes; a++)
+        c.sel[a] = 1; /* the layout does not depend on sel */
+    model_t mod;
+    if (model_create(&mod, &c, ds->ntypes, ds->type_map)) return 0;
+    size_t b = m->variants[v].opt->state_bytes(&m->variants[v].params, &mod.layout);
+    model_free(&mod);
+    return b;
+}
+
+static void fmt_time(double s, char *buf, size_t cap) {
+    if (!(s >= 0) || s > 1e8)
+        snprintf(buf, cap, "?");
+    else
+        snprintf(buf, cap, "%dh%02dm%02ds", (int)(s / 3600), ((int)s % 3600) / 60, (int)s % 60);
+}
+
+rk_status runner_run(const manifest_t *m, const runner_opts *o) {
+    size_t nd = m->n_datasets, ncells = manifest_n_cells(m);
+    if (m->memory_limit_gb > 0) optim_set_mem_limit((size_t)(m->memory_limit_gb * 1073741824.0));
+    char exp_dir[RUN_PATH];
+    snprintf(exp_dir, sizeof exp_dir, "%s/%s", m->results_dir, m->name);
+    rk_status st = RK_OK;
+    if (!o->dry_run) {
+        if ((st = train_mkdirs(exp_dir))) return st;
+        if ((st = copy_manifest(m))) return st;
+    }
+    /* datasets: import if needed, load once (children inherit them), inject outliers */
+    char(*paths)[RUN_PATH] = calloc(nd, sizeof *paths);
+    dataset_t *ds = calloc(nd, sizeof *ds);
+    if (!paths || !ds) {
+        free(paths);
+        free(ds);
+        return err_set(RK_ENOMEM, "out of memory");
+    }
+    for (size_t d = 0; d < nd && !st; d++) {
+        const man_dataset *D = &m->datasets[d];
+        if (o->dry_run && !D->h5[0]) {
+            /* import to a scratch dataset in memory only */
+            import_opts io = {D->format, 0};
+            if (D->type_map[0] && !(st = import_set_type_map(&ds[d], D->type_map)))
+                io.type_map_fixed = 1;
+            for (size_t i = 0; i < D->n_sources && !st; i++)
+                st = import_source(D->sources[i], &io, &ds[d], NULL);
+            if (!st) dataset_sort(&ds[d]);
+            snprintf(paths[d], RUN_PATH, "(import of %s)", D->sources[0]);
+        } else {
+            st = prepare_dataset(m, D, paths[d], RUN_PATH);
+            if (!st) st = h5io_dataset_read(paths[d], &ds[d]);
+        }
+        if (!st) st = inject_outliers(D, &ds[d]);
+        if (st) err_prefix(st, "%s: datasets[%zu] (%s): ", m->path, d, D->name);
+    }
+    int jobs = o->jobs > 0 ? o->jobs : 1;
+    int total_threads = m->threads > 0 ? m->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = total_threads / jobs > 0 ? total_threads / jobs : 1;
+    /* the cells of this shard */
+    size_t *todo = calloc(ncells ? ncells : 1, sizeof *todo), n_todo = 0, n_mine = 0, n_done0 = 0;
+    for (size_t k = 0; k < ncells && !st; k++) {
+        if (o->shard_n > 1 && k % o->shard_n != o->shard_i - 1) continue;
+        n_mine++;
+        if (cell_finished(m, k))
+            n_done0++;
+        else
+            todo[n_todo++] = k;
+    }
+    if (!st && o->dry_run) {
+        printf("experiment %s: %zu cells (%zu datasets x %zu variants x %zu seeds)%s; this shard: "
+               "%zu, finished %zu, to run %zu; %d job(s) x %d thread(s); memory limit %.2f GiB\n",
+               m->name, ncells, nd, m->n_variants, m->n_seeds, o->shard_n > 1 ? " sharded" : "",
+               n_mine, n_done0, n_todo, jobs, threads, (double)optim_mem_limit() / 1073741824.0);
+        printf("%-6s %-12s %-20s %-8s %-6s %12s  %s\n", "cell", "dataset", "label", "optim", "seed",
+               "state MiB", "status");
+        for (size_t k = 0; k < ncells; k++) {
+            if (o->shard_n > 1 && k % o->shard_n != o->shard_i - 1) continue;
+            size_t d, v, s;
+            manifest_cell(m, k, &d, &v, &s);
+            size_t b = cell_state_bytes(m, k, &ds[d]);
+            const char *status = cell_finished(m, k)     ? "finished"
+                                 : b > optim_mem_limit() ? "will be skipped (over memory limit)"
+                                                         : "to run";
+            printf("%-6zu %-12s %-20s %-8s %-6ld %12.1f  %s\n", k, m->datasets[d].name,
+                   m->variants[v].label, m->variants[v].opt->name, m->seeds[s],
+                   (double)b / 1048576.0, status);
+        }
+    }
+    if (!st && !o->dry_run) st = write_provenance(m, jobs, threads);
+    if (!st && !o->dry_run) st = runner_write_summary(m);
+    size_t next = 0, running = 0, finished = 0, failed = 0;
+    char first_failure[1024] = "";
+    pid_t *pids = calloc(jobs, sizeof *pids);
+    size_t *pcell = calloc(jobs, sizeof *pcell);
+    double *pstart = calloc(jobs, sizeof *pstart);
+    double t0 = now_s(), cell_time = 0.0;
+    if (!o->quiet && !st && !o->dry_run)
+        fprintf(stderr,
+                "[run %s] %zu cells, %zu already finished, %zu to run with %d job(s) x %d "
+                "thread(s)\n",
+                m->name, n_mine, n_done0, n_todo, jobs, threads);
+    fflush(stdout);
+    fflush(stderr);
+    while (!st && !o->dry_run && (next < n_todo || running > 0)) {
+        /* start cells while slots are free */
+        while (next < n_todo && running < (size_t)jobs) {
+            size_t k = todo[next++], d, v, s;
+            manifest_cell(m, k, &d, &v, &s);
+            int slot = 0;
+            while (pids[slot])
+                slot++;
+            pid_t pid = fork();
+            if (pid < 0) {
+                st = err_set(RK_ERUNTIME, "fork failed: %s", strerror(errno));
+                break;
+            }
+            if (pid == 0) run_cell_child(m, k, paths[d], &ds[d], threads);
+            pids[slot] = pid;
+            pcell[slot] = k;
+            pstart[slot] = now_s();
+            running++;
+            if (!o->quiet)
+                fprintf(stderr, "[run %s] start %s / %s / seed %ld\n", m->name, m->datasets[d].name,
+                        m->variants[v].label, m->seeds[s]);
+        }
+        if (running == 0) break;
+        int wst = 0;
+        pid_t pid = wait(&wst);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            st = err_set(RK_ERUNTIME, "wait failed: %s", strerror(errno));
+            break;
+        }
+        int slot = -1;
+        for (int i = 0; i < jobs; i++)
+            if (pids[i] == pid) slot = i;
+        if (slot < 0) continue;
+        size_t k = pcell[slot], d, v, s;
+        manifest_cell(m, k, &d, &v, &s);
+        pids[slot] = 0;
+        running--;
+        finished++;
+        double dt = now_s() - pstart[slot];
+        cell_time += dt;
+        char status[64] = "?", reason[512] = "";
+        if (!cell_finished(m, k)) {
+            /* the worker died without a record (e.g. killed by the OOM killer) */
+            train_result empty;
+            memset(&empty, 0, sizeof empty);
+            empty.final_test_e = empty.final_test_f = empty.best_test_e = empty.best_test_f = NAN;
+            empty.final_train_e = empty.final_train_f = NAN;
+            snprintf(reason, sizeof reason, "worker %s (status %d)",
+                     WIFSIGNALED(wst) ? "killed by a signal" : "exited without a result",
+                     WIFSIGNALED(wst) ? WTERMSIG(wst) : WEXITSTATUS(wst));
+            write_result(m, k, "failed", reason, &empty);
+        }
+        char rp[RUN_PATH + 32];
+        cell_file(m, k, "result.json", rp, sizeof rp);
+        jsonw *res = NULL;
+        if (jsonw_parse_file(rp, &res) == RK_OK) {
+            jsonw_get_str(res, "result", "status", 0, status, sizeof status);
+            jsonw_get_str(res, "result", "reason", 0, reason, sizeof reason);
+            jsonw_free(res);
+        }
+        if (strcmp(status, "failed") == 0) {
+            failed++;
+            if (!first_failure[0])
+                snprintf(first_failure, sizeof first_failure, "%s / %s / seed %ld: %s",
+                         m->datasets[d].name, m->variants[v].label, m->seeds[s], reason);
+        }
+        st = runner_write_summary(m);
+        if (!o->quiet) {
+            double left = (double)(n_todo - finished) * cell_time / (double)finished / jobs;
+            char eta[32], el[32];
+            fmt_time(left, eta, sizeof eta);
+            fmt_time(now_s() - t0, el, sizeof el);
+            fprintf(stderr,
+                    "[run %s] %zu/%zu cells done; %s / %s / seed %ld: %s%s%s (%.1f s); "
+                    "elapsed %s, ETA %s\n",
+                    m->name, n_done0 + finished, n_mine, m->datasets[d].name, m->variants[v].label,
+                    m->seeds[s], status, reason[0] ? " - " : "", reason, dt, el, eta);
+        }
+    }
+    /* on an error, stop the workers still running: their cells rerun next time */
+    for (int i = 0; i < jobs; i++)
+        if (pids[i]) {
+            kill(pids[i], SIGTERM);
+            waitpid(pids[i], NULL, 0);
+        }
+    free(pids);
+    free(pcell);
+    free(pstart);
+    free(todo);
+    for (size_t d = 0; d < nd; d++)
+        dataset_free(&ds[d]);
+    free(ds);
+    free(paths);
+    if (!st && failed)
+        st = err_set(RK_ERUNTIME, "%zu cell(s) failed; first: %s (see the cell's log.txt)", failed,
+                     first_failure);
+    if (!st && !o->dry_run && !o->quiet)
+        fprintf(stderr, "[run %s] finished; summary: %s/summary.csv\n", m->name, exp_dir);
+    return st;
+}
