@@ -1,0 +1,171 @@
+/* Grid runner integration: a tiny grid is run once uninterrupted and once killed with SIGKILL
+ * mid-way and resumed; the summaries and every metrics.csv must be equal (wall-time columns
+ * excepted). Paired cells (same dataset and seed) share initial weights; a cell whose optimizer
+ * state exceeds the memory limit is recorded as skipped. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "csvio.h"
+#include "h5io.h"
+#include "testutil.h"
+
+/* 2 variants that run, 1 that is skipped (gekf over a 1 MiB limit: its single block of N = 571
+ * weights needs 1.3 MB), 3 seeds. */
+static const char *MANIFEST =
+    "{\"name\": \"tiny\",\n"
+    " \"datasets\": [{\"name\": \"Cu\", \"source\": [\"%s\"], \"format\": \"movement\",\n"
+    "               \"max_train_frames\": 6}],\n"
+    " \"model\": {\"sel\": [81], \"neuron\": [4, 8, 8], \"axis_neuron\": 4, \"fitting_neuron\": "
+    "[10, 10]},\n"
+    " \"optimizers\": [{\"label\": \"rlekf-256\", \"type\": \"rlekf\", \"block_size\": 256},\n"
+    "                {\"label\": \"adam\", \"type\": \"adam\", \"training\": {\"epochs\": 4}},\n"
+    "                {\"type\": \"gekf\"}],\n"
+    " \"seeds\": [1, 2, 3], \"epochs\": 3, \"eval_every\": 10, \"eval_max_frames\": 5,\n"
+    " \"threads\": 1, \"memory_limit_gb\": 0.0009765625}\n";
+
+static const char *LABELS[] = {"rlekf-256", "adam", "gekf"};
+#define N_LABELS 3
+#define N_SEEDS 3
+/* Polling interval while waiting for the first finished cell before the kill. */
+#define POLL_NS 5000000L
+
+static const char *cell_path(const char *results, const char *label, int seed, const char *file) {
+    static char buf[8][1024];
+    static int k;
+    char *b = buf[k++ & 7];
+    snprintf(b, 1024, "%s/tiny/Cu/%s/seed-%d/%s", results, label, seed, file);
+    return b;
+}
+
+static int count_finished(const char *results) {
+    int n = 0;
+    struct stat sb;
+    for (int l = 0; l < N_LABELS; l++)
+        for (int s = 1; s <= N_SEEDS; s++)
+            if (stat(cell_path(results, LABELS[l], s, "result.json"), &sb) == 0) n++;
+    return n;
+}
+
+/* Equal tables, ignoring the named columns. */
+static void assert_csv_equal(const char *a, const char *b, const char *skip) {
+    csvio_table ta, tb;
+    cr_assert_eq(csvio_read(a, &ta), RK_OK, "%s", err_msg());
+    cr_assert_eq(csvio_read(b, &tb), RK_OK, "%s", err_msg());
+    cr_assert_eq(ta.ncols, tb.ncols, "%s vs %s: columns", a, b);
+    cr_assert_eq(ta.nrows, tb.nrows, "%s vs %s: rows %zu vs %zu", a, b, ta.nrows, tb.nrows);
+    for (size_t c = 0; c < ta.ncols; c++) {
+        cr_assert_str_eq(ta.header[c], tb.header[c]);
+        if (strcmp(ta.header[c], skip) == 0) continue;
+        for (size_t r = 0; r < ta.nrows; r++)
+            cr_assert_str_eq(csvio_cell(&ta, r, c), csvio_cell(&tb, r, c), "%s row %zu column %s",
+                             b, r + 2, ta.header[c]);
+    }
+    csvio_free(&ta);
+    csvio_free(&tb);
+}
+
+Test(runner, kill_and_resume_equals_uninterrupted, .timeout = 600) {
+    char manifest[4096], mpath[600], resA[600], resB[600], args[2000], err[4096];
+    snprintf(manifest, sizeof manifest, MANIFEST, tu_src("datasets/Cu/0_300_MOVEMENT"));
+    snprintf(mpath, sizeof mpath, "%s", tu_tmp("tiny.json"));
+    tu_write(mpath, manifest);
+    snprintf(resA, sizeof resA, "%s", tu_tmp("resA"));
+    snprintf(resB, sizeof resB, "%s", tu_tmp("resB"));
+
+    /* uninterrupted, two jobs */
+    snprintf(args, sizeof args, "run %s --results %s -j 2 --quiet", mpath, resA);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(count_finished(resA), N_LABELS * N_SEEDS);
+
+    /* interrupted: its own process group, SIGKILL to the group once one cell has finished */
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        setsid();
+        freopen("/dev/null", "w", stderr);
+        execl(RLEKF_EXE, "rlekf", "run", mpath, "--results", resB, "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    struct timespec ts = {0, POLL_NS};
+    while (count_finished(resB) == 0) {
+        int wst;
+        cr_assert_eq(waitpid(pid, &wst, WNOHANG), 0, "the run ended before it could be killed");
+        nanosleep(&ts, NULL);
+    }
+    kill(-pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    int done_at_kill = count_finished(resB);
+    cr_assert_lt(done_at_kill, N_LABELS * N_SEEDS, "the kill must interrupt the grid");
+
+    /* resume */
+    snprintf(args, sizeof args, "run %s --results %s --quiet", mpath, resB);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(count_finished(resB), N_LABELS * N_SEEDS);
+
+    char sa[700], sb[700];
+    snprintf(sa, sizeof sa, "%s/tiny/summary.csv", resA);
+    snprintf(sb, sizeof sb, "%s/tiny/summary.csv", resB);
+    assert_csv_equal(sa, sb, "wall_s");
+    for (int l = 0; l < 2; l++)
+        for (int s = 1; s <= N_SEEDS; s++)
+            assert_csv_equal(cell_path(resA, LABELS[l], s, "metrics.csv"),
+                             cell_path(resB, LABELS[l], s, "metrics.csv"), "wall_s");
+
+    /* statuses: gekf skipped with the memory it needs; the others done */
+    csvio_table t;
+    cr_assert_eq(csvio_read(sa, &t), RK_OK);
+    int cs = csvio_col(&t, "status"), cl = csvio_col(&t, "label"), cr = csvio_col(&t, "reason");
+    cr_assert_eq(t.nrows, N_LABELS * N_SEEDS);
+    for (size_t r = 0; r < t.nrows; r++) {
+        if (strcmp(csvio_cell(&t, r, (size_t)cl), "gekf") == 0) {
+            cr_assert_str_eq(csvio_cell(&t, r, (size_t)cs), "skipped");
+            cr_assert(strstr(csvio_cell(&t, r, (size_t)cr), "MiB") ||
+                          strstr(csvio_cell(&t, r, (size_t)cr), "GiB"),
+                      "reason must say how much memory: %s", csvio_cell(&t, r, (size_t)cr));
+        } else {
+            cr_assert_str_eq(csvio_cell(&t, r, (size_t)cs), "done");
+        }
+    }
+    csvio_free(&t);
+
+    /* paired cells share initial weights; other seeds differ */
+    h5io_model_rec a, b, c;
+    cr_assert_eq(h5io_model_read(cell_path(resA, "rlekf-256", 2, "model_init.h5"), &a), RK_OK);
+    cr_assert_eq(h5io_model_read(cell_path(resA, "adam", 2, "model_init.h5"), &b), RK_OK);
+    cr_assert_eq(h5io_model_read(cell_path(resA, "adam", 3, "model_init.h5"), &c), RK_OK);
+    cr_assert_eq(a.n_params, b.n_params);
+    cr_assert_eq(memcmp(a.params, b.params, a.n_params * sizeof(double)), 0,
+                 "same (dataset, seed) must start from identical weights");
+    cr_assert_neq(memcmp(a.params, c.params, a.n_params * sizeof(double)), 0,
+                  "different seeds must start from different weights");
+    h5io_model_rec_free(&a);
+    h5io_model_rec_free(&b);
+    h5io_model_rec_free(&c);
+}
+
+Test(runner, shards_partition_the_grid) {
+    char manifest[4096], mpath[600], res[600], args[2000], err[4096];
+    snprintf(manifest, sizeof manifest, MANIFEST, tu_src("datasets/Cu/0_300_MOVEMENT"));
+    /* a cheaper grid: one epoch */
+    char *ep = strstr(manifest, "\"epochs\": 3");
+    memcpy(ep, "\"epochs\": 1", 11);
+    snprintf(mpath, sizeof mpath, "%s", tu_tmp("shard.json"));
+    tu_write(mpath, manifest);
+    snprintf(res, sizeof res, "%s", tu_tmp("resS"));
+    snprintf(args, sizeof args, "run %s --results %s --shard 2/4 --quiet", mpath, res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    /* cells k = 1, 5 (k mod 4 == 1) of the 9: seeds-minor order rlekf s1..s3, adam s1..s3, gekf */
+    cr_assert_eq(count_finished(res), 2);
+    struct stat sb;
+    cr_assert_eq(stat(cell_path(res, "rlekf-256", 2, "result.json"), &sb), 0);
+    cr_assert_eq(stat(cell_path(res, "adam", 3, "result.json"), &sb), 0);
+    snprintf(args, sizeof args, "run %s --results %s --shard 1/4 --quiet", mpath, res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(count_finished(res), 5); /* + cells 0, 4, 8 */
+}
