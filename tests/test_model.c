@@ -19,6 +19,9 @@
 #define FD_REL_TOL 1e-6
 /* Invariances hold to rounding: E is a sum of ~1e2 O(1) atomic terms. */
 #define INVARIANCE_REL_TOL 1e-10
+/* Forces are sums of ~1e2 pair terms that largely cancel: rounding relative to the largest
+ * force component stays below this. */
+#define FORCE_INVARIANCE_TOL 1e-8
 /* Number of weights probed per check (spread over every tensor) and atoms probed for forces. */
 #define N_PROBE_W 64
 #define N_PROBE_ATOMS 4
@@ -277,4 +280,169 @@ Test(model_fd, synthetic_default_model) {
     check_derivatives(&m, &ds.sys[0], 0, 2);
     model_free(&m);
     dataset_free(&ds);
+}
+
+/* ---------------------------------------------------------------- real frames ----------- */
+
+Test(model_fd, cu_real_frames, .timeout = 300) {
+    dataset_t ds;
+    mu_load("datasets/Cu/0_300_MOVEMENT", "", &ds);
+    model_t m;
+    mu_model(&ds, NULL, 3, 20, &m);
+    check_derivatives(&m, &ds.sys[0], 0, 3);
+    check_derivatives(&m, &ds.sys[0], 57, 4);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+Test(model_fd, h2o_real_frame_two_types, .timeout = 300) {
+    dataset_t ds;
+    mu_load("datasets/H2O/data_0", "", &ds);
+    model_t m;
+    mu_model(&ds, NULL, 5, 10, &m);
+    check_derivatives(&m, &ds.sys[0], 7, 5);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+Test(model_fd, ligeps_real_frame_four_types, .timeout = 300) {
+    dataset_t ds;
+    mu_load("datasets/LiGePS/100_1200k_movement", "", &ds);
+    cr_assert_eq(ds.ntypes, 4);
+    model_t m;
+    mu_model(&ds, NULL, 6, 10, &m);
+    check_derivatives(&m, &ds.sys[0], 42, 6);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+/* ---------------------------------------------------------------- invariances ----------- */
+
+static double eval_ef(model_t *m, model_ws *ws, ds_system *s, double *F) {
+    cr_assert_eq(model_set_frame(m, ws, s, 0), RK_OK, "%s", err_msg());
+    double E = model_forward(m, ws);
+    model_backward(m, ws, NULL, F);
+    return E;
+}
+
+/* Random rotation from a normalised random quaternion. */
+static void random_rotation(rng_t *r, double R[9]) {
+    double q[4], n = 0;
+    for (int i = 0; i < 4; i++) {
+        q[i] = rng_normal(r);
+        n += q[i] * q[i];
+    }
+    n = sqrt(n);
+    double w = q[0] / n, x = q[1] / n, y = q[2] / n, z = q[3] / n;
+    double M[9] = {1 - 2 * (y * y + z * z), 2 * (x * y - z * w),     2 * (x * z + y * w),
+                   2 * (x * y + z * w),     1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
+                   2 * (x * z - y * w),     2 * (y * z + x * w),     1 - 2 * (x * x + y * y)};
+    memcpy(R, M, sizeof M);
+}
+
+static void rotate(const double R[9], double *v) {
+    double a = v[0], b = v[1], c = v[2];
+    for (int i = 0; i < 3; i++)
+        v[i] = R[3 * i] * a + R[3 * i + 1] * b + R[3 * i + 2] * c;
+}
+
+static void check_invariances(const char *src) {
+    dataset_t ds;
+    mu_load(src, "", &ds);
+    model_t m;
+    mu_model(&ds, NULL, 9, 5, &m);
+    /* one frame as its own system, so it can be transformed in place */
+    ds_system *orig = &ds.sys[0];
+    size_t na = orig->natoms;
+    ds_system s;
+    cr_assert_eq(ds_system_alloc(&s, "work", na, 1), RK_OK);
+    memcpy(s.type, orig->type, na * sizeof *s.type);
+    model_ws *ws;
+    cr_assert_eq(model_ws_create(&m, na, &ws), RK_OK);
+    double *F0 = malloc(3 * na * sizeof *F0), *F = malloc(3 * na * sizeof *F);
+    rng_t r;
+    rng_seed(&r, 99);
+#define RESET()                                                                                    \
+    do {                                                                                           \
+        memcpy(s.coord, orig->coord + 3 * na * 3, 3 * na * sizeof(double));                        \
+        memcpy(s.box, orig->box + 3 * 9, 9 * sizeof(double));                                      \
+    } while (0)
+    RESET(); /* frame 3 of the source */
+    double E0 = eval_ef(&m, ws, &s, F0);
+    double tol = INVARIANCE_REL_TOL * fabs(E0);
+
+    /* translation */
+    double t[3] = {rng_normal(&r) * 3, rng_normal(&r) * 3, rng_normal(&r) * 3};
+    for (size_t i = 0; i < na; i++)
+        for (int a = 0; a < 3; a++)
+            s.coord[3 * i + a] += t[a];
+    cr_assert_leq(fabs(eval_ef(&m, ws, &s, F) - E0), tol, "%s: translation", src);
+
+    /* rotation of coordinates and cell; forces rotate with the frame */
+    RESET();
+    double R[9];
+    random_rotation(&r, R);
+    for (size_t i = 0; i < na; i++)
+        rotate(R, s.coord + 3 * i);
+    for (int k = 0; k < 3; k++)
+        rotate(R, s.box + 3 * k);
+    cr_assert_leq(fabs(eval_ef(&m, ws, &s, F) - E0), tol, "%s: rotation", src);
+    double fbig = 0, dmax = 0;
+    for (size_t i = 0; i < na; i++) {
+        double f0[3] = {F0[3 * i], F0[3 * i + 1], F0[3 * i + 2]};
+        rotate(R, f0);
+        for (int a = 0; a < 3; a++) {
+            dmax = fmax(dmax, fabs(F[3 * i + a] - f0[a]));
+            fbig = fmax(fbig, fabs(f0[a]));
+        }
+    }
+    cr_assert_leq(dmax, FORCE_INVARIANCE_TOL * fbig, "%s: forces must rotate (%.3g)", src, dmax);
+
+    /* re-wrapping: every atom moved by a random integer lattice vector */
+    RESET();
+    for (size_t i = 0; i < na; i++) {
+        int n[3] = {(int)rng_below(&r, 5) - 2, (int)rng_below(&r, 5) - 2,
+                    (int)rng_below(&r, 5) - 2};
+        for (int a = 0; a < 3; a++)
+            s.coord[3 * i + a] += n[0] * s.box[a] + n[1] * s.box[3 + a] + n[2] * s.box[6 + a];
+    }
+    cr_assert_leq(fabs(eval_ef(&m, ws, &s, F) - E0), tol, "%s: re-wrapping", src);
+    for (size_t k = 0; k < 3 * na; k++)
+        cr_assert_leq(fabs(F[k] - F0[k]), FORCE_INVARIANCE_TOL * fbig, "%s: wrapped force", src);
+
+    /* permutation of same-type atoms: swap random pairs of equal type */
+    RESET();
+    size_t *perm = malloc(na * sizeof *perm);
+    for (size_t i = 0; i < na; i++)
+        perm[i] = i;
+    for (size_t k = 0; k < 4 * na; k++) {
+        size_t i = rng_below(&r, na), j = rng_below(&r, na);
+        if (s.type[perm[i]] != s.type[perm[j]]) continue;
+        size_t tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+    for (size_t i = 0; i < na; i++)
+        memcpy(s.coord + 3 * i, orig->coord + 3 * na * 3 + 3 * perm[i], 3 * sizeof(double));
+    cr_assert_leq(fabs(eval_ef(&m, ws, &s, F) - E0), tol, "%s: permutation", src);
+    for (size_t i = 0; i < na; i++)
+        for (int a = 0; a < 3; a++)
+            cr_assert_leq(fabs(F[3 * i + a] - F0[3 * perm[i] + a]), FORCE_INVARIANCE_TOL * fbig,
+                          "%s: permuted force", src);
+#undef RESET
+    free(perm);
+    free(F0);
+    free(F);
+    model_ws_free(ws);
+    ds_system_free(&s);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+Test(model_invariance, cu) {
+    check_invariances("datasets/Cu/0_300_MOVEMENT");
+}
+
+Test(model_invariance, h2o) {
+    check_invariances("datasets/H2O/data_0");
 }
