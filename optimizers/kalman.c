@@ -15,10 +15,12 @@
  * uses Q − β u uᵀ, computed entry by entry before use. Everything that looks at P (the dense
  * accessor, renormalisation) applies the pending update too.
  *
- * Threads. Each block's triangle rows are cut statically into KALMAN_PARTS contiguous ranges
- * holding equal numbers of entries. Piece p accumulates its part of y = Q h into its own vector;
- * the OpenMP threads take pieces as they become free, and the partial vectors are summed in the
- * fixed order p = 0, 1, ... So results are bitwise reproducible whatever the number of threads.
+ * Threads. Each large block's triangle rows are cut statically into KALMAN_PARTS contiguous
+ * ranges holding equal numbers of entries (a small block is one piece). Every piece accumulates
+ * its part of y = Q h into its own vector. One OpenMP region per update hands the pieces of all
+ * blocks to the threads as they become free (largest first), then sums each block's partial
+ * vectors in the fixed piece order. The partition does not depend on the thread count, so
+ * results are bitwise reproducible whatever the number of threads.
  */
 #include "kalman.h"
 
@@ -40,14 +42,15 @@
  * from the denormal range (Q ~ P/σ) and σ·(Q h) cannot overflow for any finite P h. With the
  * defaults σ stays below 1e7, so this never triggers in practice. */
 #define KALMAN_SIGMA_MAX 1e150
-/* Every triangle is cut into this many pieces of equal entry counts, each accumulating its own
- * partial mat-vec, summed in piece order: the result is the same for any number of threads.
- * 16 pieces balance 2 to 16 threads, also when a core is busy with another process; the price
- * is zeroing and summing 16 partial vectors of n doubles against n²/2 entries swept. */
+/* A large triangle is cut into this many pieces of equal entry counts. 16 pieces balance 2 to 16
+ * threads, also when a core is busy with another process; the price is zeroing and summing 16
+ * partial vectors of n doubles against n²/2 entries swept. */
 #define KALMAN_PARTS ((size_t)16)
-/* A block with fewer packed entries than this (256 KiB) is swept by one thread: the OpenMP
- * fork/join (a few µs) would cost more than the sweep. The partition, hence the result, is the
- * same either way. */
+/* Triangles with fewer entries (2 MiB) stay one piece: cutting them would cost more in partial
+ * vectors than it gains; they still run in parallel with the other blocks' pieces. */
+#define KALMAN_PIECE_MIN_ENTRIES ((size_t)262144)
+/* An update sweeping fewer entries in total (256 KiB) runs on one thread: the OpenMP fork/join
+ * (a few µs) would cost more than the sweep. The result is the same either way. */
 #define KALMAN_PAR_MIN_ENTRIES ((size_t)32768)
 
 static const char *const kalman_noise_choices[] = {"per_block", "single", NULL};
@@ -70,32 +73,45 @@ typedef struct {
     double sigma;   /* P = σ·Q */
     double beta;    /* pending update Q ← Q − β u uᵀ (when the state has one pending) */
     double *Q;      /* packed upper triangle, n(n+1)/2 */
-    size_t *bounds; /* (nparts + 1) row boundaries of the balanced partition */
+    size_t pieces;  /* 1 or KALMAN_PARTS */
+    size_t *bounds; /* (pieces + 1) row boundaries of the balanced partition */
+    double *part;   /* (pieces, n) partial mat-vec results */
 } kblock;
+
+/* One unit of work of the threaded sweep: rows bounds[piece] .. bounds[piece+1] of a block. */
+typedef struct {
+    size_t block, piece;
+} kitem;
 
 typedef struct {
     const char *name;
-    size_t N, nblocks, nparts, nmax;
+    size_t N, nblocks, nitems;
     kblock *blk;  /* (nblocks) */
+    kitem *items; /* (nitems) all pieces of all blocks, largest first */
     double *Qmem; /* all packed triangles, one after the other */
-    size_t *bmem; /* (nblocks, nparts + 1) partition boundaries */
+    size_t *bmem; /* (nblocks, KALMAN_PARTS + 1) partition boundaries */
+    double *pmem; /* Σ pieces_i·n_i partial vectors */
     double *k;    /* (N) gain of the current update, k_i = P_i h_i */
     double *u;    /* (N) gain of the previous update: the pending rank-1 vector */
-    double *part; /* (nparts, nmax) partial mat-vec results */
     double lambda, nu;
     int single;  /* measurement noise λ instead of L·λ */
     int pending; /* a rank-1 update (β_i, u) waits to be applied to every Q_i */
     kalman_kernel kernel;
-    size_t updates, bytes, packed_bytes;
+    size_t updates, bytes, packed_entries;
 } kstate;
 
 /* Sizes summary of one split, filled by split_walk. */
 typedef struct {
     size_t count, max, packed; /* blocks, largest block, Σ n_i(n_i+1)/2 */
+    size_t items, partial;     /* Σ pieces_i, Σ pieces_i·n_i */
 } kstats;
 
 static size_t tri(size_t n) {
     return n * (n + 1) / 2;
+}
+
+static size_t pieces_of(size_t n) {
+    return tri(n) >= KALMAN_PIECE_MIN_ENTRIES ? KALMAN_PARTS : 1;
 }
 
 static void emit_chunks(size_t group, size_t nb, size_t *sizes, kstats *st) {
@@ -106,6 +122,8 @@ static void emit_chunks(size_t group, size_t nb, size_t *sizes, kstats *st) {
         if (sizes) sizes[st->count] = n;
         st->count++;
         st->packed += tri(n);
+        st->items += pieces_of(n);
+        st->partial += pieces_of(n) * n;
         if (n > st->max) st->max = n;
         group -= n;
     }
@@ -147,21 +165,18 @@ static size_t block_size_of(const optim_params *p, kalman_split mode) {
     return mode == KALMAN_SPLIT_GLOBAL ? 0 : (size_t)p->v[KALMAN_P_BLOCK_SIZE];
 }
 
-static size_t n_parts(void) {
-    return KALMAN_PARTS;
-}
-
 /* Exactly what kalman_init allocates. */
-static size_t bytes_of(const kstats *st, size_t N, size_t nparts) {
-    size_t doubles = st->packed + 2 * N + nparts * st->max;
-    return sizeof(kstate) + st->count * sizeof(kblock) + st->count * (nparts + 1) * sizeof(size_t) +
+static size_t bytes_of(const kstats *st, size_t N) {
+    size_t doubles = st->packed + 2 * N + st->partial;
+    return sizeof(kstate) + st->count * sizeof(kblock) +
+           st->count * (KALMAN_PARTS + 1) * sizeof(size_t) + st->items * sizeof(kitem) +
            doubles * sizeof(double);
 }
 
 size_t kalman_state_bytes(const optim_params *p, const layout_t *L, kalman_split mode) {
     kstats st;
     split_walk(L, mode, block_size_of(p, mode), NULL, &st);
-    return bytes_of(&st, L->n_params, n_parts());
+    return bytes_of(&st, L->n_params);
 }
 
 void kalman_free(void *state) {
@@ -169,26 +184,48 @@ void kalman_free(void *state) {
     if (!S) return;
     free(S->Qmem);
     free(S->bmem);
+    free(S->pmem);
+    free(S->items);
     free(S->blk);
     free(S->k);
     free(S->u);
-    free(S->part);
     free(S);
 }
 
-/* Row boundaries splitting the n(n+1)/2 entries of an n-row triangle into nparts contiguous row
- * ranges of (nearly) equal entry counts: bounds[p] = first row r with C(r) ≥ p·total/nparts,
+/* Row boundaries splitting the n(n+1)/2 entries of an n-row triangle into `pieces` contiguous row
+ * ranges of (nearly) equal entry counts: bounds[p] = first row r with C(r) ≥ p·total/pieces,
  * where C(r) = Σ_{r' < r} (n − r') counts the entries before row r. */
-static void partition_rows(size_t n, size_t nparts, size_t *bounds) {
+static void partition_rows(size_t n, size_t pieces, size_t *bounds) {
     size_t total = tri(n), r = 0, before = 0;
     bounds[0] = 0;
-    for (size_t p = 1; p < nparts; p++) {
-        size_t target = p * total / nparts;
+    for (size_t p = 1; p < pieces; p++) {
+        size_t target = p * total / pieces;
         while (r < n && before < target)
             before += n - r++;
         bounds[p] = r;
     }
-    bounds[nparts] = n;
+    bounds[pieces] = n;
+}
+
+/* Entries swept by one work item. */
+static size_t item_entries(const kstate *S, const kitem *it) {
+    const kblock *b = &S->blk[it->block];
+    size_t r0 = b->bounds[it->piece], r1 = b->bounds[it->piece + 1];
+    return tri(b->n - r0) - tri(b->n - r1);
+}
+
+/* The work list sorted by decreasing size (insertion sort: a few hundred items at most, once),
+ * so that dynamic scheduling ends with small items. Ties keep block order. */
+static void sort_items(kstate *S) {
+    for (size_t i = 1; i < S->nitems; i++) {
+        kitem x = S->items[i];
+        size_t ex = item_entries(S, &x), j = i;
+        while (j > 0 && item_entries(S, &S->items[j - 1]) < ex) {
+            S->items[j] = S->items[j - 1];
+            j--;
+        }
+        S->items[j] = x;
+    }
 }
 
 rk_status kalman_init(void **state, const optim_params *p, const layout_t *L, kalman_split mode,
@@ -197,45 +234,44 @@ rk_status kalman_init(void **state, const optim_params *p, const layout_t *L, ka
     if (L->n_params == 0) return err_set(RK_EINPUT, "%s: the parameter layout is empty", name);
     kstats st;
     split_walk(L, mode, block_size_of(p, mode), NULL, &st);
-    size_t N = L->n_params, T = n_parts();
+    const size_t N = L->n_params;
 
     kstate *S = rk_calloc(1, sizeof *S);
-    if (!S) return RK_ENOMEM;
+    if (!S) return err_prefix(RK_ENOMEM, "%s: ", name);
     S->name = name;
     S->N = N;
     S->nblocks = st.count;
-    S->nparts = T;
-    S->nmax = st.max;
+    S->nitems = st.items;
     S->lambda = p->v[KALMAN_P_LAMBDA];
     S->nu = p->v[KALMAN_P_NU];
     S->single = (int)p->v[KALMAN_P_NOISE] == KALMAN_NOISE_SINGLE;
     S->kernel = KALMAN_KERNEL_FUSED;
-    S->bytes = bytes_of(&st, N, T);
-    S->packed_bytes = st.packed * sizeof(double);
+    S->bytes = bytes_of(&st, N);
+    S->packed_entries = st.packed;
     S->blk = rk_calloc(st.count, sizeof *S->blk);
-    S->bmem = rk_calloc(st.count * (T + 1), sizeof *S->bmem);
+    S->items = rk_calloc(st.items, sizeof *S->items);
+    S->bmem = rk_calloc(st.count * (KALMAN_PARTS + 1), sizeof *S->bmem);
+    S->pmem = rk_calloc(st.partial, sizeof *S->pmem);
     S->Qmem = rk_calloc(st.packed, sizeof *S->Qmem);
     S->k = rk_calloc(N, sizeof *S->k);
     S->u = rk_calloc(N, sizeof *S->u);
-    S->part = rk_calloc(T * st.max, sizeof *S->part);
-    if (!S->blk || !S->bmem || !S->Qmem || !S->k || !S->u || !S->part) {
+    size_t *sizes = rk_calloc(st.count, sizeof *sizes);
+    if (!S->blk || !S->items || !S->bmem || !S->pmem || !S->Qmem || !S->k || !S->u || !sizes) {
+        free(sizes);
         kalman_free(S);
         return err_prefix(RK_ENOMEM, "%s: ", name);
     }
     /* second walk, now recording the block sizes */
-    size_t *sizes = rk_malloc(st.count * sizeof *sizes);
-    if (!sizes) {
-        kalman_free(S);
-        return err_prefix(RK_ENOMEM, "%s: ", name);
-    }
     split_walk(L, mode, block_size_of(p, mode), sizes, &st);
-    size_t off = 0, qoff = 0;
+    size_t off = 0, qoff = 0, poff = 0, item = 0;
     for (size_t i = 0; i < st.count; i++) {
         kblock *b = &S->blk[i];
         b->n = sizes[i];
         b->off = off;
         b->Q = S->Qmem + qoff;
-        b->bounds = S->bmem + i * (T + 1);
+        b->pieces = pieces_of(b->n);
+        b->bounds = S->bmem + i * (KALMAN_PARTS + 1);
+        b->part = S->pmem + poff;
         /* P_i(0) = p0·I = σ·Q with σ = p0, Q = I (row r starts at Σ_{r'<r} (n − r')) */
         b->sigma = p->v[KALMAN_P_P0];
         size_t start = 0;
@@ -243,12 +279,16 @@ rk_status kalman_init(void **state, const optim_params *p, const layout_t *L, ka
             b->Q[start] = 1.0;
             start += b->n - r;
         }
-        partition_rows(b->n, T, b->bounds);
+        partition_rows(b->n, b->pieces, b->bounds);
+        for (size_t q = 0; q < b->pieces; q++)
+            S->items[item++] = (kitem){i, q};
         off += b->n;
         qoff += tri(b->n);
+        poff += b->pieces * b->n;
     }
     free(sizes);
-    RK_ASSERT(off == N);
+    RK_ASSERT(off == N && item == st.items && poff == st.partial);
+    sort_items(S);
     *state = S;
     return RK_OK;
 }
@@ -276,6 +316,8 @@ typedef double kv4 __attribute__((vector_size(4 * sizeof(double))));
  * measured 1.5× faster than one row at a time (the sweep is otherwise limited by these loads,
  * not by memory). Four rows × four lanes of partial sums fit the 16 vector registers. */
 #define KALMAN_ROW_BLOCK 4
+/* (The loops over the KALMAN_ROW_BLOCK rows carry "#pragma GCC unroll 4" so that the per-row
+ * pointers and partial sums live in registers; keep the two numbers equal.) */
 
 /* Rows [r0, r1) of the packed symmetric Q (n × n). With apply, first the pending rank-1 update
  *     v = Q[r][c] − β u[r] u[c] ;  Q[r][c] ← v           (else v = Q[r][c], Q is only read)
@@ -297,6 +339,7 @@ sweep_core(size_t n, double *restrict Q, const double *restrict u, double beta,
         double br[RB], hr[RB], acc[RB];
         kv4 a[RB];
         double *next = q;
+#pragma GCC unroll 4
         for (size_t i = 0; i < RB; i++) {
             qi[i] = next - (r + i);
             next += n - r - i;
@@ -306,6 +349,7 @@ sweep_core(size_t n, double *restrict Q, const double *restrict u, double beta,
             a[i] = (kv4){0.0, 0.0, 0.0, 0.0};
         }
         /* the small triangle of columns r .. r+RB-1 */
+#pragma GCC unroll 4
         for (size_t i = 0; i < RB; i++) {
             for (size_t c = r + i; c < r + RB; c++) {
                 double v = qi[i][c];
@@ -323,6 +367,7 @@ sweep_core(size_t n, double *restrict Q, const double *restrict u, double beta,
             KV_LOAD(hc, h + c);
             KV_LOAD(yc, y + c);
             if (apply) KV_LOAD(uc, u + c);
+#pragma GCC unroll 4
             for (size_t i = 0; i < RB; i++) {
                 kv4 v;
                 KV_LOAD(v, qi[i] + c);
@@ -336,6 +381,7 @@ sweep_core(size_t n, double *restrict Q, const double *restrict u, double beta,
             KV_STORE(y + c, yc);
         }
         for (; c < n; c++) {
+#pragma GCC unroll 4
             for (size_t i = 0; i < RB; i++) {
                 double v = qi[i][c];
                 if (apply) {
@@ -346,6 +392,7 @@ sweep_core(size_t n, double *restrict Q, const double *restrict u, double beta,
                 y[c] += v * hr[i];
             }
         }
+#pragma GCC unroll 4
         for (size_t i = 0; i < RB; i++)
             y[r + i] += acc[i] + ((a[i][0] + a[i][1]) + (a[i][2] + a[i][3]));
         q = next;
@@ -393,47 +440,54 @@ KALMAN_CLONES static void spr_rows(size_t n, double *restrict Q, const double *r
     }
 }
 
-/* y = Q_b h (after applying the pending update to Q_b, if any), with the block's kernel. */
-static void block_sweep(kstate *S, kblock *b, const double *h, double *y) {
-    const size_t n = b->n, T = S->nparts, stride = S->nmax;
+/* One work item: rows [r0, r1) of block b, accumulated into the piece's own partial vector
+ * (it touches y[c] only for c ≥ r0). With a pending update the fused kernel applies it in the
+ * same sweep; the unfused kernel applies it in a separate pass over the same rows first. */
+static void sweep_item(const kstate *S, const kblock *b, size_t piece, const double *h) {
+    const size_t n = b->n, r0 = b->bounds[piece], r1 = b->bounds[piece + 1];
     const double *u = S->u + b->off;
-    const int pending = S->pending;
+    const double *hb = h + b->off;
+    double *yp = b->part + piece * n;
+    memset(yp + r0, 0, (n - r0) * sizeof *yp);
+    if (!S->pending) {
+        spmv_rows(n, b->Q, hb, yp, r0, r1);
+    } else if (S->kernel == KALMAN_KERNEL_FUSED) {
+        fused_rows(n, b->Q, u, b->beta, hb, yp, r0, r1);
+    } else {
+        spr_rows(n, b->Q, u, b->beta, r0, r1);
+        spmv_rows(n, b->Q, hb, yp, r0, r1);
+    }
+}
+
+/* k_i = σ_i Q_i h_i for every block, Q_i first receiving the pending update. */
+static void sweep_all(kstate *S, const double *h) {
     if (S->kernel == KALMAN_KERNEL_BLAS) {
-        /* Q ← Q − β u uᵀ */
-        if (pending) blas_spr(n, -b->beta, u, b->Q);
-        /* y = Q h */
-        blas_spmv(n, 1.0, b->Q, h, 0.0, y);
+        for (size_t i = 0; i < S->nblocks; i++) {
+            kblock *b = &S->blk[i];
+            /* Q ← Q − β u uᵀ */
+            if (S->pending) blas_spr(b->n, -b->beta, S->u + b->off, b->Q);
+            /* k = σ Q h */
+            blas_spmv(b->n, b->sigma, b->Q, h + b->off, 0.0, S->k + b->off);
+        }
         return;
     }
-    const size_t *bd = b->bounds;
-    double *part = S->part;
-    const kalman_kernel kernel = S->kernel;
-#pragma omp parallel if (tri(n) >= KALMAN_PAR_MIN_ENTRIES)
+#pragma omp parallel if (S->packed_entries >= KALMAN_PAR_MIN_ENTRIES)
     {
-        /* pieces are handed out as threads become free: a core busy with another process
-         * delays one piece, not half of the sweep */
+        /* pieces of all blocks, largest first, to whichever thread is free */
 #pragma omp for schedule(dynamic, 1)
-        for (size_t p = 0; p < T; p++) {
-            /* piece p touches y[c] only for c ≥ its first row */
-            double *yp = part + p * stride;
-            const size_t r0 = bd[p], r1 = bd[p + 1];
-            memset(yp + r0, 0, (n - r0) * sizeof *yp);
-            if (!pending) {
-                spmv_rows(n, b->Q, h, yp, r0, r1);
-            } else if (kernel == KALMAN_KERNEL_FUSED) {
-                fused_rows(n, b->Q, u, b->beta, h, yp, r0, r1);
-            } else {
-                spr_rows(n, b->Q, u, b->beta, r0, r1);
-                spmv_rows(n, b->Q, h, yp, r0, r1);
+        for (size_t it = 0; it < S->nitems; it++)
+            sweep_item(S, &S->blk[S->items[it].block], S->items[it].piece, h);
+        /* k[c] = σ · Σ_p part[p][c] over the pieces that reached c, in the fixed order p */
+        for (size_t i = 0; i < S->nblocks; i++) {
+            const kblock *b = &S->blk[i];
+            double *k = S->k + b->off;
+#pragma omp for schedule(static) nowait
+            for (size_t c = 0; c < b->n; c++) {
+                double s = 0.0;
+                for (size_t p = 0; p < b->pieces && b->bounds[p] <= c; p++)
+                    s += b->part[p * b->n + c];
+                k[c] = b->sigma * s;
             }
-        }
-        /* y[c] = Σ_p part[p][c] over the partitions that reached c, in the fixed order p */
-#pragma omp for schedule(static)
-        for (size_t c = 0; c < n; c++) {
-            double s = 0.0;
-            for (size_t p = 0; p < T && bd[p] <= c; p++)
-                s += part[p * stride + c];
-            y[c] = s;
         }
     }
 }
@@ -461,28 +515,22 @@ rk_status kalman_step(void *state, double *w, const optim_signal *sig) {
         return err_set(RK_EDIVERGED, "%s: update %zu: error e = %g is not finite", S->name,
                        S->updates + 1, e);
 
-    /* k_i = σ_i Q_i h_i (Q_i first receives the pending update) and Σ_i h_iᵀ k_i */
-    double hk = 0.0;
-    for (size_t i = 0; i < S->nblocks; i++) {
-        kblock *b = &S->blk[i];
-        if (b->sigma > KALMAN_SIGMA_MAX) renormalise(S, b);
-        double *k = S->k + b->off;
-        const double *hb = h + b->off;
-        block_sweep(S, b, hb, k);
-        for (size_t c = 0; c < b->n; c++) {
-            k[c] *= b->sigma;
-            hk += hb[c] * k[c];
-        }
-    }
+    for (size_t i = 0; i < S->nblocks; i++)
+        if (S->blk[i].sigma > KALMAN_SIGMA_MAX) renormalise(S, &S->blk[i]);
+    /* k_i = σ_i Q_i h_i (Q_i first receives the pending update) */
+    sweep_all(S, h);
     S->pending = 0;
+    /* Σ_i h_iᵀ k_i, in index order */
+    double hk = 0.0;
+    for (size_t j = 0; j < S->N; j++)
+        hk += h[j] * S->k[j];
 
     /* A = 1 / (L·λ + Σ h_iᵀ k_i), or λ instead of L·λ for measurement_noise "single" */
     const double noise = S->single ? S->lambda : (double)S->nblocks * S->lambda;
     const double denom = noise + hk;
     if (!isfinite(denom) || denom <= 0.0)
         return err_set(RK_EDIVERGED,
-                       "%s: update %zu: innovation variance %g is not a positive "
-                       "finite number",
+                       "%s: update %zu: innovation variance %g is not a positive finite number",
                        S->name, S->updates + 1, denom);
     const double A = 1.0 / denom;
 
@@ -548,7 +596,7 @@ size_t kalman_block_count(const void *state) {
 }
 
 size_t kalman_packed_bytes(const void *state) {
-    return ((const kstate *)state)->packed_bytes;
+    return ((const kstate *)state)->packed_entries * sizeof(double);
 }
 
 size_t kalman_block_dense(const void *state, size_t i, double *P) {

@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,6 +509,67 @@ Test(kalman, blocked_variants_match_dense_reference) {
     }
     check_against_reference("gekf", 0, 0, KALMAN_KERNEL_FUSED);
     check_against_reference("rlekf", 50, 0, KALMAN_KERNEL_FUSED); /* 21 blocks */
+}
+
+/* A block large enough to be cut into pieces (n = 800: 320 400 entries) next to a small one:
+ * bitwise the same result for 1, 2 and 3 threads (the pieces and the order of their sums are
+ * fixed), for every kernel of ours, and equal to the dense reference. */
+#define THREADS_UPDATES 6
+Test(kalman, results_do_not_depend_on_thread_count) {
+    layout_t L;
+    const size_t sizes[] = {800, 300};
+    small_layout(&L, sizes, 2);
+    const size_t N = L.n_params;
+    const optim_type *t = optim_find("rlekf");
+    optim_params p;
+    optim_default_params(t, &p);
+    set(t, &p, "block_size", 800);
+    const kalman_kernel kernels[] = {KALMAN_KERNEL_FUSED, KALMAN_KERNEL_LOOPS};
+    const int threads[] = {1, 2, 3};
+    double *w[3], *P[3];
+    const size_t bs[] = {800, 300};
+    for (size_t k = 0; k < 2; k++) {
+        ref_kf R;
+        ref_init(&R, bs, 2, 1.0, p.v[KALMAN_P_LAMBDA], p.v[KALMAN_P_NU], 0);
+        double *wr = calloc(N, sizeof(double));
+        for (size_t ti = 0; ti < 3; ti++) {
+            omp_set_num_threads(threads[ti]);
+            void *s = create(t, &p, &L);
+            kalman_set_kernel(s, kernels[k]);
+            w[ti] = calloc(N, sizeof(double));
+            double *h = malloc(N * sizeof(double));
+            rng_t r;
+            rng_seed(&r, 31);
+            for (size_t u = 0; u < THREADS_UPDATES; u++) {
+                for (size_t j = 0; j < N; j++)
+                    h[j] = rng_normal(&r) / sqrt((double)N);
+                double e = rng_normal(&r);
+                step_kalman(t, s, w[ti], e, h);
+                if (ti == 0) ref_step(&R, wr, e, h);
+            }
+            P[ti] = malloc(800 * 800 * sizeof(double));
+            kalman_block_dense(s, 0, P[ti]);
+            if (ti == 0) {
+                cr_assert_lt(max_rel_diff(w[0], wr, N), BLOCKED_TOL);
+                cr_assert_lt(max_rel_diff_P(s, &R), BLOCKED_TOL);
+            }
+            t->free(s);
+            free(h);
+        }
+        for (size_t ti = 1; ti < 3; ti++) {
+            cr_assert(memcmp(w[ti], w[0], N * sizeof(double)) == 0,
+                      "kernel %zu: w with %d threads differs from 1 thread", k, threads[ti]);
+            cr_assert(memcmp(P[ti], P[0], 800 * 800 * sizeof(double)) == 0,
+                      "kernel %zu: P with %d threads differs from 1 thread", k, threads[ti]);
+        }
+        for (size_t ti = 0; ti < 3; ti++) {
+            free(w[ti]);
+            free(P[ti]);
+        }
+        free(wr);
+        ref_free(&R);
+    }
+    layout_free(&L);
 }
 
 /* λ after t updates: 1 − λ_{t+1} = ν(1 − λ_t), so λ_t = 1 − (1 − λ0)·ν^t. The recursion and the
