@@ -11,6 +11,8 @@
 
 /* Integers below this magnitude print in full; larger ones as 1e+09 to keep the table narrow. */
 #define LIST_INT_MAX 1e7
+/* 17 significant digits always identify a double. */
+#define LIST_MAX_DIGITS 17
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -23,12 +25,14 @@ static void usage(FILE *f) {
 }
 
 static const char *num(char *buf, size_t cap, double v) {
-    /* the shortest of %.15g and %.17g that reads back as v */
     if (v == floor(v) && fabs(v) < LIST_INT_MAX) {
         snprintf(buf, cap, "%.0f", v);
-    } else {
-        snprintf(buf, cap, "%.15g", v);
-        if (strtod(buf, NULL) != v) snprintf(buf, cap, "%.17g", v);
+        return buf;
+    }
+    /* the shortest %g form that reads back as v: 1e+12, 0.999999999, 3.51e-08 */
+    for (int prec = 1; prec <= LIST_MAX_DIGITS; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
     }
     return buf;
 }

@@ -35,6 +35,8 @@ static const optim_type *const optim_registry[] = {
 #define OPTIM_NAMES_MAX 512
 /* Numbers whose magnitude is below this and that are integers print without exponent. */
 #define OPTIM_PRINT_INT_MAX 1e15
+/* 17 significant digits always identify a double. */
+#define OPTIM_MAX_DIGITS 17
 
 const optim_type *optim_find(const char *name) {
     if (!name) return NULL;
@@ -75,14 +77,16 @@ int optim_param_index(const optim_type *t, const char *key) {
     return -1;
 }
 
-/* A number as a reader expects it: integers plainly, others with the shortest of %.15g/%.17g
- * that reads back to the same double. */
+/* A number as a reader expects it: integers plainly, others in the shortest %g form that reads
+ * back to the same double. */
 static const char *fmt_num(char *buf, size_t cap, double v) {
     if (isfinite(v) && v == floor(v) && fabs(v) < OPTIM_PRINT_INT_MAX) {
         snprintf(buf, cap, "%.0f", v);
-    } else {
-        snprintf(buf, cap, "%.15g", v);
-        if (strtod(buf, NULL) != v) snprintf(buf, cap, "%.17g", v);
+        return buf;
+    }
+    for (int prec = 1; prec <= OPTIM_MAX_DIGITS; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
     }
     return buf;
 }
