@@ -1,0 +1,454 @@
+/* test_report: `rlekf report` on hand-made results trees with known numbers.
+ *
+ * The synthetic experiment (numbers chosen so every expected value is worked out below):
+ *   Cu, baseline E = 0.5 eV/atom (adam seed 1, last row), baseline F = 0.1 eV/Å (adam seed 1).
+ *     thresholds E: 1.2 x 0.5 = 0.6, 1.5 x 0.5 = 0.75 (both exact in binary; rows hit them with
+ *     equality on purpose); F: 0.12 and 0.15 (no row sits on these).
+ *     rlekf-a (2 seeds), adam (2 seeds), rlekf-b (seed 1 diverged and never reaches, seed 2
+ *     reaches only x1.5), gekf (skipped, no metrics).
+ *   H2O: lekf-c, 3 seeds with 3, 3 and 2 rows, a nan, no Adam variant (ratios n/a).
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csvio.h"
+#include "report.h"
+#include "testutil.h"
+
+/* Values in the trees are written with up to 4 significant digits and read back from "%.6g"
+ * output, so 1e-9 relative is far below any rounding in play, yet catches any wrong row. */
+#define REL_TOL 1e-9
+/* Outputs print 6 significant digits: a relative 1e-5 covers that rounding. */
+#define PRINT_TOL 1e-5
+
+static int close_rel(double a, double b, double tol) {
+    return fabs(a - b) <= tol * fmax(1.0, fmax(fabs(a), fabs(b)));
+}
+
+/* ------------------------------------------------------------- pure functions -------------- */
+
+static report_row mkrow(double epoch, double updates, double wall, double te, double tf) {
+    report_row r = {epoch, updates, wall, NAN, NAN, te, tf, NAN, NAN};
+    return r;
+}
+
+Test(report_math, first_crossing_equality_dip_and_never) {
+    report_row rows[5] = {mkrow(0, 0, 0, 1.0, 1.0), mkrow(1, 1, 1, 0.75, 1.0),
+                          mkrow(2, 2, 2, 0.9, 1.0), mkrow(3, 3, 3, 0.6, 1.0),
+                          mkrow(4, 4, 4, 0.55, 1.0)};
+    /* 0.75 <= 0.75 at row 1 counts (equality), though the RMSE rises again at row 2 */
+    cr_expect_eq(report_first_crossing(rows, 5, REPORT_E, 0.75), 1);
+    cr_expect_eq(report_first_crossing(rows, 5, REPORT_E, 0.6), 3);
+    cr_expect_eq(report_first_crossing(rows, 5, REPORT_E, 0.5), REPORT_NEVER);
+    cr_expect_eq(report_first_crossing(rows, 5, REPORT_F, 0.99), REPORT_NEVER);
+    cr_expect_eq(report_first_crossing(rows, 0, REPORT_E, 10.0), REPORT_NEVER);
+    /* nan never crosses */
+    report_row nr[2] = {mkrow(0, 0, 0, NAN, NAN), mkrow(1, 1, 1, 0.1, 0.1)};
+    cr_expect_eq(report_first_crossing(nr, 2, REPORT_F, 1.0), 1);
+}
+
+Test(report_math, describe_skips_nan_and_takes_median) {
+    double v[4] = {3.0, NAN, 1.0, 2.0}, s[4];
+    report_stats st = report_describe(v, 4, s);
+    cr_expect_eq(st.n, 3);
+    cr_expect(close_rel(st.mean, 2.0, REL_TOL));
+    cr_expect_eq(st.min, 1.0);
+    cr_expect_eq(st.max, 3.0);
+    cr_expect_eq(st.median, 2.0);
+    double w[4] = {4.0, 1.0, 3.0, 2.0};
+    cr_expect(close_rel(report_describe(w, 4, s).median, 2.5, REL_TOL));
+    double z[2] = {NAN, NAN};
+    st = report_describe(z, 2, s);
+    cr_expect_eq(st.n, 0);
+    cr_expect(isnan(st.mean) && isnan(st.median));
+}
+
+Test(report_math, ratio) {
+    cr_expect(close_rel(report_ratio(3.5, 1.25), 2.8, REL_TOL));
+    cr_expect(isnan(report_ratio(NAN, 1.0)));
+    cr_expect(isnan(report_ratio(1.0, NAN)));
+    cr_expect(isnan(report_ratio(1.0, 0.0)));
+}
+
+Test(report_math, adam_variant_choice) {
+    report_variant v[4];
+    memset(v, 0, sizeof v);
+    const char *spec[4][3] = {{"Cu", "adam-slow", "adam"},
+                              {"Cu", "rlekf", "rlekf"},
+                              {"Cu", "adam", "adam"},
+                              {"Si", "adam-x", "adam"}};
+    for (int i = 0; i < 4; i++) {
+        strcpy(v[i].dataset, spec[i][0]);
+        strcpy(v[i].label, spec[i][1]);
+        strcpy(v[i].optimizer, spec[i][2]);
+    }
+    report_exp e;
+    memset(&e, 0, sizeof e);
+    e.vars = v;
+    e.nvars = 4;
+    cr_expect_eq(report_adam_variant(&e, "Cu"), &v[2], "the variant labelled adam wins");
+    cr_expect_eq(report_adam_variant(&e, "Si"), &v[3], "else the first adam variant");
+    cr_expect_null(report_adam_variant(&e, "H2O"));
+    e.nvars = 2;
+    cr_expect_eq(report_adam_variant(&e, "Cu"), &v[0]);
+}
+
+/* ------------------------------------------------------------- synthetic tree -------------- */
+
+static void mkdirs(const char *dir) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    cr_assert_eq(tu_sh(cmd), 0);
+}
+
+/* metrics.csv with n rows; weight_norm and max_weight_change are 10 + row and 0.01 x (row + 1);
+ * status column "ok" except the last row. */
+static void write_metrics(const char *exp, const char *ds, const char *label, int seed, size_t n,
+                          const double *epoch, const double *upd, const double *wall,
+                          const double *te, const double *tf, const char *last_status) {
+    char dir[2048], path[2100];
+    snprintf(dir, sizeof dir, "%s/%s/%s/seed-%d", exp, ds, label, seed);
+    mkdirs(dir);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "epoch,images,updates,wall_s,train_rmse_e_eV_per_atom,train_rmse_f_eV_per_A,"
+               "test_rmse_e_eV_per_atom,test_rmse_f_eV_per_A,lambda,lr,weight_norm,"
+               "max_weight_change,status\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%.10g,%zu,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,0.99,nan,%.10g,%.10g,%s\n",
+                epoch[i], i, upd[i], wall[i], 2 * te[i], 2 * tf[i], te[i], tf[i], 10.0 + (double)i,
+                0.01 * (double)(i + 1), i + 1 == n ? last_status : "ok");
+    fclose(f);
+}
+
+static const char *SUMMARY_HEAD =
+    "dataset,label,optimizer,seed,status,reason,group,x,block_size,n_blocks,state_bytes,"
+    "n_params,n_train,n_test,epochs,updates,wall_s,final_test_rmse_e_eV_per_atom,"
+    "final_test_rmse_f_eV_per_A,best_test_rmse_e_eV_per_atom,best_test_rmse_f_eV_per_A,"
+    "final_train_rmse_e_eV_per_atom,final_train_rmse_f_eV_per_A\n";
+
+/* The experiment described at the top of the file; returns its folder. */
+static const char *build_tree(const char *name) {
+    static char exp[1024];
+    snprintf(exp, sizeof exp, "%s", tu_tmp(name));
+    mkdirs(exp);
+    /* Cu rlekf-a: E crosses 0.75 at row 1 (equality) for both seeds (seed 2 rises again after),
+     * 0.6 at row 2 (equality, seed 1) and row 3 (seed 2). */
+    double ek[4] = {0, 0.5, 1, 1.5}, uk[4] = {0, 50, 100, 150};
+    double wk1[4] = {0.1, 1, 2, 3}, wk2[4] = {0.1, 1.5, 2.5, 3.5};
+    double ea1[4] = {1.0, 0.75, 0.6, 0.9}, ea2[4] = {1.0, 0.7, 0.9, 0.58};
+    double fa1[4] = {1, 0.14, 0.11, 0.2}, fa2[4] = {1, 0.3, 0.13, 0.115};
+    write_metrics(exp, "Cu", "rlekf-a", 1, 4, ek, uk, wk1, ea1, fa1, "done");
+    write_metrics(exp, "Cu", "rlekf-a", 2, 4, ek, uk, wk2, ea2, fa2, "done");
+    /* Cu adam: E 0.6 at row 3 (equality) / row 4; 0.75 at row 2 for both. */
+    double eA[5] = {0, 1, 2, 3, 4}, uA[5] = {0, 10, 20, 30, 40}, wA[5] = {0.1, 1, 2, 3, 4};
+    double eA1[5] = {1.0, 0.8, 0.7, 0.6, 0.5}, eA2[5] = {1.0, 0.9, 0.74, 0.65, 0.59};
+    double fA1[5] = {1, 0.5, 0.2, 0.13, 0.1}, fA2[5] = {1, 0.5, 0.14, 0.11, 0.105};
+    write_metrics(exp, "Cu", "adam", 1, 5, eA, uA, wA, eA1, fA1, "done");
+    write_metrics(exp, "Cu", "adam", 2, 5, eA, uA, wA, eA2, fA2, "done");
+    /* Cu rlekf-b: seed 1 diverges (nan last row) and never reaches either threshold; seed 2
+     * reaches 0.75 (x1.5) only. */
+    double eb1[4] = {1.0, 0.9, 0.8, NAN}, eb2[3] = {1.0, 0.8, 0.7};
+    double fb1[4] = {1, 0.9, 0.8, NAN}, fb2[3] = {1, 0.9, 0.8};
+    write_metrics(exp, "Cu", "rlekf-b", 1, 4, ek, uk, wk1, eb1, fb1, "diverged");
+    write_metrics(exp, "Cu", "rlekf-b", 2, 3, ek, uk, wk1, eb2, fb2, "done");
+    /* H2O lekf-c: three seeds, the third with only two rows and a nan. */
+    double ec[3] = {0, 1, 2}, uc[3] = {0, 5, 10};
+    double wc1[3] = {1, 2, 3}, wc2[3] = {1.5, 2.5, 3.5}, wc3[2] = {0.5, 1.5};
+    double ec1[3] = {0.3, 0.2, 0.1}, ec2[3] = {0.5, 0.1, 0.05}, ec3[2] = {0.1, NAN};
+    double fc1[3] = {0.4, 0.3, 0.2}, fc2[3] = {0.6, 0.2, 0.1}, fc3[2] = {0.5, 0.25};
+    write_metrics(exp, "H2O", "lekf-c", 1, 3, ec, uc, wc1, ec1, fc1, "done");
+    write_metrics(exp, "H2O", "lekf-c", 2, 3, ec, uc, wc2, ec2, fc2, "done");
+    write_metrics(exp, "H2O", "lekf-c", 3, 2, ec, uc, wc3, ec3, fc3, "time_budget");
+
+    char path[1100], text[4096];
+    snprintf(path, sizeof path, "%s/summary.csv", exp);
+    snprintf(text, sizeof text,
+             "%s"
+             "Cu,rlekf-a,rlekf,1,done,,,,1024,30,31000000,26551,40,10,1.5,150,3,0.9,0.2,0.6,0.11,"
+             "1.8,0.4\n"
+             "Cu,rlekf-a,rlekf,2,done,,,,1024,30,31000000,26551,40,10,1.5,150,3.5,0.58,0.115,"
+             "0.58,0.115,1.16,0.23\n"
+             "Cu,adam,adam,1,done,,,,,,425000,26551,40,10,4,40,4,0.5,0.1,0.5,0.1,1,0.2\n"
+             "Cu,adam,adam,2,done,,,,,,425000,26551,40,10,4,40,4,0.59,0.105,0.59,0.105,1.18,0.21\n"
+             "Cu,rlekf-b,rlekf,1,diverged,,stab,10,2048,15,62000000,26551,40,10,1.5,150,3,nan,nan,"
+             "0.8,0.8,nan,nan\n"
+             "Cu,rlekf-b,rlekf,2,done,,stab,10,2048,15,62000000,26551,40,10,1,100,2,0.7,0.8,0.7,"
+             "0.8,1.4,1.6\n"
+             "Cu,gekf,gekf,1,skipped,\"gekf needs 5.25 GiB, over the limit\",,,26551,1,5639550408,"
+             "26551,40,10,,,,,,,,,\n"
+             "H2O,lekf-c,lekf,1,done,,,,512,20,4000000,5000,40,10,2,10,3,0.1,0.2,0.1,0.2,0.2,0.4\n"
+             "H2O,lekf-c,lekf,2,done,,,,512,20,4000000,5000,40,10,2,10,3.5,0.05,0.1,0.05,0.1,0.1,"
+             "0.2\n"
+             "H2O,lekf-c,lekf,3,time_budget,,,,512,20,4000000,5000,40,10,1,5,1.5,nan,0.25,0.1,"
+             "0.25,nan,0.5\n",
+             SUMMARY_HEAD);
+    tu_write(path, text);
+    snprintf(path, sizeof path, "%s/provenance.json", exp);
+    tu_write(path, "{\"git\": \"abc123-provenance-marker\", \"threads\": 2}\n");
+    return exp;
+}
+
+/* Row of speedup.csv for (label, quantity, factor). */
+static size_t speedup_row(const csvio_table *t, const char *label, const char *qty, double factor) {
+    int cl = csvio_col(t, "label"), cq = csvio_col(t, "quantity"), cf = csvio_col(t, "factor");
+    cr_assert(cl >= 0 && cq >= 0 && cf >= 0);
+    for (size_t r = 0; r < t->nrows; r++)
+        if (!strcmp(csvio_cell(t, r, (size_t)cl), label) &&
+            !strcmp(csvio_cell(t, r, (size_t)cq), qty) &&
+            fabs(atof(csvio_cell(t, r, (size_t)cf)) - factor) < 1e-12)
+            return r;
+    cr_assert_fail("no speedup row %s %s %g", label, qty, factor);
+    return 0;
+}
+
+static double cell_num(const csvio_table *t, const char *path, size_t row, const char *col) {
+    double v;
+    cr_assert_eq(csvio_num(t, path, row, col, &v), RK_OK, "%s", err_msg());
+    return v;
+}
+
+static const char *cell_str(const csvio_table *t, size_t row, const char *col) {
+    int c = csvio_col(t, col);
+    cr_assert(c >= 0, "no column %s", col);
+    return csvio_cell(t, row, (size_t)c);
+}
+
+Test(report_tree, baselines_and_crossings_from_load) {
+    const char *exp = build_tree("load");
+    report_exp e;
+    cr_assert_eq(report_load(exp, &e), RK_OK, "%s", err_msg());
+    cr_expect_eq(e.nvars, 5);
+    /* the minimum over every row of every Cu run; H2O's lower values must not leak in */
+    cr_expect_eq(report_baseline(&e, "Cu", REPORT_E), 0.5);
+    cr_expect_eq(report_baseline(&e, "Cu", REPORT_F), 0.1);
+    cr_expect_eq(report_baseline(&e, "H2O", REPORT_E), 0.05);
+    cr_expect_eq(report_baseline(&e, "H2O", REPORT_F), 0.1);
+    const report_variant *a = &e.vars[0], *b = &e.vars[2];
+    cr_assert_str_eq(a->label, "rlekf-a");
+    cr_assert_str_eq(b->label, "rlekf-b");
+    /* x1.2 E: seed 1 row 2 (epoch 1, 100 updates, 2 s), seed 2 row 3 (1.5, 150, 3.5 s) */
+    report_crossing c = report_variant_crossing(a, REPORT_E, 1.2 * 0.5);
+    cr_expect_eq(c.n_runs, 2);
+    cr_expect_eq(c.n_reached, 2);
+    cr_expect(close_rel(c.epoch, 1.25, REL_TOL));
+    cr_expect(close_rel(c.updates, 125, REL_TOL));
+    cr_expect(close_rel(c.wall_s, 2.75, REL_TOL));
+    /* x1.5 E: row 1 for both (seed 2 dips to 0.7 and rises to 0.9 after: first crossing) */
+    c = report_variant_crossing(a, REPORT_E, 1.5 * 0.5);
+    cr_expect(close_rel(c.epoch, 0.5, REL_TOL));
+    cr_expect(close_rel(c.updates, 50, REL_TOL));
+    cr_expect(close_rel(c.wall_s, 1.25, REL_TOL));
+    /* rlekf-b: never at x1.2; one of two seeds at x1.5 -> no mean */
+    c = report_variant_crossing(b, REPORT_E, 1.2 * 0.5);
+    cr_expect_eq(c.n_reached, 0);
+    cr_expect(isnan(c.epoch));
+    c = report_variant_crossing(b, REPORT_E, 1.5 * 0.5);
+    cr_expect_eq(c.n_runs, 2);
+    cr_expect_eq(c.n_reached, 1);
+    cr_expect(isnan(c.epoch) && isnan(c.updates) && isnan(c.wall_s));
+    /* skipped gekf has no rows */
+    cr_expect_str_eq(e.vars[3].label, "gekf");
+    cr_expect_eq(e.vars[3].runs[0].status, REPORT_ST_SKIPPED);
+    cr_expect_null(e.vars[3].runs[0].rows);
+    cr_expect_not_null(e.provenance);
+    report_free(&e);
+}
+
+Test(report_cli, speedup_accuracy_curves_and_markdown) {
+    const char *exp = build_tree("cli");
+    char args[2048], err[2048];
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+
+    char path[1200];
+    csvio_table t;
+    snprintf(path, sizeof path, "%s/report/speedup.csv", exp);
+    cr_assert_eq(csvio_read(path, &t), RK_OK, "%s", err_msg());
+    /* rlekf-a at x1.2 E: means 1.25 epochs, 125 updates, 2.75 s; adam 3.5, 35, 3.5 */
+    size_t r = speedup_row(&t, "rlekf-a", "energy", 1.2);
+    cr_expect(close_rel(cell_num(&t, path, r, "baseline"), 0.5, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "threshold"), 0.6, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "epochs"), 1.25, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "updates"), 125, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "wall_s"), 2.75, PRINT_TOL));
+    cr_expect_str_eq(cell_str(&t, r, "adam_label"), "adam");
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_epochs"), 3.5 / 1.25, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_updates"), 35.0 / 125.0, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_wall_s"), 3.5 / 2.75, PRINT_TOL));
+    /* x1.5 E: rlekf-a 0.5, 50, 1.25; adam 2, 20, 2 */
+    r = speedup_row(&t, "rlekf-a", "energy", 1.5);
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_epochs"), 2.0 / 0.5, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_updates"), 20.0 / 50.0, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_wall_s"), 2.0 / 1.25, PRINT_TOL));
+    /* force x1.2 (<= 0.12): rlekf-a rows 2, 3 -> 1.25, 125, 2.75; adam rows 4, 3 -> 3.5, 35, 3.5
+     * force x1.5 (<= 0.15): rlekf-a rows 1, 2 -> 0.75, 75, 1.75; adam rows 3, 2 -> 2.5, 25, 2.5 */
+    r = speedup_row(&t, "rlekf-a", "force", 1.2);
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_epochs"), 3.5 / 1.25, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_wall_s"), 3.5 / 2.75, PRINT_TOL));
+    r = speedup_row(&t, "rlekf-a", "force", 1.5);
+    cr_expect(close_rel(cell_num(&t, path, r, "epochs"), 0.75, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_epochs"), 2.5 / 0.75, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_updates"), 25.0 / 75.0, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_wall_s"), 2.5 / 1.75, PRINT_TOL));
+    /* never: no number, no ratio */
+    r = speedup_row(&t, "rlekf-b", "energy", 1.2);
+    cr_expect_str_eq(cell_str(&t, r, "epochs"), "never (0/2 reached)");
+    cr_expect_str_eq(cell_str(&t, r, "ratio_epochs"), "n/a");
+    r = speedup_row(&t, "rlekf-b", "energy", 1.5);
+    cr_expect_str_eq(cell_str(&t, r, "updates"), "never (1/2 reached)");
+    cr_expect_str_eq(cell_str(&t, r, "ratio_updates"), "n/a");
+    /* no Adam variant on H2O */
+    r = speedup_row(&t, "lekf-c", "energy", 1.2);
+    cr_expect_str_eq(cell_str(&t, r, "ratio_wall_s"), "n/a");
+    cr_expect_str_eq(cell_str(&t, r, "adam_label"), "");
+    csvio_free(&t);
+
+    snprintf(path, sizeof path, "%s/report/accuracy.csv", exp);
+    cr_assert_eq(csvio_read(path, &t), RK_OK, "%s", err_msg());
+    cr_assert_eq(t.nrows, 5);
+    cr_expect_str_eq(cell_str(&t, 0, "label"), "rlekf-a");
+    cr_expect_str_eq(cell_str(&t, 0, "n_seeds"), "2");
+    cr_expect(
+        close_rel(cell_num(&t, path, 0, "final_test_rmse_e_eV_per_atom_mean"), 0.74, PRINT_TOL));
+    cr_expect(
+        close_rel(cell_num(&t, path, 0, "final_test_rmse_e_eV_per_atom_min"), 0.58, PRINT_TOL));
+    cr_expect(
+        close_rel(cell_num(&t, path, 0, "final_test_rmse_e_eV_per_atom_max"), 0.9, PRINT_TOL));
+    cr_expect(
+        close_rel(cell_num(&t, path, 0, "best_test_rmse_f_eV_per_A_mean"), 0.1125, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, 0, "wall_s_mean"), 3.25, PRINT_TOL));
+    /* rlekf-b: one diverged (final nan: skipped), one done */
+    cr_expect_str_eq(cell_str(&t, 2, "n_diverged"), "1");
+    cr_expect_str_eq(cell_str(&t, 2, "n_done"), "1");
+    cr_expect(
+        close_rel(cell_num(&t, path, 2, "final_test_rmse_e_eV_per_atom_mean"), 0.7, PRINT_TOL));
+    cr_expect_str_eq(cell_str(&t, 3, "n_skipped"), "1");
+    cr_expect_str_eq(cell_str(&t, 4, "n_time_budget"), "1");
+    csvio_free(&t);
+
+    /* curves of H2O lekf-c: medians over 3 seeds, then over the 2 seeds that have row 2 */
+    snprintf(path, sizeof path, "%s/report/curves/H2O__lekf-c.dat", exp);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char line[1024];
+    double want[3][7] = {/* wall med, E med, E min, E max, F med, |dw| med, seeds */
+                         {1.0, 0.3, 0.1, 0.5, 0.5, 0.01, 3},
+                         {2.0, 0.15, 0.1, 0.2, 0.25, 0.02, 3},
+                         {3.25, 0.075, 0.05, 0.1, 0.15, 0.03, 2}};
+    size_t row = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') continue;
+        double v[15];
+        int n = sscanf(line, "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf", &v[0],
+                       &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
+                       &v[11], &v[12], &v[13], &v[14]);
+        cr_assert_eq(n, 15, "curve line: %s", line);
+        cr_assert(row < 3);
+        cr_expect_eq(v[0], (double)row);
+        cr_expect(close_rel(v[3], want[row][0], PRINT_TOL), "row %zu wall %g", row, v[3]);
+        cr_expect(close_rel(v[4], want[row][1], PRINT_TOL), "row %zu E med %g", row, v[4]);
+        cr_expect(close_rel(v[5], want[row][2], PRINT_TOL), "row %zu E min %g", row, v[5]);
+        cr_expect(close_rel(v[6], want[row][3], PRINT_TOL), "row %zu E max %g", row, v[6]);
+        cr_expect(close_rel(v[7], want[row][4], PRINT_TOL), "row %zu F med %g", row, v[7]);
+        cr_expect(close_rel(v[13], want[row][5], PRINT_TOL), "row %zu dw %g", row, v[13]);
+        cr_expect_eq(v[14], want[row][6], "row %zu seeds %g", row, v[14]);
+        row++;
+    }
+    fclose(f);
+    cr_expect_eq(row, 3);
+
+    /* report.md: the experiment name and the provenance verbatim */
+    snprintf(path, sizeof path, "%s/report/report.md", exp);
+    char *md = NULL;
+    size_t cap = 0;
+    f = fopen(path, "r");
+    cr_assert_not_null(f);
+    ssize_t got = getdelim(&md, &cap, '\0', f);
+    fclose(f);
+    cr_assert(got > 0);
+    cr_expect_not_null(strstr(md, "# Experiment `cli`"));
+    cr_expect_not_null(strstr(md, "{\"git\": \"abc123-provenance-marker\", \"threads\": 2}"));
+    cr_expect_not_null(strstr(md, "never (1/2 reached)"));
+    free(md);
+}
+
+Test(report_cli, out_dir_option) {
+    const char *exp = build_tree("outdir");
+    char args[2048], err[2048], path[1200];
+    snprintf(args, sizeof args, "report '%s' --out '%s'", exp, tu_tmp("outdir-report"));
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    snprintf(path, sizeof path, "%s/report.md", tu_tmp("outdir-report"));
+    FILE *f = fopen(path, "r");
+    cr_expect_not_null(f, "%s", path);
+    if (f) fclose(f);
+}
+
+/* ------------------------------------------------------------- errors ---------------------- */
+
+static void expect_no_report(const char *exp) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/report/report.md", exp);
+    FILE *f = fopen(path, "r");
+    cr_expect_null(f, "%s written despite the error", path);
+    if (f) fclose(f);
+}
+
+Test(report_errors, missing_summary) {
+    const char *exp = tu_tmp("nosummary");
+    mkdirs(exp);
+    char args[2048], err[2048];
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_expect_eq(tu_rlekf(args, err, sizeof err), 2);
+    cr_expect_not_null(strstr(err, "summary.csv"), "%s", err);
+    expect_no_report(exp);
+}
+
+Test(report_errors, done_cell_without_metrics) {
+    const char *exp = tu_tmp("nometrics");
+    double e[2] = {0, 1}, u[2] = {0, 5}, w[2] = {0.1, 1}, te[2] = {1, 0.5}, tf[2] = {1, 0.5};
+    write_metrics(exp, "Cu", "adam", 1, 2, e, u, w, te, tf, "done");
+    char path[1200], text[2048], args[2048], err[2048];
+    snprintf(path, sizeof path, "%s/summary.csv", exp);
+    snprintf(text, sizeof text,
+             "%sCu,adam,adam,1,done,,,,,,1,1,1,1,1,5,1,0.5,0.5,0.5,0.5,1,1\n"
+             "Cu,adam,adam,2,done,,,,,,1,1,1,1,1,5,1,0.5,0.5,0.5,0.5,1,1\n",
+             SUMMARY_HEAD);
+    tu_write(path, text);
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_expect_eq(tu_rlekf(args, err, sizeof err), 2);
+    cr_expect_not_null(strstr(err, "Cu/adam/seed-2/metrics.csv"), "%s", err);
+    cr_expect_not_null(strstr(err, "row 3"), "%s", err);
+    expect_no_report(exp);
+}
+
+Test(report_errors, malformed_values) {
+    const char *exp = tu_tmp("badvalue");
+    double e[2] = {0, 1}, u[2] = {0, 5}, w[2] = {0.1, 1}, te[2] = {1, 0.5}, tf[2] = {1, 0.5};
+    write_metrics(exp, "Cu", "adam", 1, 2, e, u, w, te, tf, "done");
+    char path[1200], text[2048], args[2048], err[2048];
+    snprintf(path, sizeof path, "%s/summary.csv", exp);
+    /* an unknown status names the row and the value */
+    snprintf(text, sizeof text,
+             "%sCu,adam,adam,1,finished,,,,,,1,1,1,1,1,5,1,0.5,0.5,0.5,0.5,1,1\n", SUMMARY_HEAD);
+    tu_write(path, text);
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_expect_eq(tu_rlekf(args, err, sizeof err), 2);
+    cr_expect_not_null(strstr(err, "finished"), "%s", err);
+    /* a non-number in a metrics file names that file, row and column */
+    snprintf(text, sizeof text, "%sCu,adam,adam,1,done,,,,,,1,1,1,1,1,5,1,0.5,0.5,0.5,0.5,1,1\n",
+             SUMMARY_HEAD);
+    tu_write(path, text);
+    snprintf(path, sizeof path, "%s/Cu/adam/seed-1/metrics.csv", exp);
+    tu_write(path, "epoch,updates,wall_s,test_rmse_e_eV_per_atom,test_rmse_f_eV_per_A\n"
+                   "0,0,0.1,1.0,1.0\n"
+                   "1,5,1.0,abc,0.5\n");
+    cr_expect_eq(tu_rlekf(args, err, sizeof err), 2);
+    cr_expect_not_null(strstr(err, "metrics.csv"), "%s", err);
+    cr_expect_not_null(strstr(err, "abc"), "%s", err);
+    expect_no_report(exp);
+}
