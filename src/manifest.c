@@ -112,7 +112,8 @@ static rk_status parse_dataset(const jsonw *o, const char *ctx, man_dataset *d) 
 /* Keys of a variant that are not hyper-parameters. */
 static int variant_meta_key(const char *k) {
     return strcmp(k, "label") == 0 || strcmp(k, "type") == 0 || strcmp(k, "group") == 0 ||
-           strcmp(k, "x") == 0 || strcmp(k, "training") == 0;
+           strcmp(k, "x") == 0 || strcmp(k, "training") == 0 || strcmp(k, "datasets") == 0 ||
+           strcmp(k, "seeds") == 0;
 }
 
 static rk_status parse_variant(const jsonw *o, const char *ctx, man_variant *v) {
@@ -145,6 +146,24 @@ static rk_status parse_variant(const jsonw *o, const char *ctx, man_variant *v) 
         else
             st = err_set(RK_EINPUT, "%s.%s: expected a number or a string", ctx, key);
         if (st) return st;
+    }
+    const jsonw *od = jsonw_get(o, "datasets");
+    if (od) {
+        if (jsonw_typeof(od) != JSONW_ARRAY || jsonw_size(od) == 0 || jsonw_size(od) > 8)
+            return err_set(RK_EINPUT, "%s.datasets: expected an array of 1 to 8 dataset names", ctx);
+        v->n_only_datasets = jsonw_size(od);
+        for (size_t i = 0; i < v->n_only_datasets; i++) {
+            const jsonw *e = jsonw_at(od, i);
+            if (jsonw_typeof(e) != JSONW_STRING || strlen(jsonw_string(e)) >= MAN_NAME_MAX)
+                return err_set(RK_EINPUT, "%s.datasets[%zu]: expected a dataset name", ctx, i);
+            snprintf(v->only_datasets[i], MAN_NAME_MAX, "%s", jsonw_string(e));
+        }
+    }
+    if (jsonw_get(o, "seeds")) {
+        size_t n = 0;
+        if ((st = jsonw_get_int_array(o, ctx, "seeds", 1, 0, 2147483647, v->only_seeds, 16, &n)))
+            return st;
+        v->n_only_seeds = n;
     }
     const jsonw *tr = jsonw_get(o, "training");
     if (tr) {
@@ -258,6 +277,18 @@ rk_status manifest_load(const char *path, manifest_t *m) {
                 goto done;
             }
     }
+    /* variant restrictions must name datasets of the manifest */
+    for (size_t i = 0; i < m->n_variants; i++)
+        for (size_t k = 0; k < m->variants[i].n_only_datasets; k++) {
+            int found = 0;
+            for (size_t d = 0; d < m->n_datasets; d++)
+                found |= strcmp(m->datasets[d].name, m->variants[i].only_datasets[k]) == 0;
+            if (!found) {
+                st = err_set(RK_EINPUT, "%s: optimizers[%zu].datasets[%zu]: unknown dataset \"%s\"",
+                             path, i, k, m->variants[i].only_datasets[k]);
+                goto done;
+            }
+        }
     /* seeds */
     const jsonw *se = jsonw_get(j, "seeds");
     if (!se || jsonw_typeof(se) != JSONW_ARRAY || jsonw_size(se) == 0) {
@@ -298,6 +329,24 @@ void manifest_cell(const manifest_t *m, size_t k, size_t *d, size_t *v, size_t *
     *s = k % m->n_seeds;
     *v = (k / m->n_seeds) % m->n_variants;
     *d = k / (m->n_seeds * m->n_variants);
+}
+
+int manifest_cell_applies(const manifest_t *m, size_t k) {
+    size_t d, v, s;
+    manifest_cell(m, k, &d, &v, &s);
+    const man_variant *V = &m->variants[v];
+    if (V->n_only_datasets) {
+        int ok = 0;
+        for (size_t i = 0; i < V->n_only_datasets; i++)
+            ok |= strcmp(V->only_datasets[i], m->datasets[d].name) == 0;
+        if (!ok) return 0;
+    }
+    if (V->n_only_seeds) {
+        int ok = 0;
+        for (size_t i = 0; i < V->n_only_seeds; i++) ok |= V->only_seeds[i] == m->seeds[s];
+        if (!ok) return 0;
+    }
+    return 1;
 }
 
 void manifest_cell_dir(const manifest_t *m, size_t k, char *buf, size_t cap) {

@@ -41,6 +41,11 @@ typedef struct {
     /* per-variant training overrides (negative / NAN = not set) */
     long epochs, eval_every, eval_max_frames;
     double time_budget_s, init_weight_scale, pref_e, pref_f;
+    /* optional restrictions: run this variant only on these datasets / with these seeds */
+    char only_datasets[8][MAN_NAME_MAX];
+    size_t n_only_datasets;
+    long only_seeds[16];
+    size_t n_only_seeds;
 } man_variant;
 
 typedef struct {
@@ -66,6 +71,8 @@ void manifest_free(manifest_t *m);
 size_t manifest_n_cells(const manifest_t *m);
 /* Cell k -> (dataset, variant, seed) indices. */
 void manifest_cell(const manifest_t *m, size_t k, size_t *d, size_t *v, size_t *s);
+/* False for cells excluded by a variant's "datasets" or "seeds" restriction. */
+int manifest_cell_applies(const manifest_t *m, size_t k);
 /* Resolved training configuration of cell k; dataset_path = the HDF5 file the cell reads. */
 void manifest_cell_config(const manifest_t *m, size_t k, const char *dataset_path,
                           train_config *tc);

@@ -251,7 +251,7 @@ rk_status runner_write_summary(const manifest_t *m) {
     csvio_write_row(f, SUMMARY_HEADER, SUMMARY_NCOLS);
     rk_status st = RK_OK;
     for (size_t k = 0; k < manifest_n_cells(m) && !st; k++) {
-        if (!cell_finished(m, k)) continue;
+        if (!manifest_cell_applies(m, k) || !cell_finished(m, k)) continue;
         char rp[RUN_PATH + 32];
         cell_file(m, k, "result.json", rp, sizeof rp);
         jsonw *o = NULL;
@@ -438,6 +438,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     /* the cells of this shard */
     size_t *todo = calloc(ncells ? ncells : 1, sizeof *todo), n_todo = 0, n_mine = 0, n_done0 = 0;
     for (size_t k = 0; k < ncells && !st; k++) {
+        if (!manifest_cell_applies(m, k)) continue;
         if (o->shard_n > 1 && k % o->shard_n != o->shard_i - 1) continue;
         n_mine++;
         if (cell_finished(m, k))
@@ -453,6 +454,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
         printf("%-6s %-12s %-20s %-8s %-6s %12s  %s\n", "cell", "dataset", "label", "optim", "seed",
                "state MiB", "status");
         for (size_t k = 0; k < ncells; k++) {
+            if (!manifest_cell_applies(m, k)) continue;
             if (o->shard_n > 1 && k % o->shard_n != o->shard_i - 1) continue;
             size_t d, v, s;
             manifest_cell(m, k, &d, &v, &s);

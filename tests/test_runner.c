@@ -15,31 +15,38 @@
 #include "h5io.h"
 #include "testutil.h"
 
-/* 2 variants that run, 1 that is skipped (gekf over a 1 MiB limit: its single block of N = 571
- * weights needs 1.3 MB), 3 seeds. */
-static const char *MANIFEST =
-    "{\"name\": \"tiny\",\n"
-    " \"datasets\": [{\"name\": \"Cu\", \"source\": [\"%s\"], \"format\": \"movement\",\n"
-    "               \"max_train_frames\": 6}],\n"
-    " \"model\": {\"sel\": [81], \"neuron\": [4, 8, 8], \"axis_neuron\": 4, \"fitting_neuron\": "
-    "[10, 10]},\n"
-    " \"optimizers\": [{\"label\": \"rlekf-256\", \"type\": \"rlekf\", \"block_size\": 256},\n"
-    "                {\"label\": \"adam\", \"type\": \"adam\", \"training\": {\"epochs\": 4}},\n"
-    "                {\"type\": \"gekf\"}],\n"
-    " \"seeds\": [1, 2, 3], \"epochs\": 3, \"eval_every\": 10, \"eval_max_frames\": 5,\n"
-    " \"threads\": 1, \"memory_limit_gb\": 0.0009765625}\n";
-
+/* experiments/smoke.json: 2 variants that run, 1 that is skipped (gekf over a 1 MiB limit: its
+ * single block of N = 571 weights needs 1.3 MB), 3 seeds. Its raw source paths are relative to
+ * the source tree, so every run here starts in that directory. */
 static const char *LABELS[] = {"rlekf-256", "adam", "gekf"};
 #define N_LABELS 3
 #define N_SEEDS 3
 /* Polling interval while waiting for the first finished cell before the kill. */
 #define POLL_NS 5000000L
 
+/* The smoke manifest with one key's value replaced (for a cheaper variant), written to tmp. */
+static void smoke_manifest(char *path, size_t cap, const char *name, const char *from,
+                           const char *to) {
+    FILE *f = fopen(tu_src("experiments/smoke.json"), "r");
+    cr_assert(f);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    if (from) {
+        char *at = strstr(text, from);
+        cr_assert(at && strlen(from) == strlen(to), "smoke.json must contain %s", from);
+        memcpy(at, to, strlen(to));
+    }
+    snprintf(path, cap, "%s", tu_tmp(name));
+    tu_write(path, text);
+}
+
 static const char *cell_path(const char *results, const char *label, int seed, const char *file) {
     static char buf[8][1024];
     static int k;
     char *b = buf[k++ & 7];
-    snprintf(b, 1024, "%s/tiny/Cu/%s/seed-%d/%s", results, label, seed, file);
+    snprintf(b, 1024, "%s/smoke/Cu/%s/seed-%d/%s", results, label, seed, file);
     return b;
 }
 
@@ -71,10 +78,9 @@ static void assert_csv_equal(const char *a, const char *b, const char *skip) {
 }
 
 Test(runner, kill_and_resume_equals_uninterrupted, .timeout = 600) {
-    char manifest[4096], mpath[600], resA[600], resB[600], args[2000], err[4096];
-    snprintf(manifest, sizeof manifest, MANIFEST, tu_src("datasets/Cu/0_300_MOVEMENT"));
-    snprintf(mpath, sizeof mpath, "%s", tu_tmp("tiny.json"));
-    tu_write(mpath, manifest);
+    char mpath[600], resA[600], resB[600], args[2000], err[4096];
+    smoke_manifest(mpath, sizeof mpath, "smoke.json", NULL, NULL);
+    cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
     snprintf(resA, sizeof resA, "%s", tu_tmp("resA"));
     snprintf(resB, sizeof resB, "%s", tu_tmp("resB"));
 
@@ -109,8 +115,8 @@ Test(runner, kill_and_resume_equals_uninterrupted, .timeout = 600) {
     cr_assert_eq(count_finished(resB), N_LABELS * N_SEEDS);
 
     char sa[700], sb[700];
-    snprintf(sa, sizeof sa, "%s/tiny/summary.csv", resA);
-    snprintf(sb, sizeof sb, "%s/tiny/summary.csv", resB);
+    snprintf(sa, sizeof sa, "%s/smoke/summary.csv", resA);
+    snprintf(sb, sizeof sb, "%s/smoke/summary.csv", resB);
     assert_csv_equal(sa, sb, "wall_s");
     for (int l = 0; l < 2; l++)
         for (int s = 1; s <= N_SEEDS; s++)
@@ -150,13 +156,10 @@ Test(runner, kill_and_resume_equals_uninterrupted, .timeout = 600) {
 }
 
 Test(runner, shards_partition_the_grid) {
-    char manifest[4096], mpath[600], res[600], args[2000], err[4096];
-    snprintf(manifest, sizeof manifest, MANIFEST, tu_src("datasets/Cu/0_300_MOVEMENT"));
+    char mpath[600], res[600], args[2000], err[4096];
     /* a cheaper grid: one epoch */
-    char *ep = strstr(manifest, "\"epochs\": 3");
-    memcpy(ep, "\"epochs\": 1", 11);
-    snprintf(mpath, sizeof mpath, "%s", tu_tmp("shard.json"));
-    tu_write(mpath, manifest);
+    smoke_manifest(mpath, sizeof mpath, "shard.json", "\"epochs\": 3", "\"epochs\": 1");
+    cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
     snprintf(res, sizeof res, "%s", tu_tmp("resS"));
     snprintf(args, sizeof args, "run %s --results %s --shard 2/4 --quiet", mpath, res);
     cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
