@@ -218,3 +218,23 @@ Test(train, cli_errors_exit_2) {
     cr_assert_eq(tu_rlekf(args, err, sizeof err), 2, "%s", err);
     cr_assert(strstr(err, "/nonexistent.h5"), "%s", err);
 }
+
+/* More neighbours than sel is an input error naming system, frame, atom, type, count and sel;
+ * nothing is silently truncated. */
+Test(train, sel_too_small_is_an_input_error) {
+    char args[2048], err[4096];
+    snprintf(args, sizeof args, "import -o %s %s", tu_tmp("cu-sel.h5"),
+             tu_src("datasets/Cu/0_300_MOVEMENT"));
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg,
+             "{\"model\": {\"sel\": [50]}, \"training\": {\"dataset\": \"%s\", \"epochs\": 0},"
+             " \"output\": \"%s\"}",
+             tu_tmp("cu-sel.h5"), tu_tmp("sel-run"));
+    tu_write(tu_tmp("sel.json"), cfg);
+    snprintf(args, sizeof args, "train %s --quiet", tu_tmp("sel.json"));
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 2, "%s", err);
+    cr_assert(strstr(err, "system 0_300_MOVEMENT frame ") &&
+                  strstr(err, "neighbours of type 0 (Cu)") && strstr(err, "sel[0] = 50"),
+              "%s", err);
+}
