@@ -348,21 +348,9 @@ static rk_status write_provenance(const manifest_t *m, int jobs, int threads) {
     jsonw *o = jsonw_new_object();
     jsonw_add_str(o, "experiment", m->name);
     jsonw_add_str(o, "manifest", m->path);
-#ifdef RLEKF_GIT
-    jsonw_add_str(o, "git", RLEKF_GIT);
-#endif
-#ifdef RLEKF_COMPILER
-    jsonw_add_str(o, "compiler", RLEKF_COMPILER);
-#endif
-    jsonw_add_str(o, "blas", blas_config());
     jsonw_add_num(o, "jobs", jobs);
     jsonw_add_num(o, "threads_per_job", threads);
-    jsonw_add_num(o, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
-    jsonw_add_num(o, "memory_bytes",
-                  (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE));
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    jsonw_add_str(o, "host", host);
+    train_add_provenance(o);
     time_t t = time(NULL);
     char when[64];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));

@@ -602,9 +602,7 @@ static void run_free(run_t *r) {
     if (r->csv) fclose(r->csv);
 }
 
-/* Provenance for config.json: git hash, compiler, BLAS, threads, host. */
-static char *provenance_json(const train_config *tc) {
-    jsonw *o = jsonw_new_object();
+void train_add_provenance(jsonw *o) {
 #ifdef RLEKF_GIT
     jsonw_add_str(o, "git", RLEKF_GIT);
 #endif
@@ -614,12 +612,20 @@ static char *provenance_json(const train_config *tc) {
     jsonw_add_str(o, "blas", blas_config());
     jsonw_add_num(o, "blas_threads", blas_get_threads());
     jsonw_add_num(o, "omp_threads", omp_get_max_threads());
+    jsonw_add_num(o, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+    jsonw_add_num(o, "memory_bytes",
+                  (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE));
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     jsonw_add_str(o, "host", host);
+}
+
+/* Provenance for config.json. */
+static char *provenance_json(void) {
+    jsonw *o = jsonw_new_object();
+    train_add_provenance(o);
     char *s = jsonw_print_compact(o);
     jsonw_free(o);
-    (void)tc;
     return s;
 }
 
@@ -661,7 +667,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     st = train_mkdirs(tc->out_dir);
     if (!st) st = run_setup(&r);
     if (!st) {
-        char *cj = train_config_to_json(tc), *pj = provenance_json(tc);
+        char *cj = train_config_to_json(tc), *pj = provenance_json();
         size_t len = strlen(cj) + strlen(pj) + 64;
         char *all = malloc(len);
         /* config.json: the resolved configuration plus provenance */

@@ -92,6 +92,10 @@ rk_status train_split_frames(const dataset_t *ds, train_split mode, double test_
 rk_status train_rmse(const model_t *m, model_ws *ws, const dataset_t *ds,
                      const model_frame_ref *frames, size_t n, double *rmse_e, double *rmse_f);
 
+/* Add provenance fields to a JSON object: git commit, compiler, BLAS build, BLAS and OpenMP
+ * threads, CPUs, memory, host. */
+void train_add_provenance(jsonw *o);
+
 /* Atomic file helpers: "<path>.tmp" sibling, then rename. */
 rk_status train_write_text_atomic(const char *path, const char *text);
 /* mkdir -p */
