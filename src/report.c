@@ -856,28 +856,56 @@ static rk_status write_bars(const ctx_t *c) {
     return st ? st : st2;
 }
 
-static rk_status write_ablation(const ctx_t *c) {
+/* N_b of a Kalman variant; gekf is the limit N_b = N (its block size is the parameter count). */
+static double block_size_of(const report_variant *v) {
+    return isnan(v->block_size) && !strcmp(v->optimizer, "gekf") ? v->n_params : v->block_size;
+}
+
+/* Rank of an optimizer in the ablation table: the series order of the figure. */
+static int kalman_rank(const report_variant *v) {
+    return !strcmp(v->optimizer, "rlekf") ? 0 : !strcmp(v->optimizer, "lekf") ? 1 : 2;
+}
+
+/* ablation.dat: the block-size sweep, i.e. Kalman variants outside any group other than
+ * "block_size" (an init-scale or outlier variant shares an N_b but answers another question),
+ * ordered by dataset, optimizer (rlekf, lekf, gekf), then N_b so each series is a line. */
+static rk_status write_ablation(const ctx_t *c, size_t *idx) {
     const report_exp *e = c->e;
+    size_t n = 0;
+    for (size_t d = 0; d < c->nds; d++)
+        for (size_t j = 0; j < e->nvars; j++) {
+            const report_variant *v = &e->vars[j];
+            if (strcmp(v->dataset, c->ds[d]) != 0 || !is_kalman_family(v)) continue;
+            if (v->group[0] && strcmp(v->group, "block_size") != 0) continue;
+            /* insertion into this dataset's run of rows, by (rank, N_b), nan N_b last */
+            size_t p = n++;
+            while (p > 0 && !strcmp(e->vars[idx[p - 1]].dataset, v->dataset)) {
+                const report_variant *w = &e->vars[idx[p - 1]];
+                int rw = kalman_rank(w), rv = kalman_rank(v);
+                double bw = block_size_of(w), bv = block_size_of(v);
+                int after = rw > rv || (rw == rv && (isnan(bw) ? !isnan(bv) : bw > bv));
+                if (!after) break;
+                idx[p] = idx[p - 1];
+                p--;
+            }
+            idx[p] = j;
+        }
     outfile o;
     rk_status st = out_open(&o, c->out_dir, "ablation.dat");
     if (st) return st;
     fprintf(o.f, "# dataset label optimizer block_size n_blocks n_params state_MiB "
                  "s_per_epoch_mean final_test_e_eV_per_atom_mean final_test_f_eV_per_A_mean "
                  "n_done n_seeds\n");
-    for (size_t j = 0; j < e->nvars; j++) {
-        const report_variant *v = &e->vars[j];
-        if (!is_kalman_family(v)) continue;
-        const var_info *vi = &c->vi[j];
+    for (size_t k = 0; k < n; k++) {
+        const report_variant *v = &e->vars[idx[k]];
+        const var_info *vi = &c->vi[idx[k]];
         char ds[REPORT_NAME_MAX], lb[REPORT_NAME_MAX];
         safe_name(ds, sizeof ds, v->dataset);
         safe_name(lb, sizeof lb, v->label);
-        /* gekf is the limit N_b = N: its block size is the parameter count */
-        double nb =
-            isnan(v->block_size) && !strcmp(v->optimizer, "gekf") ? v->n_params : v->block_size;
-        fprintf(o.f, "%s %s %s %s %s %s %s %s %s %s %zu %zu\n", ds, lb, v->optimizer, N(nb),
-                N(v->n_blocks), N(v->n_params), N(v->state_bytes / BYTES_PER_MIB),
-                N(vi->s_per_epoch.mean), N(vi->final_e.mean), N(vi->final_f.mean),
-                vi->n_status[REPORT_ST_DONE], v->nruns);
+        fprintf(o.f, "%s %s %s %s %s %s %s %s %s %s %zu %zu\n", ds, lb, v->optimizer,
+                N(block_size_of(v)), N(v->n_blocks), N(v->n_params),
+                N(v->state_bytes / BYTES_PER_MIB), N(vi->s_per_epoch.mean), N(vi->final_e.mean),
+                N(vi->final_f.mean), vi->n_status[REPORT_ST_DONE], v->nruns);
     }
     return out_close(&o);
 }
@@ -948,13 +976,15 @@ static long parity_cell(const report_variant *v) {
 }
 
 /* parity_cells.tsv (tab-separated, paths may hold spaces): dataset label optimizer seed
- * model_h5 dataset_h5; the dataset file is training.dataset of the cell's config.json. */
+ * model_h5 dataset_h5. model_h5 is relative to the experiment folder, so the table stays valid
+ * wherever the folder is read from; dataset_h5 is training.dataset of the cell's config.json as
+ * written (relative paths are relative to where `rlekf run` ran, normally the repository). */
 static rk_status write_parity_cells(const ctx_t *c) {
     const report_exp *e = c->e;
     outfile o;
     rk_status st = out_open(&o, c->out_dir, "parity_cells.tsv");
     if (st) return st;
-    fprintf(o.f, "# dataset\tlabel\toptimizer\tseed\tmodel_h5\tdataset_h5\n");
+    fprintf(o.f, "# dataset\tlabel\toptimizer\tseed\tmodel_h5_in_experiment\tdataset_h5\n");
     for (size_t j = 0; j < e->nvars; j++) {
         const report_variant *v = &e->vars[j];
         long k = parity_cell(v);
@@ -976,7 +1006,8 @@ static rk_status write_parity_cells(const ctx_t *c) {
         char ds[REPORT_NAME_MAX], lb[REPORT_NAME_MAX];
         safe_name(ds, sizeof ds, v->dataset);
         safe_name(lb, sizeof lb, v->label);
-        fprintf(o.f, "%s\t%s\t%s\t%ld\t%s\t%s\n", ds, lb, v->optimizer, r->seed, model, h5);
+        fprintf(o.f, "%s\t%s\t%s\t%ld\t%s/%s/seed-%ld/model.h5\t%s\n", ds, lb, v->optimizer,
+                r->seed, v->dataset, v->label, r->seed, h5);
     }
     return out_close(&o);
 }
@@ -1109,8 +1140,7 @@ static rk_status write_md(const ctx_t *c, const size_t *stab, size_t nstab, char
             const report_variant *v = &e->vars[j];
             if (!is_kalman_family(v)) continue;
             const var_info *vi = &c->vi[j];
-            double nb =
-                isnan(v->block_size) && !strcmp(v->optimizer, "gekf") ? v->n_params : v->block_size;
+            double nb = block_size_of(v);
             fprintf(f, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", v->dataset,
                     v->label, v->optimizer, isfinite(nb) ? N(nb) : "–",
                     isfinite(v->n_blocks) ? N(v->n_blocks) : "–",
@@ -1164,12 +1194,12 @@ rk_status report_write(const report_exp *e, const char *out_dir, char *md_path, 
     c.base = rk_calloc(nv, sizeof *c.base);
     c.vi = rk_calloc(nv, sizeof *c.vi);
     c.cross = rk_calloc(nv * REPORT_NQTY * REPORT_NFACTORS, sizeof *c.cross);
-    size_t *stab = rk_calloc(nv, sizeof *stab);
+    size_t *stab = rk_calloc(nv, sizeof *stab), *a_idx = rk_calloc(nv, sizeof *a_idx);
     for (size_t j = 0; j < e->nvars; j++)
         if (e->vars[j].nruns > c.max_seeds) c.max_seeds = e->vars[j].nruns;
     double *a = rk_calloc(c.max_seeds + 1, sizeof *a);
     double *scratch = rk_calloc(c.max_seeds + 1, sizeof *scratch);
-    if (!c.ds || !c.base || !c.vi || !c.cross || !stab || !a || !scratch) st = RK_ENOMEM;
+    if (!c.ds || !c.base || !c.vi || !c.cross || !stab || !a_idx || !a || !scratch) st = RK_ENOMEM;
     if (!st) {
         c.nds = dataset_list(e, c.ds);
         for (size_t d = 0; d < c.nds; d++)
@@ -1192,7 +1222,7 @@ rk_status report_write(const report_exp *e, const char *out_dir, char *md_path, 
     if (!st) st = write_baselines(&c);
     if (!st) st = write_variants(&c);
     if (!st) st = write_bars(&c);
-    if (!st) st = write_ablation(&c);
+    if (!st) st = write_ablation(&c, a_idx);
     if (!st) st = write_stability(&c, stab, nstab);
     if (!st) st = write_parity_cells(&c);
     if (!st) st = write_md(&c, stab, nstab, md_path, cap);
@@ -1201,6 +1231,7 @@ rk_status report_write(const report_exp *e, const char *out_dir, char *md_path, 
     free(c.vi);
     free(c.cross);
     free(stab);
+    free(a_idx);
     free(a);
     free(scratch);
     return st;
