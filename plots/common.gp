@@ -1,0 +1,28 @@
+# common.gp: terminal, output and colours shared by every figure script (loaded, not run).
+# Inputs (gnuplot -e): fmt = "png" | "svg"; out = output path without extension;
+# W, H = canvas size in pixels (set by the calling script before `load`).
+# Text is not "enhanced": labels and names such as init_scale print as written.
+if (fmt eq "png") {
+    set terminal pngcairo size W, H noenhanced font "Sans,11" linewidth 1.5
+} else {
+    set terminal svg size W, H noenhanced font "Sans,11" linewidth 1.5 background "white"
+}
+set output out . "." . fmt
+set encoding utf8
+
+# Eight well-separated colours (Okabe-Ito, readable by colour-blind readers), reused cyclically.
+array PAL[8] = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", \
+                "#F0E442"]
+col(i) = PAL[(i - 1) % 8 + 1]
+# Energy and force colours of bar charts.
+CE = "#0072B2"
+CF = "#D55E00"
+
+# Log-axis tics: gnuplot labels only whole decades, which leaves a narrow axis (the usual case
+# for RMSE curves) unlabelled; below three decades label 1, 2, 5 x 10^k instead.
+# usage: AX = "y"; TLO = lo; THI = hi; eval LOGTICS   (TLO, THI > 0)
+LOGTICS = 'if (THI / TLO < 1000.0) { _t = ""; _ms = (THI / TLO < 10.0) ? "1 2 3 4 5 6 7 8 9" : "1 2 5"; do for [_e = floor(log10(TLO)) : ceil(log10(THI))] { do for [_m in _ms] { _t = _t . sprintf("%s%g", strlen(_t) ? ", " : "", real(_m) * 10.0**_e) } }; eval sprintf("set %stics (%s)", AX, _t) } else { eval sprintf("set %stics autofreq", AX) }'
+
+set grid lc rgb "#dddddd" lw 0.5
+set tics nomirror
+set border 3
