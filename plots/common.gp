@@ -21,7 +21,7 @@ CF = "#D55E00"
 # Log-axis tics: gnuplot labels only whole decades, which leaves a narrow axis (the usual case
 # for RMSE curves) unlabelled; below three decades label 1, 2, 5 x 10^k instead.
 # usage: AX = "y"; TLO = lo; THI = hi; eval LOGTICS   (TLO, THI > 0)
-LOGTICS = 'if (THI / TLO < 1000.0) { _t = ""; _ms = (THI / TLO < 10.0) ? "1 2 3 4 5 6 7 8 9" : "1 2 5"; do for [_e = floor(log10(TLO)) : ceil(log10(THI))] { do for [_m in _ms] { _t = _t . sprintf("%s%g", strlen(_t) ? ", " : "", real(_m) * 10.0**_e) } }; eval sprintf("set %stics (%s)", AX, _t) } else { eval sprintf("set %stics autofreq", AX) }'
+LOGTICS = 'if (THI / TLO < 1000.0) { _t = ""; _ms = (THI / TLO < 3.0) ? "1 1.2 1.4 1.6 1.8 2 2.5 3 3.5 4 4.5 5 6 7 8 9" : (THI / TLO < 10.0) ? "1 1.5 2 3 4 5 6 7 8 9" : "1 2 5"; do for [_e = floor(log10(TLO)) : ceil(log10(THI))] { do for [_m in _ms] { _t = _t . sprintf("%s%g", strlen(_t) ? ", " : "", real(_m) * 10.0**_e) } }; eval sprintf("set %stics (%s)", AX, _t) } else { eval sprintf("set %stics autofreq", AX) }'
 
 set grid lc rgb "#dddddd" lw 0.5
 set tics nomirror

@@ -16,7 +16,8 @@ set multiplot title sprintf("%s: test RMSE against training progress (line: medi
 set logscale y
 set format y "%g"
 set key off
-# x ends at the data so the threshold lines span the whole panel
+# x runs from 0 to the last evaluation, so the threshold lines span the whole panel
+set xrange [0:*]
 set autoscale xfixmax
 
 # Panel geometry in screen coordinates: two columns, two rows, a legend strip at the bottom.

@@ -5,7 +5,8 @@
 #   REPORT_DIR defaults to results/<experiment>/report (run `rlekf report` first; the make
 #   target `make -f Makefile.bench figures EXP=<experiment>` does both).
 # Writes PNG and SVG into results/<experiment>/figures/ (see plots/README.md for the list).
-# Environment: RLEKF = the rlekf executable for the parity evaluations (default build/rlekf).
+# Environment: RLEKF = the rlekf executable for the parity evaluations (default build/rlekf);
+# FIGURES_DIR = where the figures go (default results/<experiment>/figures).
 # Fails (exit 1) if gnuplot writes anything to stderr: a warning is a figure that reads badly.
 set -euo pipefail
 
@@ -20,7 +21,7 @@ RLEKF=${RLEKF:-build/rlekf}
 [ -f "$rep/variants.dat" ] || die "$rep/variants.dat: missing (run: $RLEKF report $exp)" 2
 command -v gnuplot >/dev/null || die "gnuplot not found (scripts/setup.sh installs gnuplot-nox)"
 case "$exp$rep" in *"'"*) die "paths with a single quote are not supported: $exp" 2 ;; esac
-fig=$exp/figures
+fig=${FIGURES_DIR:-$exp/figures}
 mkdir -p "$fig"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,12 +1,13 @@
 # stability.gp: variant groups that probe stability (e.g. init-weight scale, Adam learning rate,
 # outliers). One row per (dataset, group): the largest single-weight change per update and the
-# weight norm against updates (log y, median over seeds, one line per variant), and the final
+# change of the weight norm since the start against updates (log y, median over seeds, one line per variant), and the final
 # test RMSE of energy (left axis) and force (right axis) against the group's x, with the number
 # of diverged seeds written where any diverged.
 # Inputs (gnuplot -e): fmt, out, plotdir, rep, ng; arrays indexed by group: GD dataset, GG group,
 # GF curve files and GL labels (space-separated), XLO XHI XLOG x range and log flag, ELO EHI and
 # FLO FHI final RMSE ranges (meV), DLO DHI weight-change range.
-# Curve columns: 3 updates, 13 weight norm, 14 max weight change; stability.dat: 1 dataset,
+# Curve columns: 3 updates, 14 max weight change, 16 weight norm minus its value before
+# training; stability.dat: 1 dataset,
 # 2 group, 3 x, 6/7 final E/F (eV), 9 diverged seeds, 8..12 status counts.
 W = 1500
 H = 110 + 400 * ng
@@ -42,13 +43,14 @@ do for [i = 1:ng] {
 
     set key off
     set lmargin at screen 0.36; set rmargin at screen 0.59
-    set title sprintf("%s, group %s: weight norm", GD[i], GG[i]) font ",11"
-    set ylabel "|w| (Euclidean norm)"
-    # linear: the output biases dominate |w|, so its changes are small against its size
+    set title sprintf("%s, group %s: drift of the weight norm", GD[i], GG[i]) font ",11"
+    set ylabel "|w| − |w| before training"
+    # the change, on a linear axis: the output biases dominate |w| itself, whose changes then
+    # sit in its 6th digit
     unset logscale y
     set ytics autofreq
     set autoscale y
-    plot for [k = 1:nf] rep . "/curves/" . word(GF[i], k) using 3:13 with linespoints \
+    plot for [k = 1:nf] rep . "/curves/" . word(GF[i], k) using 3:16 with linespoints \
         lc rgb col(k) pt 7 ps 0.5 notitle
 
     set lmargin at screen 0.67; set rmargin at screen 0.82

@@ -726,6 +726,27 @@ static report_stats row_stats(const report_variant *v, size_t i, size_t off, dou
     return report_describe(a, n, scratch);
 }
 
+/* Median over the seeds that have row i of |w|(row i) - |w|(row 0): the drift of the weight norm,
+ * which the output biases (thousands of eV for some sets) hide in |w| itself. */
+static report_stats norm_change_stats(const report_variant *v, size_t i, double *a,
+                                      double *scratch) {
+    size_t n = 0;
+    for (size_t k = 0; k < v->nruns; k++)
+        if (v->runs[k].nrows > i)
+            a[n++] = v->runs[k].rows[i].weight_norm - v->runs[k].rows[0].weight_norm;
+    return report_describe(a, n, scratch);
+}
+
+/* Curve numbers keep 10 significant digits: |w| changes in its 7th digit. */
+static const char *N10(double v) {
+    char *b = nbuf();
+    if (isnan(v))
+        snprintf(b, NBUF_LEN, "nan");
+    else
+        snprintf(b, NBUF_LEN, "%.10g", v);
+    return b;
+}
+
 static rk_status write_curves(const ctx_t *c, const char *curve_dir) {
     const report_exp *e = c->e;
     rk_status st = RK_OK;
@@ -744,7 +765,7 @@ static rk_status write_curves(const ctx_t *c, const char *curve_dir) {
                      "test_e_eV_per_atom_min test_e_eV_per_atom_max test_f_eV_per_A_median "
                      "test_f_eV_per_A_min test_f_eV_per_A_max train_e_eV_per_atom_median "
                      "train_f_eV_per_A_median weight_norm_median max_weight_change_median "
-                     "n_seeds\n");
+                     "n_seeds weight_norm_change_median\n");
         size_t nrows = 0;
         for (size_t k = 0; k < v->nruns; k++)
             if (v->runs[k].nrows > nrows) nrows = v->runs[k].nrows;
@@ -755,10 +776,11 @@ static rk_status write_curves(const ctx_t *c, const char *curve_dir) {
             report_stats te = COL(test_e), tf = COL(test_f), re = COL(train_e), rf = COL(train_f);
             report_stats wn = COL(weight_norm), dw = COL(max_dw);
 #undef COL
-            fprintf(o.f, "%zu %s %s %s %s %s %s %s %s %s %s %s %s %s %zu\n", i, N(ep.median),
-                    N(up.median), N(wl.median), N(te.median), N(te.min), N(te.max), N(tf.median),
-                    N(tf.min), N(tf.max), N(re.median), N(rf.median), N(wn.median), N(dw.median),
-                    ns);
+            report_stats dn = norm_change_stats(v, i, a, scratch);
+            fprintf(o.f, "%zu %s %s %s %s %s %s %s %s %s %s %s %s %s %zu %s\n", i, N10(ep.median),
+                    N10(up.median), N10(wl.median), N10(te.median), N10(te.min), N10(te.max),
+                    N10(tf.median), N10(tf.min), N10(tf.max), N10(re.median), N10(rf.median),
+                    N10(wn.median), N10(dw.median), ns, N10(dn.median));
         }
         if ((st = out_close(&o))) break;
     }

@@ -10,7 +10,8 @@
  *   variant value    = mean over seeds of crossing epoch / updates / wall_s, defined only when
  *                      every seed with metrics crossed ("never (k/n reached)" otherwise)
  *   ratio(V)         = value(Adam variant) / value(V), per quantity, factor and measure
- *   curve row i      = median / min / max over the seeds that have a row i (nan values skipped)
+ *   curve row i      = median / min / max over the seeds that have a row i (nan values skipped);
+ *                      also the median of |w|(row i) - |w|(row 0), the drift of the weight norm
  * Invariant: nothing is written before the whole tree has been read and checked, and every output
  * file is written under a temporary name and renamed when complete.
  */

@@ -343,11 +343,11 @@ Test(report_cli, speedup_accuracy_curves_and_markdown) {
     size_t row = 0;
     while (fgets(line, sizeof line, f)) {
         if (line[0] == '#') continue;
-        double v[15];
-        int n = sscanf(line, "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf", &v[0],
-                       &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
-                       &v[11], &v[12], &v[13], &v[14]);
-        cr_assert_eq(n, 15, "curve line: %s", line);
+        double v[16];
+        int n = sscanf(line, "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf",
+                       &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
+                       &v[11], &v[12], &v[13], &v[14], &v[15]);
+        cr_assert_eq(n, 16, "curve line: %s", line);
         cr_assert(row < 3);
         cr_expect_eq(v[0], (double)row);
         cr_expect(close_rel(v[3], want[row][0], PRINT_TOL), "row %zu wall %g", row, v[3]);
@@ -357,6 +357,8 @@ Test(report_cli, speedup_accuracy_curves_and_markdown) {
         cr_expect(close_rel(v[7], want[row][4], PRINT_TOL), "row %zu F med %g", row, v[7]);
         cr_expect(close_rel(v[13], want[row][5], PRINT_TOL), "row %zu dw %g", row, v[13]);
         cr_expect_eq(v[14], want[row][6], "row %zu seeds %g", row, v[14]);
+        /* every seed's |w| is 10 + row, so its drift from row 0 is the row index */
+        cr_expect(close_rel(v[15], (double)row, PRINT_TOL), "row %zu |w| drift %g", row, v[15]);
         row++;
     }
     fclose(f);
