@@ -333,7 +333,12 @@ static rk_status parse_summary_row(report_exp *e, const csvio_table *t, const ch
     int len = snprintf(r->dir, sizeof r->dir, "%s/%s/%s/seed-%ld", e->dir, dataset, label, seed);
     if (len < 0 || (size_t)len >= sizeof r->dir)
         return err_set(RK_EINPUT, "%s: row %zu: cell path too long", path, row + 2);
-    if (status == REPORT_ST_SKIPPED || status == REPORT_ST_FAILED) return RK_OK;
+    if (status == REPORT_ST_SKIPPED || status == REPORT_ST_FAILED) {
+        /* no training happened: whatever the row holds (the runner writes 0) is not a result */
+        r->epochs = r->updates = r->wall_s = NAN;
+        r->final_e = r->final_f = r->best_e = r->best_f = NAN;
+        return RK_OK;
+    }
     char mpath[REPORT_PATH_MAX + 16];
     snprintf(mpath, sizeof mpath, "%s/metrics.csv", r->dir);
     if (!file_exists(mpath))

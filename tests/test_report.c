@@ -180,7 +180,7 @@ static const char *build_tree(const char *name) {
              "Cu,rlekf-b,rlekf,2,done,,stab,10,2048,15,62000000,26551,40,10,1,100,2,0.7,0.8,0.7,"
              "0.8,1.4,1.6\n"
              "Cu,gekf,gekf,1,skipped,\"gekf needs 5.25 GiB, over the limit\",,,26551,1,5639550408,"
-             "26551,40,10,,,,,,,,,\n"
+             "26551,40,10,0,0,0.002,0,0,nan,nan,0,0\n"
              "H2O,lekf-c,lekf,1,done,,,,512,20,4000000,5000,40,10,2,10,3,0.1,0.2,0.1,0.2,0.2,0.4\n"
              "H2O,lekf-c,lekf,2,done,,,,512,20,4000000,5000,40,10,2,10,3.5,0.05,0.1,0.05,0.1,0.1,"
              "0.2\n"
@@ -328,6 +328,9 @@ Test(report_cli, speedup_accuracy_curves_and_markdown) {
     cr_expect(
         close_rel(cell_num(&t, path, 2, "final_test_rmse_e_eV_per_atom_mean"), 0.7, PRINT_TOL));
     cr_expect_str_eq(cell_str(&t, 3, "n_skipped"), "1");
+    /* a skipped cell's zeros in summary.csv are not results */
+    cr_expect_str_eq(cell_str(&t, 3, "final_test_rmse_e_eV_per_atom_mean"), "nan");
+    cr_expect_str_eq(cell_str(&t, 3, "wall_s_mean"), "nan");
     cr_expect_str_eq(cell_str(&t, 4, "n_time_budget"), "1");
     csvio_free(&t);
 
