@@ -128,25 +128,29 @@ static rk_status write_result(const manifest_t *m, size_t k, const char *status,
     jsonw *o = jsonw_new_object();
     jsonw_add_str(o, "status", status);
     jsonw_add_str(o, "reason", reason ? reason : "");
-    jsonw_add_num(o, "epochs", res->epochs_done);
-    jsonw_add_num(o, "updates", (double)res->updates);
-    jsonw_add_num(o, "images", (double)res->images);
-    jsonw_add_num(o, "wall_s", res->wall_s);
-    jsonw_add_num(o, "n_train", (double)res->n_train);
-    jsonw_add_num(o, "n_test", (double)res->n_test);
-    jsonw_add_num(o, "n_params", (double)res->n_params);
-    jsonw_add_num(o, "state_bytes", (double)res->state_bytes);
-    jsonw_add_num(o, "n_blocks", (double)res->n_blocks);
-    /* NaN is not JSON: non-finite RMSEs are written as strings "nan" */
-    const char *names[] = {"final_test_e", "final_test_f",  "best_test_e",
-                           "best_test_f",  "final_train_e", "final_train_f"};
-    double vals[] = {res->final_test_e, res->final_test_f,  res->best_test_e,
-                     res->best_test_f,  res->final_train_e, res->final_train_f};
-    for (size_t i = 0; i < 6; i++) {
-        if (isfinite(vals[i]))
-            jsonw_add_num(o, names[i], vals[i]);
-        else
-            jsonw_add_str(o, names[i], "nan");
+    /* a skipped or failed cell has no training numbers: only what it needed */
+    int trained = strcmp(status, "skipped") != 0 && strcmp(status, "failed") != 0;
+    if (res->n_params) jsonw_add_num(o, "n_params", (double)res->n_params);
+    if (res->state_bytes) jsonw_add_num(o, "state_bytes", (double)res->state_bytes);
+    if (trained) {
+        jsonw_add_num(o, "epochs", res->epochs_done);
+        jsonw_add_num(o, "updates", (double)res->updates);
+        jsonw_add_num(o, "images", (double)res->images);
+        jsonw_add_num(o, "wall_s", res->wall_s);
+        jsonw_add_num(o, "n_train", (double)res->n_train);
+        jsonw_add_num(o, "n_test", (double)res->n_test);
+        jsonw_add_num(o, "n_blocks", (double)res->n_blocks);
+        /* NaN is not JSON: non-finite RMSEs are written as strings "nan" */
+        const char *names[] = {"final_test_e", "final_test_f",  "best_test_e",
+                               "best_test_f",  "final_train_e", "final_train_f"};
+        double vals[] = {res->final_test_e, res->final_test_f,  res->best_test_e,
+                         res->best_test_f,  res->final_train_e, res->final_train_f};
+        for (size_t i = 0; i < 6; i++) {
+            if (isfinite(vals[i]))
+                jsonw_add_num(o, names[i], vals[i]);
+            else
+                jsonw_add_str(o, names[i], "nan");
+        }
     }
     char *text = jsonw_print(o);
     jsonw_free(o);
@@ -290,7 +294,10 @@ rk_status runner_write_summary(const manifest_t *m) {
         num_field(o, "epochs", fld[14], 512, 0);
         num_field(o, "updates", fld[15], 512, 1);
         const jsonw *w = jsonw_get(o, "wall_s");
-        snprintf(fld[16], 512, "%.3f", w ? jsonw_number(w) : NAN);
+        if (w)
+            snprintf(fld[16], 512, "%.3f", jsonw_number(w));
+        else
+            fld[16][0] = '\0';
         num_field(o, "final_test_e", fld[17], 512, 0);
         num_field(o, "final_test_f", fld[18], 512, 0);
         num_field(o, "best_test_e", fld[19], 512, 0);
