@@ -238,3 +238,57 @@ Test(train, sel_too_small_is_an_input_error) {
                   strstr(err, "neighbours of type 0 (Cu)") && strstr(err, "sel[0] = 50"),
               "%s", err);
 }
+
+/* rlekf init then rlekf eval: a model file from a config and a dataset, predictions written,
+ * and the printed RMSE equals the test RMSE of the trainer's first evaluation (same model). */
+Test(train, init_then_eval) {
+    char args[4096], err[4096];
+    snprintf(args, sizeof args, "import -o %s %s", tu_tmp("cu-ie.h5"),
+             tu_src("datasets/Cu/0_300_MOVEMENT"));
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    tu_write(tu_tmp("ie.json"),
+             "{\"model\": {\"sel\": [81], \"neuron\": [4, 8, 8], \"axis_neuron\": 4, "
+             "\"fitting_neuron\": [10, 10]}}");
+    snprintf(args, sizeof args, "init --data %s --config %s --seed 4 -o %s", tu_tmp("cu-ie.h5"),
+             tu_tmp("ie.json"), tu_tmp("ie-model.h5"));
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s eval --model %s --data %s --out %s > %s 2>&1", RLEKF_EXE,
+             tu_tmp("ie-model.h5"), tu_tmp("cu-ie.h5"), tu_tmp("ie-pred.h5"),
+             tu_tmp("ie-eval.txt"));
+    cr_assert_eq(tu_sh(cmd), 0);
+    FILE *f = fopen(tu_tmp("ie-eval.txt"), "r");
+    cr_assert(f);
+    char line[2048] = "";
+    cr_assert(fgets(line, sizeof line, f));
+    fclose(f);
+    double re = NAN, rf = NAN;
+    char *p = strstr(line, "RMSE energy ");
+    cr_assert(p, "%s", line);
+    cr_assert_eq(sscanf(p, "RMSE energy %lf eV/atom, force %lf", &re, &rf), 2, "%s", line);
+    cr_assert(strstr(line, "(test split, 20 frames)"), "%s", line);
+    struct stat sb;
+    cr_assert_eq(stat(tu_tmp("ie-pred.h5"), &sb), 0);
+    /* the same model evaluated by the trainer at step 0 (same data, seed, stream) */
+    dataset_t ds;
+    memset(&ds, 0, sizeof ds);
+    cr_assert_eq(h5io_dataset_read(tu_tmp("cu-ie.h5"), &ds), RK_OK);
+    model_t m;
+    cr_assert_eq(model_load(&m, tu_tmp("ie-model.h5")), RK_OK, "%s", err_msg());
+    model_frame_ref *tr, *te;
+    size_t ntr, nte;
+    cr_assert_eq(train_split_frames(&ds, TRAIN_SPLIT_TAIL, 0.2, "", 0, &tr, &ntr, &te, &nte),
+                 RK_OK);
+    model_ws *ws;
+    cr_assert_eq(model_ws_create(&m, 72, &ws), RK_OK);
+    double e, fr;
+    cr_assert_eq(train_rmse(&m, ws, &ds, te, nte, &e, &fr), RK_OK);
+    /* printed with 7 significant digits */
+    cr_assert_leq(fabs(e - re), 1e-6 * e);
+    cr_assert_leq(fabs(fr - rf), 1e-6 * fr);
+    free(tr);
+    free(te);
+    model_ws_free(ws);
+    model_free(&m);
+    dataset_free(&ds);
+}
