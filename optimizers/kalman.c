@@ -11,7 +11,8 @@
  * Fusion. The rank-1 update of step t is kept pending (vector u = k of step t, coefficient
  * β_i = A/σ_i) and applied in the same sweep that computes the mat-vec of step t+1: each entry of
  * Q is read once and written once per update (2 × packed bytes) instead of read by the mat-vec
- * and read+written by the rank-1 update (3 ×). This is exact, not an approximation: step t+1
+ * and read+written by the rank-1 update (3 ×). (Blocks with short rows do the two in turn on
+ * cache-sized chunks: the same memory traffic.) This is exact, not an approximation: step t+1
  * uses Q − β u uᵀ, computed entry by entry before use. Everything that looks at P (the dense
  * accessor, renormalisation) applies the pending update too.
  *
@@ -49,6 +50,13 @@
 /* Triangles with fewer entries (2 MiB) stay one piece: cutting them would cost more in partial
  * vectors than it gains; they still run in parallel with the other blocks' pieces. */
 #define KALMAN_PIECE_MIN_ENTRIES ((size_t)262144)
+/* Blocks with short rows (n ≤ KALMAN_CHUNK_ENTRIES / KALMAN_CHUNK_MIN_ROWS = 2048) are swept in
+ * chunks of about 256 KiB (a quarter of a 1 MiB L2): the rank-1 pass over a chunk, then the
+ * mat-vec pass over the same chunk from cache. Each chunk then is one contiguous stream, which
+ * measured 10-20 % faster than the 4-row fused sweep there (whose 4 streams restart every 4
+ * short rows); with longer rows a chunk holds too few rows and the fused sweep wins. */
+#define KALMAN_CHUNK_ENTRIES ((size_t)32768)
+#define KALMAN_CHUNK_MIN_ROWS ((size_t)16)
 /* An update sweeping fewer entries in total (256 KiB) runs on one thread: the OpenMP fork/join
  * (a few µs) would cost more than the sweep. The result is the same either way. */
 #define KALMAN_PAR_MIN_ENTRIES ((size_t)32768)
@@ -451,8 +459,21 @@ static void sweep_item(const kstate *S, const kblock *b, size_t piece, const dou
     memset(yp + r0, 0, (n - r0) * sizeof *yp);
     if (!S->pending) {
         spmv_rows(n, b->Q, hb, yp, r0, r1);
-    } else if (S->kernel == KALMAN_KERNEL_FUSED) {
+    } else if (S->kernel == KALMAN_KERNEL_FUSED &&
+               n * KALMAN_CHUNK_MIN_ROWS > KALMAN_CHUNK_ENTRIES) {
         fused_rows(n, b->Q, u, b->beta, hb, yp, r0, r1);
+    } else if (S->kernel == KALMAN_KERNEL_FUSED) {
+        /* short rows: rank-1 pass then mat-vec pass over chunks small enough that the second
+         * pass finds the chunk in cache (memory traffic as the fused sweep: one read, one
+         * write) */
+        for (size_t c0 = r0; c0 < r1;) {
+            size_t c1 = c0, entries = 0;
+            while (c1 < r1 && entries < KALMAN_CHUNK_ENTRIES)
+                entries += n - c1++;
+            spr_rows(n, b->Q, u, b->beta, c0, c1);
+            spmv_rows(n, b->Q, hb, yp, c0, c1);
+            c0 = c1;
+        }
     } else {
         spr_rows(n, b->Q, u, b->beta, r0, r1);
         spmv_rows(n, b->Q, hb, yp, r0, r1);
