@@ -308,9 +308,10 @@ static size_t row_start(size_t n, size_t r) {
 
 /* ---- the sweep kernels ----
  * Four doubles are processed together as a GCC vector (one AVX register, or two SSE2 ones).
- * Only element-wise IEEE operations are used (no FMA, no reassociation), so the result does not
- * depend on which instruction set runs it: the sweeps are compiled twice (AVX2 and baseline) and
- * picked at load time. */
+ * Only element-wise IEEE operations are used (no reassociation; no FMA: the AVX2 clone does not
+ * enable it and C17 mode compiles with -ffp-contract=off), so the result does not depend on which
+ * instruction set runs it: the sweeps are compiled twice (AVX2 and baseline) and picked at load
+ * time. */
 typedef double kv4 __attribute__((vector_size(4 * sizeof(double))));
 #define KV_LANES 4
 #define KV_LOAD(v, p) memcpy(&(v), (p), sizeof(kv4))
