@@ -14,9 +14,7 @@
 #include "h5io.h"
 #include "import.h"
 
-#ifndef RLEKF_GIT
-#define RLEKF_GIT "unknown"
-#endif
+#include "rlekf_git.h"
 
 static const char *const usage_text =
     "usage: rlekf import [--format F] [--type-map A,B,...] -o OUT.h5 SRC [SRC...]\n"

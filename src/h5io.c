@@ -34,9 +34,7 @@
 #define H5IO_FILE_MAX 4096
 #define H5IO_RANK_MAX 3
 
-#ifndef RLEKF_GIT
-#define RLEKF_GIT "unknown"
-#endif
+#include "rlekf_git.h"
 
 static void h5_quiet(void) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
