@@ -34,12 +34,32 @@ static int file_exists(const char *p) {
 
 /* ------------------------------------------------------------ datasets ---------------------- */
 
-/* Import a manifest dataset's raw sources into <exp>/data/<name>.h5 unless already there. */
-static rk_status prepare_dataset(const manifest_t *m, const man_dataset *d, char *path,
-                                 size_t cap) {
+/* Import a manifest dataset's raw sources into ds; prov receives a provenance line. */
+static rk_status import_raw(const man_dataset *d, dataset_t *ds, char *prov, size_t cap) {
+    import_opts io = {d->format, 0};
+    rk_status st = RK_OK;
+    if (d->type_map[0]) {
+        if ((st = import_set_type_map(ds, d->type_map))) return st;
+        io.type_map_fixed = 1;
+    }
+    snprintf(prov, cap, "imported by rlekf run from:");
+    for (size_t i = 0; i < d->n_sources && !st; i++) {
+        import_format used = IMPORT_AUTO;
+        st = import_source(d->sources[i], &io, ds, &used);
+        size_t len = strlen(prov);
+        snprintf(prov + len, cap - len, " %s (%s)", d->sources[i], import_format_name(used));
+    }
+    if (!st) dataset_sort(ds);
+    return st;
+}
+
+/* Load a manifest dataset into ds: its HDF5 file, or its raw sources, imported once into
+ * <exp>/data/<name>.h5 (a dry run imports in memory only and writes nothing). */
+static rk_status load_dataset(const manifest_t *m, const man_dataset *d, int dry_run, char *path,
+                              size_t cap, dataset_t *ds) {
     if (d->h5[0]) {
         snprintf(path, cap, "%s", d->h5);
-        return RK_OK;
+        return h5io_dataset_read(path, ds);
     }
     char dir[RUN_PATH];
     snprintf(dir, sizeof dir, "%s/%s/data", m->results_dir, m->name);
@@ -49,29 +69,11 @@ static rk_status prepare_dataset(const manifest_t *m, const man_dataset *d, char
     strcat(path, "/");
     strcat(path, d->name);
     strcat(path, ".h5");
-    if (file_exists(path)) return RK_OK;
-    rk_status st = train_mkdirs(dir);
-    if (st) return st;
-    dataset_t ds;
-    memset(&ds, 0, sizeof ds);
-    import_opts io = {d->format, 0};
-    if (d->type_map[0]) {
-        if ((st = import_set_type_map(&ds, d->type_map))) return st;
-        io.type_map_fixed = 1;
-    }
-    char prov[4096] = "imported by rlekf run from:";
-    for (size_t i = 0; i < d->n_sources && !st; i++) {
-        import_format used = IMPORT_AUTO;
-        st = import_source(d->sources[i], &io, &ds, &used);
-        size_t len = strlen(prov);
-        snprintf(prov + len, sizeof prov - len, " %s (%s)", d->sources[i],
-                 import_format_name(used));
-    }
-    if (!st) {
-        dataset_sort(&ds);
-        st = h5io_dataset_write_prov(path, &ds, prov);
-    }
-    dataset_free(&ds);
+    if (!dry_run && file_exists(path)) return h5io_dataset_read(path, ds);
+    char prov[4096];
+    rk_status st = import_raw(d, ds, prov, sizeof prov);
+    if (!st && !dry_run) st = train_mkdirs(dir);
+    if (!st && !dry_run) st = h5io_dataset_write_prov(path, ds, prov);
     return st;
 }
 
@@ -411,19 +413,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     }
     for (size_t d = 0; d < nd && !st; d++) {
         const man_dataset *D = &m->datasets[d];
-        if (o->dry_run && !D->h5[0]) {
-            /* import to a scratch dataset in memory only */
-            import_opts io = {D->format, 0};
-            if (D->type_map[0] && !(st = import_set_type_map(&ds[d], D->type_map)))
-                io.type_map_fixed = 1;
-            for (size_t i = 0; i < D->n_sources && !st; i++)
-                st = import_source(D->sources[i], &io, &ds[d], NULL);
-            if (!st) dataset_sort(&ds[d]);
-            snprintf(paths[d], RUN_PATH, "(import of %s)", D->sources[0]);
-        } else {
-            st = prepare_dataset(m, D, paths[d], RUN_PATH);
-            if (!st) st = h5io_dataset_read(paths[d], &ds[d]);
-        }
+        st = load_dataset(m, D, o->dry_run, paths[d], RUN_PATH, &ds[d]);
         if (!st) st = inject_outliers(D, &ds[d]);
         if (st) err_prefix(st, "%s: datasets[%zu] (%s): ", m->path, d, D->name);
     }
@@ -443,7 +433,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     }
     if (!st && o->dry_run) {
         printf("experiment %s: %zu cells (%zu datasets x %zu variants x %zu seeds)%s; this shard: "
-               "%zu, finished %zu, to run %zu; %d job(s) x %d thread(s); memory limit %.2f GiB\n",
+               "%zu, finished %zu, to run %zu; %d job(s) x %d thread(s); memory limit %.3g GiB\n",
                m->name, ncells, nd, m->n_variants, m->n_seeds, o->shard_n > 1 ? " sharded" : "",
                n_mine, n_done0, n_todo, jobs, threads, (double)optim_mem_limit() / 1073741824.0);
         printf("%-6s %-12s %-20s %-8s %-6s %12s  %s\n", "cell", "dataset", "label", "optim", "seed",
