@@ -87,12 +87,9 @@ rk_status cmd_eval(int argc, char **argv) {
         model_free(&m);
         return st;
     }
-    model_frame_ref *tr = NULL, *te = NULL;
-    size_t ntr = 0, nte = 0;
     char what[1100];
     snprintf(what, sizeof what, "%s vs %s", dpath, mpath);
     st = model_check_types(&m, &ds, what);
-    if (!st) st = train_split_frames(&ds, TRAIN_SPLIT_TAIL, 0.2, "", 0, &tr, &ntr, &te, &nte);
     /* selected frames per system */
     dataset_t pred;
     memset(&pred, 0, sizeof pred);
@@ -113,7 +110,7 @@ rk_status cmd_eval(int argc, char **argv) {
     double se = 0, sf = 0;
     size_t nfr = 0, ncomp = 0;
     for (size_t s = 0; !st && s < ds.nsystems; s++) {
-        size_t n = ds.sys[s].nframes, nt = (size_t)floor(0.2 * (double)n);
+        size_t n = ds.sys[s].nframes, nt = (size_t)floor(TRAIN_TEST_FRACTION * (double)n);
         size_t lo = which == 0 ? n - nt : 0, hi = which == 1 ? n - nt : n, na = ds.sys[s].natoms;
         st = ds_system_alloc(&pred.sys[s], ds.sys[s].name, na, hi - lo);
         fidx[s] = calloc(hi - lo ? hi - lo : 1, sizeof **fidx);
@@ -149,8 +146,6 @@ rk_status cmd_eval(int argc, char **argv) {
             free(fidx[s]);
     free(fidx);
     free(pred.sys);
-    free(tr);
-    free(te);
     model_ws_free(ws);
     dataset_free(&ds);
     model_free(&m);

@@ -24,6 +24,8 @@
 #include "optim.h"
 
 #define TRAIN_PATH_MAX 1024
+/* Default test split (SPEC §4): the last floor(0.2 n) frames of each system of n frames. */
+#define TRAIN_TEST_FRACTION 0.2
 
 typedef enum { TRAIN_SPLIT_TAIL, TRAIN_SPLIT_RANDOM } train_split;
 
