@@ -21,7 +21,6 @@
 #define TRAIN_PREF_F 2.0
 #define TRAIN_FORCE_GROUPS 4
 #define TRAIN_GROUP_ATOMS 6
-#define TRAIN_TEST_FRACTION 0.2
 #define TRAIN_PROGRESS_S 5.0
 
 const char *train_outcome_str(train_outcome o) {
@@ -151,7 +150,8 @@ rk_status train_config_load(const char *path, train_config *tc) {
     return st;
 }
 
-char *train_config_to_json(const train_config *tc) {
+/* The resolved configuration as a JSON object (caller frees with jsonw_free). */
+static jsonw *config_object(const train_config *tc) {
     jsonw *o = jsonw_new_object();
     char *ms = model_config_to_json(&tc->model);
     jsonw *mj = NULL;
@@ -183,6 +183,11 @@ char *train_config_to_json(const train_config *tc) {
     jsonw_add_num(tr, "pref_f", tc->pref_f);
     jsonw_add(o, "training", tr);
     jsonw_add_str(o, "output", tc->out_dir);
+    return o;
+}
+
+char *train_config_to_json(const train_config *tc) {
+    jsonw *o = config_object(tc);
     char *s = jsonw_print(o);
     jsonw_free(o);
     return s;
@@ -227,6 +232,11 @@ static double now_s(void) {
 
 /* ------------------------------------------------------------------ split ---------------- */
 
+static int cmp_size(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
 rk_status train_split_frames(const dataset_t *ds, train_split mode, double test_fraction,
                              const char *stream_name, uint64_t seed, model_frame_ref **train,
                              size_t *n_train, model_frame_ref **test, size_t *n_test) {
@@ -250,20 +260,8 @@ rk_status train_split_frames(const dataset_t *ds, train_split mode, double test_
         if (mode == TRAIN_SPLIT_RANDOM) {
             rng_shuffle(&r, perm, n);
             /* keep each part in frame order */
-            for (size_t a = 0; a + 1 < n - nt; a++)
-                for (size_t b = a + 1; b < n - nt; b++)
-                    if (perm[b] < perm[a]) {
-                        size_t t = perm[a];
-                        perm[a] = perm[b];
-                        perm[b] = t;
-                    }
-            for (size_t a = n - nt; a + 1 < n; a++)
-                for (size_t b = a + 1; b < n; b++)
-                    if (perm[b] < perm[a]) {
-                        size_t t = perm[a];
-                        perm[a] = perm[b];
-                        perm[b] = t;
-                    }
+            qsort(perm, n - nt, sizeof *perm, cmp_size);
+            qsort(perm + (n - nt), nt, sizeof *perm, cmp_size);
         }
         for (size_t f = 0; f < n; f++) {
             model_frame_ref ref = {s, perm[f]};
@@ -621,15 +619,6 @@ void train_add_provenance(jsonw *o) {
     jsonw_add_str(o, "host", host);
 }
 
-/* Provenance for config.json. */
-static char *provenance_json(void) {
-    jsonw *o = jsonw_new_object();
-    train_add_provenance(o);
-    char *s = jsonw_print_compact(o);
-    jsonw_free(o);
-    return s;
-}
-
 rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_result *res) {
     train_config tcv = *tc_in;
     train_config *tc = &tcv;
@@ -668,18 +657,16 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     st = train_mkdirs(tc->out_dir);
     if (!st) st = run_setup(&r);
     if (!st) {
-        char *cj = train_config_to_json(tc), *pj = provenance_json();
-        size_t len = strlen(cj) + strlen(pj) + 64;
-        char *all = malloc(len);
         /* config.json: the resolved configuration plus provenance */
-        snprintf(all, len, "%.*s,\n  \"provenance\": %s\n}\n", (int)(strrchr(cj, '}') - cj), cj,
-                 pj);
+        jsonw *o = config_object(tc), *prov = jsonw_new_object();
+        train_add_provenance(prov);
+        jsonw_add(o, "provenance", prov);
+        char *text = jsonw_print(o);
+        jsonw_free(o);
         char p[TRAIN_PATH_MAX + 32];
         snprintf(p, sizeof p, "%s/config.json", tc->out_dir);
-        st = train_write_text_atomic(p, all);
-        free(all);
-        free(cj);
-        free(pj);
+        st = train_write_text_atomic(p, text);
+        free(text);
     }
     if (!st) {
         char p[TRAIN_PATH_MAX + 32];

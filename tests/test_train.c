@@ -292,3 +292,39 @@ Test(train, init_then_eval) {
     model_free(&m);
     dataset_free(&ds);
 }
+
+/* The seeded random split partitions each system's frames (floor(0.2 n) test frames), keeps each
+ * part in frame order, and depends only on (stream name, seed). */
+Test(train, random_split_partitions_frames) {
+    const dataset_t *ds = get_cu();
+    size_t n = ds->sys[0].nframes;
+    model_frame_ref *tr[3], *te[3];
+    size_t ntr[3], nte[3];
+    uint64_t seeds[3] = {5, 5, 6};
+    for (int k = 0; k < 3; k++)
+        cr_assert_eq(train_split_frames(ds, TRAIN_SPLIT_RANDOM, 0.2, "Cu", seeds[k], &tr[k],
+                                        &ntr[k], &te[k], &nte[k]),
+                     RK_OK);
+    cr_assert_eq(nte[0], n / 5);
+    cr_assert_eq(ntr[0] + nte[0], n);
+    int *seen = calloc(n, sizeof *seen);
+    for (size_t i = 0; i < ntr[0]; i++)
+        seen[tr[0][i].frame]++;
+    for (size_t i = 0; i < nte[0]; i++)
+        seen[te[0][i].frame]++;
+    for (size_t f = 0; f < n; f++)
+        cr_assert_eq(seen[f], 1, "frame %zu", f);
+    for (size_t i = 1; i < ntr[0]; i++)
+        cr_assert_lt(tr[0][i - 1].frame, tr[0][i].frame);
+    for (size_t i = 1; i < nte[0]; i++)
+        cr_assert_lt(te[0][i - 1].frame, te[0][i].frame);
+    cr_assert_eq(memcmp(te[0], te[1], nte[0] * sizeof *te[0]), 0, "same seed, same split");
+    cr_assert_neq(memcmp(te[0], te[2], nte[0] * sizeof *te[0]), 0, "another seed, another split");
+    /* not the tail split */
+    cr_assert_neq(te[0][0].frame, n - n / 5);
+    free(seen);
+    for (int k = 0; k < 3; k++) {
+        free(tr[k]);
+        free(te[k]);
+    }
+}
