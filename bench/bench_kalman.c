@@ -20,6 +20,7 @@
 #include "kalman.h"
 #include "layout.h"
 #include "optim.h"
+#include "registry.h"
 #include "rng.h"
 
 /* Triad arrays: 64 Mi doubles each (512 MiB), three of them: far beyond the 32 MiB L3. */

@@ -25,4 +25,5 @@ const optim_type optim_lekf = {
     .step = kalman_step,
     .report = kalman_report,
     .free = kalman_free,
+    .describe = kalman_describe,
 };

@@ -26,4 +26,5 @@ const optim_type optim_rlekf = {
     .step = kalman_step,
     .report = kalman_report,
     .free = kalman_free,
+    .describe = kalman_describe,
 };

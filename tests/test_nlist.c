@@ -1,4 +1,4 @@
-/* Tests of the neighbour list (src/nlist.c) against an independent brute-force search over all
+/* Tests of the neighbour list (src/model/nlist.c) against an independent brute-force search over all
  * periodic images, plus known coordination numbers, and the `rlekf neighbor-stat` command.
  *
  * Pairs are compared as sets keyed by (i, j, integer lattice shift S): the shift of a reported

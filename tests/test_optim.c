@@ -16,6 +16,7 @@
 #include "kalman.h"
 #include "layout.h"
 #include "optim.h"
+#include "registry.h"
 #include "rng.h"
 
 /* ---------------------------------------------------------------- helpers */

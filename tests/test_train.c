@@ -8,6 +8,7 @@
 #include "csvio.h"
 #include "h5io.h"
 #include "modelutil.h"
+#include "registry.h"
 #include "testutil.h"
 #include "train.h"
 

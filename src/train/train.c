@@ -13,6 +13,7 @@
 #include "blas.h"
 #include "csvio.h"
 #include "h5io.h"
+#include "registry.h"
 #include "rlekf_git.h"
 #include "rng.h"
 

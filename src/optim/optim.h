@@ -4,7 +4,7 @@
  * tensors) and, per step, a signal: a Kalman measurement (scalar error e and Jacobian h, SPEC §3)
  * or a loss gradient g (Adam). The trainer owns the loop and the training protocol; it asks the
  * type's `kind` which signal to send. Adding an optimizer = one file in optimizers/ and one line
- * in the registry table (optim.c).
+ * in the registry table (optimizers/registry.c).
  */
 #ifndef RLEKF_OPTIM_H
 #define RLEKF_OPTIM_H
@@ -65,14 +65,13 @@ typedef struct optim_type {
     rk_status (*step)(void *state, double *w, const optim_signal *sig);
     void (*report)(const void *state, optim_report_t *r);
     void (*free)(void *state);
+    /* Optional: a one-phrase description of the state this configuration would build (e.g. "7
+     * blocks, largest 5120") for memory-limit messages; returns 0 when it has none. */
+    int (*describe)(const struct optim_type *t, const optim_params *p, const layout_t *L, char *buf,
+                    size_t cap);
 } optim_type;
 
-/* Registry. */
-const optim_type *optim_find(const char *name);
-size_t optim_count(void);
-const optim_type *optim_at(size_t i);
-/* "gekf, rlekf, lekf, adam" for error messages. */
-const char *optim_names(void);
+/* The registry of every type (optim_find, optim_names, ...) is optimizers/registry.h. */
 
 /* Defaults of a type's table. */
 void optim_default_params(const optim_type *t, optim_params *p);

@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "optim.h"
+#include "registry.h"
 
 /* Integers below this magnitude print in full; larger ones as 1e+09 to keep the table narrow. */
 #define LIST_INT_MAX 1e7

@@ -1,7 +1,7 @@
 /* optim: the optimizer registry, hyper-parameter tables and the memory limit (see optim.h).
  *
- * The registry is one static table of type pointers, each defined in optimizers/<name>.c; an
- * unknown name is answered with the list of valid ones. Hyper-parameters are resolved from each
+ * The registry table itself lives with the plug-ins (optimizers/registry.c), so this layer names
+ * none of them. Hyper-parameters are resolved from each
  * type's descriptor table (default, inclusive bounds, integer or choice), so configuration errors
  * name the key path, the value and what would have been valid. optim_create checks the state size
  * (computed from the layout before any allocation) against a memory limit.
@@ -14,55 +14,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "adam.h"
-#include "kalman.h"
-
-static const optim_type *const optim_registry[] = {
-    &optim_gekf,
-    &optim_rlekf,
-    &optim_lekf,
-    &optim_adam,
-};
-
-#define OPTIM_N_TYPES (sizeof optim_registry / sizeof optim_registry[0])
-
 /* Default memory limit: this share of physical memory, leaving room for the model, the data set
  * and the rest of the system. */
 #define OPTIM_MEM_SHARE_NUM 4
 #define OPTIM_MEM_SHARE_DEN 5
 #define OPTIM_MEM_ENV "RLEKF_MEM_LIMIT"
-/* Room for "gekf, rlekf, lekf, adam" and for one list of parameter names. */
+/* Room for one list of parameter names. */
 #define OPTIM_NAMES_MAX 512
 /* Numbers whose magnitude is below this and that are integers print without exponent. */
 #define OPTIM_PRINT_INT_MAX 1e15
 /* 17 significant digits always identify a double. */
 #define OPTIM_MAX_DIGITS 17
-
-const optim_type *optim_find(const char *name) {
-    if (!name) return NULL;
-    for (size_t i = 0; i < OPTIM_N_TYPES; i++)
-        if (strcmp(optim_registry[i]->name, name) == 0) return optim_registry[i];
-    return NULL;
-}
-
-size_t optim_count(void) {
-    return OPTIM_N_TYPES;
-}
-
-const optim_type *optim_at(size_t i) {
-    return i < OPTIM_N_TYPES ? optim_registry[i] : NULL;
-}
-
-const char *optim_names(void) {
-    static char buf[OPTIM_NAMES_MAX];
-    if (!buf[0]) {
-        size_t len = 0;
-        for (size_t i = 0; i < OPTIM_N_TYPES; i++)
-            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "",
-                                    optim_registry[i]->name);
-    }
-    return buf;
-}
 
 void optim_default_params(const optim_type *t, optim_params *p) {
     RK_ASSERT(t->n_params <= OPTIM_MAX_PARAMS);
@@ -266,7 +228,7 @@ rk_status optim_create(const optim_type *t, const optim_params *p, const layout_
     size_t need = t->state_bytes(p, L), limit = optim_mem_limit();
     if (need > limit) {
         char what[96], nb[32], lb[32];
-        int kalman = kalman_describe(t, p, L, what, sizeof what);
+        int kalman = t->describe && t->describe(t, p, L, what, sizeof what);
         if (!kalman) snprintf(what, sizeof what, "N = %zu", L->n_params);
         const char *source = optim_limit_override ? "configured"
                              : from_env           ? OPTIM_MEM_ENV

@@ -1,5 +1,6 @@
 /* manifest: parsing and validation of experiment manifests (see manifest.h). */
 #include "manifest.h"
+#include "registry.h"
 
 #include <math.h>
 #include <string.h>
