@@ -14,6 +14,7 @@
  * switched off.
  */
 #include "h5io.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,9 +96,8 @@ static rk_status w_open(h5w *w, const char *path) {
     h5_quiet();
     w->path = path;
     w->file = -1;
-    if (strlen(path) + 32 >= sizeof w->tmp)
-        return err_set(RK_EINPUT, "%.80s...: output path too long", path);
-    snprintf(w->tmp, sizeof w->tmp, "%s.tmp-%ld", path, (long)getpid());
+    rk_status st = fs_tmp_name(path, w->tmp, sizeof w->tmp);
+    if (st) return st;
     /* Create the temporary with open() first: it gives a proper errno message for a missing
      * directory or a read-only location, which H5Fcreate does not. */
     int fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
@@ -118,11 +118,11 @@ static rk_status w_open(h5w *w, const char *path) {
 static rk_status w_finish(h5w *w, rk_status st) {
     if (w->file >= 0 && H5Fclose(w->file) < 0 && st == RK_OK) st = w_fail(w, "(closing the file)");
     w->file = -1;
-    if (st == RK_OK && rename(w->tmp, w->path) != 0)
-        st = err_set(RK_ERUNTIME, "%s: cannot rename %s to it: %s", w->path, w->tmp,
-                     strerror(errno));
-    if (st != RK_OK) unlink(w->tmp);
-    return st;
+    if (st != RK_OK) {
+        unlink(w->tmp);
+        return st;
+    }
+    return fs_commit(w->tmp, w->path, 1);
 }
 
 static hid_t vlen_utf8(void) {

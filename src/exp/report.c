@@ -7,6 +7,7 @@
  * RMSEs in meV/atom and meV/Å for readability and says so.
  */
 #include "report.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -134,47 +135,6 @@ const report_variant *report_adam_variant(const report_exp *e, const char *datas
 }
 
 /* ------------------------------------------------------------- loading --------------------- */
-
-static int file_exists(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-/* Whole file as a NUL-terminated string (caller frees). */
-static rk_status slurp(const char *path, char **out) {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(RK_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = rk_malloc(cap);
-    if (!buf) {
-        fclose(f);
-        return RK_ENOMEM;
-    }
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (cap - n - 1 == 0) {
-            char *nb = realloc(buf, 2 * cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return err_set(RK_ENOMEM, "%s: out of memory", path);
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return err_set(RK_ERUNTIME, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return RK_OK;
-}
 
 /* A numeric cell of an optional column: NAN when the column is absent or the cell empty. */
 static rk_status opt_num(const csvio_table *t, const char *path, size_t row, const char *col,
@@ -341,7 +301,7 @@ static rk_status parse_summary_row(report_exp *e, const csvio_table *t, const ch
     }
     char mpath[REPORT_PATH_MAX + 16];
     snprintf(mpath, sizeof mpath, "%s/metrics.csv", r->dir);
-    if (!file_exists(mpath))
+    if (!fs_is_file(mpath))
         return err_set(RK_EINPUT, "%s: missing, but %s row %zu lists the cell as '%s'", mpath, path,
                        row + 2, status_s);
     return load_metrics(mpath, r);
@@ -364,7 +324,7 @@ rk_status report_load(const char *exp_dir, report_exp *e) {
 
     char path[REPORT_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/summary.csv", e->dir);
-    if (!file_exists(path))
+    if (!fs_is_file(path))
         return err_set(RK_EINPUT, "%s: missing (is %s an experiment folder written by rlekf run?)",
                        path, e->dir);
     csvio_table t;
@@ -377,7 +337,7 @@ rk_status report_load(const char *exp_dir, report_exp *e) {
     csvio_free(&t);
     if (!st) {
         snprintf(path, sizeof path, "%s/provenance.json", e->dir);
-        if (file_exists(path)) st = slurp(path, &e->provenance);
+        if (fs_is_file(path)) st = fs_read_all(path, &e->provenance, NULL);
     }
     if (st) report_free(e);
     return st;
@@ -396,32 +356,18 @@ void report_free(report_exp *e) {
 
 /* ------------------------------------------------------------- output helpers -------------- */
 
-typedef struct {
-    FILE *f;
-    char path[REPORT_PATH_MAX + 256];
-    char tmp[REPORT_PATH_MAX + 300];
-} outfile;
+typedef fs_atomic outfile;
 
 static rk_status out_open(outfile *o, const char *dir, const char *name) {
-    int n = snprintf(o->path, sizeof o->path, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= sizeof o->path)
-        return err_set(RK_EINPUT, "%s/%s: path too long", dir, name);
-    snprintf(o->tmp, sizeof o->tmp, "%s.tmp-%d", o->path, (int)getpid());
-    o->f = fopen(o->tmp, "w");
-    if (!o->f) return err_set(RK_ERUNTIME, "%s: cannot write: %s", o->tmp, strerror(errno));
-    return RK_OK;
+    char path[FS_PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof path) return err_set(RK_EINPUT, "%s/%s: path too long", dir, name);
+    return fs_atomic_open(o, path);
 }
 
 /* Close and rename into place; on any failure the temporary file is removed. */
 static rk_status out_close(outfile *o) {
-    int ok = !ferror(o->f);
-    ok = fclose(o->f) == 0 && ok;
-    o->f = NULL;
-    if (!ok || rename(o->tmp, o->path) != 0) {
-        unlink(o->tmp);
-        return err_set(RK_ERUNTIME, "%s: cannot write: %s", o->path, strerror(errno));
-    }
-    return RK_OK;
+    return fs_atomic_commit(o);
 }
 
 /* A name safe as a file name and as one whitespace-separated gnuplot field. */
@@ -1020,10 +966,10 @@ static rk_status write_parity_cells(const ctx_t *c) {
         char cfg[REPORT_PATH_MAX + 16], h5[REPORT_PATH_MAX], model[REPORT_PATH_MAX + 16];
         snprintf(cfg, sizeof cfg, "%s/config.json", r->dir);
         snprintf(model, sizeof model, "%s/model.h5", r->dir);
-        if (!file_exists(model)) continue;
+        if (!fs_is_file(model)) continue;
         snprintf(h5, sizeof h5, "-");
         jsonw *root = NULL;
-        if (file_exists(cfg) && jsonw_parse_file(cfg, &root) == RK_OK) {
+        if (fs_is_file(cfg) && jsonw_parse_file(cfg, &root) == RK_OK) {
             const jsonw *d = jsonw_get(jsonw_get(root, "training"), "dataset");
             if (d && jsonw_typeof(d) == JSONW_STRING)
                 snprintf(h5, sizeof h5, "%s", jsonw_string(d));
@@ -1213,7 +1159,7 @@ rk_status report_write(const report_exp *e, const char *out_dir, char *md_path, 
     int n = snprintf(curve_dir, sizeof curve_dir, "%s/curves", out_dir);
     if (n < 0 || (size_t)n >= sizeof curve_dir)
         return err_set(RK_EINPUT, "%s: path too long", out_dir);
-    rk_status st = train_mkdirs(curve_dir);
+    rk_status st = fs_mkdirs(curve_dir);
     if (st) return st;
 
     size_t nv = e->nvars ? e->nvars : 1;

@@ -1,5 +1,7 @@
 /* runner: resumable, parallel execution of an experiment grid (see runner.h). */
 #include "runner.h"
+#include "clock.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -20,12 +22,6 @@
 #include "rng.h"
 
 #define RUN_PATH (TRAIN_PATH_MAX + 256)
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int file_exists(const char *p) {
     struct stat sb;
@@ -72,7 +68,7 @@ static rk_status load_dataset(const manifest_t *m, const man_dataset *d, int dry
     if (!dry_run && file_exists(path)) return h5io_dataset_read(path, ds);
     char prov[4096];
     rk_status st = import_raw(d, ds, prov, sizeof prov);
-    if (!st && !dry_run) st = train_mkdirs(dir);
+    if (!st && !dry_run) st = fs_mkdirs(dir);
     if (!st && !dry_run) st = h5io_dataset_write_prov(path, ds, prov);
     return st;
 }
@@ -158,7 +154,7 @@ static rk_status write_result(const manifest_t *m, size_t k, const char *status,
     jsonw_free(o);
     char p[RUN_PATH + 32];
     cell_file(m, k, "result.json", p, sizeof p);
-    rk_status st = train_write_text_atomic(p, text);
+    rk_status st = fs_write_text_atomic(p, text);
     free(text);
     return st;
 }
@@ -179,7 +175,7 @@ static void run_cell_child(const manifest_t *m, size_t k, const char *ds_path, c
     char dir[RUN_PATH], logp[RUN_PATH + 32];
     manifest_cell_dir(m, k, dir, sizeof dir);
     remove_cell_files(m, k);
-    rk_status st = train_mkdirs(dir);
+    rk_status st = fs_mkdirs(dir);
     if (st) {
         fprintf(stderr, "rlekf run: %s\n", err_msg());
         _exit(1);
@@ -249,13 +245,13 @@ static void num_field(const jsonw *o, const char *key, char *buf, size_t cap, in
 }
 
 rk_status runner_write_summary(const manifest_t *m) {
-    char path[RUN_PATH], tmp[RUN_PATH + 32];
+    char path[RUN_PATH];
     snprintf(path, sizeof path, "%s/%s/summary.csv", m->results_dir, m->name);
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return err_set(RK_ERUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
+    fs_atomic out;
+    rk_status st = fs_atomic_open(&out, path);
+    if (st) return st;
+    FILE *f = out.f;
     csvio_write_row(f, SUMMARY_HEADER, SUMMARY_NCOLS);
-    rk_status st = RK_OK;
     for (size_t k = 0; k < manifest_n_cells(m) && !st; k++) {
         if (!manifest_cell_applies(m, k) || !cell_finished(m, k)) continue;
         char rp[RUN_PATH + 32];
@@ -312,11 +308,11 @@ rk_status runner_write_summary(const manifest_t *m) {
             row[i] = fld[i];
         csvio_write_row(f, row, SUMMARY_NCOLS);
     }
-    int ok = fclose(f) == 0;
-    if (!st && (!ok || rename(tmp, path) != 0))
-        st = err_set(RK_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    if (st) unlink(tmp);
-    return st;
+    if (st) {
+        fs_atomic_abort(&out);
+        return st;
+    }
+    return fs_atomic_commit(&out);
 }
 
 /* ------------------------------------------------------------ run --------------------------- */
@@ -324,29 +320,10 @@ rk_status runner_write_summary(const manifest_t *m) {
 static rk_status copy_manifest(const manifest_t *m) {
     char dst[RUN_PATH];
     snprintf(dst, sizeof dst, "%s/%s/manifest.json", m->results_dir, m->name);
-    FILE *f = fopen(m->path, "rb");
-    if (!f) return err_set(RK_EINPUT, "%s: cannot read: %s", m->path, strerror(errno));
     char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[8192];
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = 2 * (len + n + 1);
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return err_set(RK_ENOMEM, "out of memory");
-            }
-            buf = nb;
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
-    if (!buf) return err_set(RK_EINPUT, "%s: empty", m->path);
-    buf[len] = '\0';
-    rk_status st = train_write_text_atomic(dst, buf);
+    rk_status st = fs_read_all(m->path, &buf, NULL);
+    if (st) return st;
+    st = fs_write_text_atomic(dst, buf);
     free(buf);
     return st;
 }
@@ -366,7 +343,7 @@ static rk_status write_provenance(const manifest_t *m, int jobs, int threads) {
     jsonw_add_str(o, "started", when);
     char *text = jsonw_print(o);
     jsonw_free(o);
-    rk_status st = train_write_text_atomic(p, text);
+    rk_status st = fs_write_text_atomic(p, text);
     free(text);
     return st;
 }
@@ -400,7 +377,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     snprintf(exp_dir, sizeof exp_dir, "%s/%s", m->results_dir, m->name);
     rk_status st = RK_OK;
     if (!o->dry_run) {
-        if ((st = train_mkdirs(exp_dir))) return st;
+        if ((st = fs_mkdirs(exp_dir))) return st;
         if ((st = copy_manifest(m))) return st;
     }
     /* datasets: import if needed, load once (children inherit them), inject outliers */
@@ -459,7 +436,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     pid_t *pids = calloc(jobs, sizeof *pids);
     size_t *pcell = calloc(jobs, sizeof *pcell);
     double *pstart = calloc(jobs, sizeof *pstart);
-    double t0 = now_s(), cell_time = 0.0;
+    double t0 = clock_now_s(), cell_time = 0.0;
     if (!o->quiet && !st && !o->dry_run)
         fprintf(stderr,
                 "[run %s] %zu cells, %zu already finished, %zu to run with %d job(s) x %d "
@@ -483,7 +460,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
             if (pid == 0) run_cell_child(m, k, paths[d], &ds[d], threads);
             pids[slot] = pid;
             pcell[slot] = k;
-            pstart[slot] = now_s();
+            pstart[slot] = clock_now_s();
             running++;
             if (!o->quiet)
                 fprintf(stderr, "[run %s] start %s / %s / seed %ld\n", m->name, m->datasets[d].name,
@@ -506,7 +483,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
         pids[slot] = 0;
         running--;
         finished++;
-        double dt = now_s() - pstart[slot];
+        double dt = clock_now_s() - pstart[slot];
         cell_time += dt;
         char status[64] = "?", reason[512] = "";
         if (!cell_finished(m, k)) {
@@ -539,7 +516,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
             double left = (double)(n_todo - finished) * cell_time / (double)finished / jobs;
             char eta[32], el[32];
             fmt_time(left, eta, sizeof eta);
-            fmt_time(now_s() - t0, el, sizeof el);
+            fmt_time(clock_now_s() - t0, el, sizeof el);
             fprintf(stderr,
                     "[run %s] %zu/%zu cells done; %s / %s / seed %ld: %s%s%s (%.1f s); "
                     "elapsed %s, ETA %s\n",

@@ -1,5 +1,6 @@
 /* jsonw: cJSON behind a typed, path-reporting interface (see jsonw.h). */
 #include "jsonw.h"
+#include "fs.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -8,35 +9,6 @@
 
 #define C(n) ((cJSON *)(n))
 #define CC(n) ((const cJSON *)(n))
-
-static rk_status read_file(const char *path, char **text) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(RK_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return err_set(RK_EINPUT, "%s: cannot seek", path);
-    }
-    long n = ftell(f);
-    rewind(f);
-    if (n < 0) {
-        fclose(f);
-        return err_set(RK_EINPUT, "%s: cannot read size", path);
-    }
-    char *buf = rk_malloc((size_t)n + 1);
-    if (!buf) {
-        fclose(f);
-        return RK_ENOMEM;
-    }
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    if (got != (size_t)n) {
-        free(buf);
-        return err_set(RK_EINPUT, "%s: short read (%zu of %ld bytes)", path, got, n);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    return RK_OK;
-}
 
 rk_status jsonw_parse_text(const char *text, const char *what, jsonw **root) {
     const char *end = NULL;
@@ -58,7 +30,7 @@ rk_status jsonw_parse_text(const char *text, const char *what, jsonw **root) {
 
 rk_status jsonw_parse_file(const char *path, jsonw **root) {
     char *text = NULL;
-    rk_status st = read_file(path, &text);
+    rk_status st = fs_read_all(path, &text, NULL);
     if (st) return st;
     st = jsonw_parse_text(text, path, root);
     free(text);

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "clock.h"
 #include "csvio.h"
+#include "fs.h"
 #include "h5io.h"
 #include "registry.h"
 #include "rlekf_git.h"
@@ -194,43 +196,6 @@ char *train_config_to_json(const train_config *tc) {
     return s;
 }
 
-/* ------------------------------------------------------------------ files ---------------- */
-
-rk_status train_mkdirs(const char *dir) {
-    char buf[TRAIN_PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return err_set(RK_ERUNTIME, "%s: cannot create directory: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return err_set(RK_ERUNTIME, "%s: cannot create directory: %s", buf, strerror(errno));
-    return RK_OK;
-}
-
-rk_status train_write_text_atomic(const char *path, const char *text) {
-    char tmp[TRAIN_PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return err_set(RK_ERUNTIME, "%s: cannot write: %s", tmp, strerror(errno));
-    int ok = fputs(text, f) >= 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return err_set(RK_ERUNTIME, "%s: cannot write: %s", path, strerror(errno));
-    }
-    return RK_OK;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ------------------------------------------------------------------ split ---------------- */
 
 static int cmp_size(const void *a, const void *b) {
@@ -347,8 +312,7 @@ typedef struct {
     size_t n_train, n_test, n_ev_train, n_ev_test;
     double *h, *F, *c, *wprev; /* (N), (3A), (3A), (N) */
     rng_t order, sample;
-    FILE *csv;
-    char csv_path[TRAIN_PATH_MAX + 32], csv_tmp[TRAIN_PATH_MAX + 48];
+    fs_atomic csv; /* metrics.csv, renamed into place when the run ends */
     char model_path[TRAIN_PATH_MAX + 32];
     size_t images, updates;
     double t0, last_progress, max_dw;
@@ -469,7 +433,7 @@ static rk_status evaluate(run_t *r, const char *status) {
     r->tc->opt->report(r->opt, &rep);
     size_t N = r->m.layout.n_params;
     double wn = blas_nrm2(N, r->m.w);
-    double wall = now_s() - r->t0;
+    double wall = clock_now_s() - r->t0;
     char f[CSV_NCOLS][64];
     fmt(f[0], 64, (double)r->images / (double)r->n_train);
     snprintf(f[1], 64, "%zu", r->images);
@@ -487,8 +451,8 @@ static rk_status evaluate(run_t *r, const char *status) {
     const char *fields[CSV_NCOLS];
     for (size_t i = 0; i < CSV_NCOLS; i++)
         fields[i] = f[i];
-    csvio_write_row(r->csv, fields, CSV_NCOLS);
-    fflush(r->csv);
+    csvio_write_row(r->csv.f, fields, CSV_NCOLS);
+    fflush(r->csv.f);
     r->max_dw = 0.0;
     train_result *res = r->res;
     res->final_train_e = tre;
@@ -509,7 +473,7 @@ static rk_status evaluate(run_t *r, const char *status) {
 static void progress(run_t *r, size_t epoch, size_t pos, int force) {
     const train_config *tc = r->tc;
     if (tc->quiet) return;
-    double t = now_s();
+    double t = clock_now_s();
     if (!force && t - r->last_progress < tc->progress_interval_s) return;
     r->last_progress = t;
     double el = t - r->t0, rate = el > 0 ? (double)r->images / el : 0.0;
@@ -599,7 +563,7 @@ static void run_free(run_t *r) {
     free(r->wprev);
     free(r->F);
     free(r->c);
-    if (r->csv) fclose(r->csv);
+    if (r->csv.f) fs_atomic_abort(&r->csv);
 }
 
 void train_add_provenance(jsonw *o) {
@@ -654,8 +618,8 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     r.ds = ds;
     r.res = res;
     r.last_test_e = r.last_test_f = NAN;
-    r.t0 = now_s();
-    st = train_mkdirs(tc->out_dir);
+    r.t0 = clock_now_s();
+    st = fs_mkdirs(tc->out_dir);
     if (!st) st = run_setup(&r);
     if (!st) {
         /* config.json: the resolved configuration plus provenance */
@@ -666,7 +630,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
         jsonw_free(o);
         char p[TRAIN_PATH_MAX + 32];
         snprintf(p, sizeof p, "%s/config.json", tc->out_dir);
-        st = train_write_text_atomic(p, text);
+        st = fs_write_text_atomic(p, text);
         free(text);
     }
     if (!st) {
@@ -676,13 +640,10 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     }
     if (!st) {
         snprintf(r.model_path, sizeof r.model_path, "%s/model.h5", tc->out_dir);
-        snprintf(r.csv_path, sizeof r.csv_path, "%s/metrics.csv", tc->out_dir);
-        snprintf(r.csv_tmp, sizeof r.csv_tmp, "%s.tmp-%d", r.csv_path, (int)getpid());
-        r.csv = fopen(r.csv_tmp, "w");
-        if (!r.csv)
-            st = err_set(RK_ERUNTIME, "%s: cannot write: %s", r.csv_tmp, strerror(errno));
-        else
-            csvio_write_row(r.csv, CSV_HEADER, CSV_NCOLS);
+        char p[TRAIN_PATH_MAX + 32];
+        snprintf(p, sizeof p, "%s/metrics.csv", tc->out_dir);
+        st = fs_atomic_open(&r.csv, p);
+        if (!st) csvio_write_row(r.csv.f, CSV_HEADER, CSV_NCOLS);
     }
     res->n_train = r.n_train;
     res->n_test = r.n_test;
@@ -710,7 +671,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
                 !(i + 1 == r.n_train))
                 st = evaluate(&r, "ok");
             progress(&r, ep, i + 1, 0);
-            if (tc->time_budget_s > 0 && now_s() - r.t0 > tc->time_budget_s) {
+            if (tc->time_budget_s > 0 && clock_now_s() - r.t0 > tc->time_budget_s) {
                 outcome = TRAIN_TIME_BUDGET;
                 break;
             }
@@ -731,13 +692,12 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     res->images = r.images;
     res->updates = r.updates;
     res->epochs_done = r.n_train ? (double)r.images / (double)r.n_train : 0.0;
-    res->wall_s = now_s() - r.t0;
-    if (r.csv) {
-        int ok = fclose(r.csv) == 0;
-        r.csv = NULL;
-        if (!st && (!ok || rename(r.csv_tmp, r.csv_path) != 0))
-            st = err_set(RK_ERUNTIME, "%s: cannot write: %s", r.csv_path, strerror(errno));
-        if (st) unlink(r.csv_tmp);
+    res->wall_s = clock_now_s() - r.t0;
+    if (r.csv.f) {
+        if (st)
+            fs_atomic_abort(&r.csv);
+        else
+            st = fs_atomic_commit(&r.csv);
     }
     if (!st) progress(&r, tc->epochs, r.n_train, 1);
     run_free(&r);

@@ -98,9 +98,4 @@ rk_status train_rmse(const model_t *m, model_ws *ws, const dataset_t *ds,
  * threads, CPUs, memory, host. */
 void train_add_provenance(jsonw *o);
 
-/* Atomic file helpers: "<path>.tmp" sibling, then rename. */
-rk_status train_write_text_atomic(const char *path, const char *text);
-/* mkdir -p */
-rk_status train_mkdirs(const char *dir);
-
 #endif
