@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Build the rlekf dataset files datasets/<name>.h5 from the raw sets shipped in datasets/.
-# Usage: scripts/import_datasets.sh [Cu H2O HfO2 LiGePS Si_mlearn ...]   (default: all five)
+# Usage: scripts/import_datasets.sh [Cu H2O HfO2 LiGePS Si_mlearn Li_mlearn ...]   (default: all six)
 # The rlekf executable is build/rlekf unless the RLEKF environment variable names another one.
 # A target newer than every one of its source files is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RLEKF=${RLEKF:-build/rlekf}
-ALL=(Cu H2O HfO2 LiGePS Si_mlearn)
+ALL=(Cu H2O HfO2 LiGePS Si_mlearn Li_mlearn)
 
 # Sources (files or directories) of each dataset, relative to datasets/.
 sources() {
@@ -17,6 +17,7 @@ sources() {
     HfO2) echo "HfO2/pwdata" ;;
     LiGePS) echo "LiGePS/100_1200k_movement" ;;
     Si_mlearn) echo "Si_mlearn/training.json Si_mlearn/test.json" ;;
+    Li_mlearn) echo "Li_mlearn/training.json Li_mlearn/test.json" ;;
     *) return 1 ;;
     esac
 }
