@@ -14,6 +14,10 @@
  *                      also the median of |w|(row i) - |w|(row 0), the drift of the weight norm
  * Invariant: nothing is written before the whole tree has been read and checked, and every output
  * file is written under a temporary name and renamed when complete.
+ *
+ * Files: report_load.c (reading the tree), report_math.c (the quantities above and what the
+ * writers derive from them), report_fmt.c (number and name text, output files), report_write.c
+ * (CSV and .dat tables), report_md.c (report.md); report_internal.h is what they share.
  */
 #ifndef RLEKF_REPORT_H
 #define RLEKF_REPORT_H
