@@ -11,7 +11,8 @@
 #include "fs.h"
 #include "report.h"
 
-/* The manifest group of the block-size sweep. */
+/* The declared parameter holding a Kalman type's block size N_b; the manifest group of the
+ * block-size sweep carries the same name. */
 #define REPORT_BLOCK_SIZE_PARAM "block_size"
 /* eV -> meV for the Markdown tables. */
 #define REPORT_MEV_PER_EV 1000.0
@@ -22,9 +23,11 @@
 
 /* ------------------------------------------------------------- kinds (report_math.c) ------- */
 
-/* Whether the variant's optimizer is a Kalman filter (gekf, rlekf, lekf). */
+/* Whether the variant's optimizer is a Kalman filter / a gradient method (by its type's kind). */
 int report_is_kalman(const report_variant *v);
-/* N_b of a Kalman variant; gekf is the limit N_b = N (its block size is the parameter count). */
+int report_is_gradient(const report_variant *v);
+/* N_b of a Kalman variant: its block_size column; a Kalman type that declares no block size
+ * holds all weights in one block, the limit N_b = N (n_params) of the block-size sweep. */
 double report_block_size_of(const report_variant *v);
 
 /* ------------------------------------------------------------- derived (report_math.c) ----- */
@@ -59,9 +62,9 @@ const report_crossing *report_cross_at(const report_ctx *c, size_t var, int q, i
 
 /* Crossing value of measure m (REPORT_NMEASURES). */
 double report_crossing_value(const report_crossing *c, int m);
-/* Adam/V ratio of measure m, NAN unless both crossed, and both after the first update: a
+/* Reference/V ratio of measure m, NAN unless both crossed, and both after the first update: a
  * crossing at the initial evaluation (mean updates 0) says nothing about speed. */
-double report_pair_ratio(const report_crossing *adam, const report_crossing *v, int m);
+double report_pair_ratio(const report_crossing *ref, const report_crossing *v, int m);
 
 /* Variant indices with a group, ordered by dataset, group (first appearance), then x; returns
  * the count. idx holds nvars. */

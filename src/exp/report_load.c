@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "csvio.h"
+#include "registry.h"
 #include "report_internal.h"
 #include "schema.h"
 
@@ -123,9 +124,13 @@ static rk_status add_run(report_variant *v, report_run **out) {
     return RK_OK;
 }
 
-/* The first row of a variant: its optimizer and the variant-wide columns. */
+/* The first row of a variant: its optimizer's type and the variant-wide columns. */
 static rk_status parse_variant(report_variant *v, const csvio_table *t, const char *path,
                                size_t row, const char *optimizer) {
+    v->type = optim_find(optimizer);
+    if (!v->type)
+        return err_set(RK_EINPUT, "%s: row %zu column %s: unknown optimizer '%s' (registered: %s)",
+                       path, row + 2, SCOL(OPTIMIZER), optimizer, optim_names());
     strcpy(v->optimizer, optimizer);
     int gc = csvio_col(t, SCOL(GROUP));
     const char *g = gc >= 0 ? csvio_cell(t, row, (size_t)gc) : "";

@@ -1,12 +1,16 @@
 /* report_math: the quantities of SPEC §4 over a loaded experiment (equations in report.h) and
  * what the writers derive from them once: per-variant statistics, every crossing, the orders of
  * the ablation and stability tables.
+ *
+ * Optimizers are told apart by their registered type only: its kind (Kalman, gradient), whether
+ * it declares a block-size parameter, and its position in the registry table.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "registry.h"
 #include "report_internal.h"
 
 const double REPORT_FACTORS[REPORT_NFACTORS] = {1.2, 1.5};
@@ -14,18 +18,30 @@ const double REPORT_FACTORS[REPORT_NFACTORS] = {1.2, 1.5};
 /* ------------------------------------------------------------- kinds ----------------------- */
 
 int report_is_kalman(const report_variant *v) {
-    return strcmp(v->optimizer, "rlekf") == 0 || strcmp(v->optimizer, "lekf") == 0 ||
-           strcmp(v->optimizer, "gekf") == 0;
+    return v->type && v->type->kind == OPTIM_KALMAN;
 }
 
-/* gekf is the limit N_b = N (its block size is the parameter count). */
+int report_is_gradient(const report_variant *v) {
+    return v->type && v->type->kind == OPTIM_GRADIENT;
+}
+
+static int declares_block_size(const report_variant *v) {
+    return v->type && optim_param_index(v->type, REPORT_BLOCK_SIZE_PARAM) >= 0;
+}
+
 double report_block_size_of(const report_variant *v) {
-    return isnan(v->block_size) && !strcmp(v->optimizer, "gekf") ? v->n_params : v->block_size;
+    return isnan(v->block_size) && report_is_kalman(v) && !declares_block_size(v) ? v->n_params
+                                                                                  : v->block_size;
 }
 
-/* Rank of an optimizer in the ablation table: the series order of the figure. */
-static int kalman_rank(const report_variant *v) {
-    return !strcmp(v->optimizer, "rlekf") ? 0 : !strcmp(v->optimizer, "lekf") ? 1 : 2;
+/* Rank of a Kalman variant in the ablation table, the series order of the figure: types that
+ * declare a block size in registry order (rlekf, lekf), then the one-block types (gekf, the
+ * N_b = N limit); a type outside the registry after the registered ones of its class. */
+static size_t kalman_rank(const report_variant *v) {
+    size_t n = optim_count(), i = 0;
+    while (i < n && optim_at(i) != v->type)
+        i++;
+    return (declares_block_size(v) ? 0 : n + 1) + i;
 }
 
 /* ------------------------------------------------------------- math without files ---------- */
@@ -88,9 +104,9 @@ report_crossing report_variant_crossing(const report_variant *v, report_qty q, d
     return c;
 }
 
-double report_ratio(double adam_value, double v_value) {
-    if (!isfinite(adam_value) || !isfinite(v_value) || v_value <= 0.0) return NAN;
-    return adam_value / v_value;
+double report_ratio(double ref_value, double v_value) {
+    if (!isfinite(ref_value) || !isfinite(v_value) || v_value <= 0.0) return NAN;
+    return ref_value / v_value;
 }
 
 double report_baseline(const report_exp *e, const char *dataset, report_qty q) {
@@ -107,12 +123,14 @@ double report_baseline(const report_exp *e, const char *dataset, report_qty q) {
     return best;
 }
 
-const report_variant *report_adam_variant(const report_exp *e, const char *dataset) {
+/* With several gradient-kind variants (e.g. Adam at several learning rates) this keeps the rule
+ * of the committed results: the default configuration, else the first listed. */
+const report_variant *report_gradient_reference(const report_exp *e, const char *dataset) {
     const report_variant *first = NULL;
     for (size_t j = 0; j < e->nvars; j++) {
         const report_variant *v = &e->vars[j];
-        if (strcmp(v->dataset, dataset) != 0 || strcmp(v->optimizer, "adam") != 0) continue;
-        if (strcmp(v->label, "adam") == 0) return v;
+        if (strcmp(v->dataset, dataset) != 0 || !report_is_gradient(v)) continue;
+        if (strcmp(v->label, v->type->name) == 0) return v;
         if (!first) first = v;
     }
     return first;
@@ -124,9 +142,9 @@ double report_crossing_value(const report_crossing *c, int m) {
     return m == 0 ? c->epoch : m == 1 ? c->updates : c->wall_s;
 }
 
-double report_pair_ratio(const report_crossing *adam, const report_crossing *v, int m) {
-    if (!(adam->updates > 0.0) || !(v->updates > 0.0)) return NAN;
-    return report_ratio(report_crossing_value(adam, m), report_crossing_value(v, m));
+double report_pair_ratio(const report_crossing *ref, const report_crossing *v, int m) {
+    if (!(ref->updates > 0.0) || !(v->updates > 0.0)) return NAN;
+    return report_ratio(report_crossing_value(ref, m), report_crossing_value(v, m));
 }
 
 /* ------------------------------------------------------------- derived once ---------------- */
@@ -239,7 +257,7 @@ void report_ctx_free(report_ctx *c) {
 
 /* The block-size sweep, i.e. Kalman variants outside any group other than the block-size group
  * (an init-scale or outlier variant shares an N_b but answers another question), ordered by
- * dataset, optimizer (rlekf, lekf, gekf), then N_b (nan last) so each series is a line. */
+ * dataset, optimizer (kalman_rank), then N_b (nan last) so each series is a line. */
 size_t report_ablation_order(const report_ctx *c, size_t *idx) {
     const report_exp *e = c->e;
     size_t n = 0;
@@ -252,7 +270,7 @@ size_t report_ablation_order(const report_ctx *c, size_t *idx) {
             size_t p = n++;
             while (p > 0 && !strcmp(e->vars[idx[p - 1]].dataset, v->dataset)) {
                 const report_variant *w = &e->vars[idx[p - 1]];
-                int rw = kalman_rank(w), rv = kalman_rank(v);
+                size_t rw = kalman_rank(w), rv = kalman_rank(v);
                 double bw = report_block_size_of(w), bv = report_block_size_of(v);
                 int after = rw > rv || (rw == rv && (isnan(bw) ? !isnan(bv) : bw > bv));
                 if (!after) break;

@@ -66,7 +66,7 @@ static rk_status write_speedup(const report_ctx *c) {
     for (size_t j = 0; j < e->nvars; j++) {
         const report_variant *v = &e->vars[j];
         size_t d = report_ds_index(c, v->dataset);
-        const report_variant *A = report_adam_variant(e, v->dataset);
+        const report_variant *A = report_gradient_reference(e, v->dataset);
         size_t ai = A ? (size_t)(A - e->vars) : 0;
         for (int q = 0; q < REPORT_NQTY; q++)
             for (int f = 0; f < REPORT_NFACTORS; f++) {
@@ -208,7 +208,8 @@ static rk_status write_variants(const report_ctx *c) {
     return fs_atomic_commit(&o);
 }
 
-/* bars.dat: one bar per (dataset, non-Adam variant, quantity, factor) with the Adam/V ratios;
+/* bars.dat: one bar per (dataset, variant not of gradient kind, quantity, factor) with the
+ * reference/V ratios (the notes and adam_label say "adam" for the reference, as the plots expect);
  * bars_groups.dat: the x centre of each variant's group of bars for the tick labels. */
 static rk_status write_bars(const report_ctx *c) {
     const report_exp *e = c->e;
@@ -224,12 +225,12 @@ static rk_status write_bars(const report_ctx *c) {
     fprintf(g.f, "# xcenter dataset label adam_label\n");
     size_t group = 0;
     for (size_t d = 0; d < c->nds; d++) {
-        const report_variant *A = report_adam_variant(e, c->ds[d]);
+        const report_variant *A = report_gradient_reference(e, c->ds[d]);
         if (!A) continue;
         size_t ai = (size_t)(A - e->vars);
         for (size_t j = 0; j < e->nvars; j++) {
             const report_variant *v = &e->vars[j];
-            if (strcmp(v->dataset, c->ds[d]) != 0 || strcmp(v->optimizer, "adam") == 0) continue;
+            if (strcmp(v->dataset, c->ds[d]) != 0 || report_is_gradient(v)) continue;
             char ds[REPORT_NAME_MAX], lb[REPORT_NAME_MAX], al[REPORT_NAME_MAX];
             report_safe_name(ds, sizeof ds, v->dataset);
             report_safe_name(lb, sizeof lb, v->label);
