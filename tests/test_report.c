@@ -7,6 +7,9 @@
  *     rlekf-a (2 seeds), adam (2 seeds), rlekf-b (seed 1 diverged and never reaches, seed 2
  *     reaches only x1.5), gekf (skipped, no metrics).
  *   H2O: lekf-c, 3 seeds with 3, 3 and 2 rows, a nan, no Adam variant (ratios n/a).
+ * Further trees test what the report decides from an optimizer's registered type (its kind and
+ * declared parameters) rather than its name: the speed-up reference, the bars, the ablation
+ * table and its order.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -15,7 +18,9 @@
 #include <string.h>
 
 #include "csvio.h"
+#include "registry.h"
 #include "report.h"
+#include "schema.h"
 #include "testutil.h"
 
 /* Values in the trees are written with up to 4 significant digits and read back from "%.6g"
@@ -73,7 +78,7 @@ Test(report_math, ratio) {
     cr_expect(isnan(report_ratio(1.0, 0.0)));
 }
 
-Test(report_math, adam_variant_choice) {
+Test(report_math, gradient_reference_choice) {
     report_variant v[4];
     memset(v, 0, sizeof v);
     const char *spec[4][3] = {{"Cu", "adam-slow", "adam"},
@@ -84,16 +89,21 @@ Test(report_math, adam_variant_choice) {
         strcpy(v[i].dataset, spec[i][0]);
         strcpy(v[i].label, spec[i][1]);
         strcpy(v[i].optimizer, spec[i][2]);
+        v[i].type = optim_find(spec[i][2]);
+        cr_assert_not_null(v[i].type);
     }
     report_exp e;
     memset(&e, 0, sizeof e);
     e.vars = v;
     e.nvars = 4;
-    cr_expect_eq(report_adam_variant(&e, "Cu"), &v[2], "the variant labelled adam wins");
-    cr_expect_eq(report_adam_variant(&e, "Si"), &v[3], "else the first adam variant");
-    cr_expect_null(report_adam_variant(&e, "H2O"));
+    cr_expect_eq(report_gradient_reference(&e, "Cu"), &v[2], "the variant labelled adam wins");
+    cr_expect_eq(report_gradient_reference(&e, "Si"), &v[3], "else the first adam variant");
+    cr_expect_null(report_gradient_reference(&e, "H2O"));
     e.nvars = 2;
-    cr_expect_eq(report_adam_variant(&e, "Cu"), &v[0]);
+    cr_expect_eq(report_gradient_reference(&e, "Cu"), &v[0]);
+    /* a Kalman variant labelled like a gradient type is no reference */
+    strcpy(v[1].label, "adam");
+    cr_expect_eq(report_gradient_reference(&e, "Cu"), &v[0]);
 }
 
 /* ------------------------------------------------------------- synthetic tree -------------- */
@@ -456,4 +466,246 @@ Test(report_errors, malformed_values) {
     cr_expect_not_null(strstr(err, "metrics.csv"), "%s", err);
     cr_expect_not_null(strstr(err, "abc"), "%s", err);
     expect_no_report(exp);
+}
+
+/* ------------------------------------------------------------- optimizer kinds ------------- */
+
+/* What a newly registered optimizer looks like to the report: a type with a name it has never
+ * seen. The Kalman one declares a block size as rlekf does. Never run, so no functions. */
+static const optim_param_desc TEST_BLOCK_PARAM[] = {
+    {"block_size", OPTIM_P_INT, 64.0, 1.0, 1e9, NULL, "N_b"}};
+static const optim_type TEST_KALMAN = {.name = "kekf-test",
+                                       .summary = "a Kalman type unknown to the report",
+                                       .kind = OPTIM_KALMAN,
+                                       .params = TEST_BLOCK_PARAM,
+                                       .n_params = 1};
+static const optim_type TEST_GRADIENT = {
+    .name = "sgd-test", .summary = "a gradient type unknown to the report", .kind = OPTIM_GRADIENT};
+
+/* Data lines (not '#') of a table file, at most max of them, each at most 511 characters. */
+#define DAT_LINE_MAX 512
+static size_t dat_lines(const char *path, char (*lines)[DAT_LINE_MAX], size_t max) {
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char line[DAT_LINE_MAX];
+    size_t n = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') continue;
+        cr_assert(n < max, "%s: more than %zu data lines", path, max);
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(lines[n++], DAT_LINE_MAX, "%s", line);
+    }
+    fclose(f);
+    return n;
+}
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char *text = NULL;
+    size_t cap = 0;
+    cr_assert(getdelim(&text, &cap, '\0', f) > 0, "%s: empty", path);
+    fclose(f);
+    return text;
+}
+
+/* The bug this guards against: a Kalman variant whose optimizer the report did not know by name
+ * dropped out of the ablation table and the Kalman section; a gradient variant not named adam was
+ * no reference for the speed-up. */
+Test(report_kinds, unseen_kalman_type_in_ablation_unseen_gradient_type_as_reference) {
+    const char *exp = build_tree("kinds");
+    report_exp e;
+    cr_assert_eq(report_load(exp, &e), RK_OK, "%s", err_msg());
+    report_variant *k = &e.vars[0], *g = &e.vars[1];
+    cr_assert_str_eq(k->label, "rlekf-a");
+    cr_assert_str_eq(g->label, "adam");
+    k->type = &TEST_KALMAN;
+    strcpy(k->optimizer, TEST_KALMAN.name);
+    g->type = &TEST_GRADIENT;
+    strcpy(g->optimizer, TEST_GRADIENT.name);
+    cr_expect_eq(report_gradient_reference(&e, "Cu"), g);
+    char md_path[1200], path[1200];
+    const char *out = tu_tmp("kinds-report");
+    cr_assert_eq(report_write(&e, out, md_path, sizeof md_path), RK_OK, "%s", err_msg());
+    report_free(&e);
+
+    /* ablation.dat: the unseen type declares a block size, so it is a series before the one-block
+     * gekf; rlekf-b stays out (group stab) */
+    char lines[16][DAT_LINE_MAX];
+    snprintf(path, sizeof path, "%s/ablation.dat", out);
+    size_t n = dat_lines(path, lines, 16);
+    cr_assert_eq(n, 3);
+    cr_expect(!strncmp(lines[0], "Cu rlekf-a kekf-test 1024 30 26551 ", 35), "%s", lines[0]);
+    cr_expect(!strncmp(lines[1], "Cu gekf gekf 26551 1 26551 ", 27), "%s", lines[1]);
+    cr_expect(!strncmp(lines[2], "H2O lekf-c lekf 512 20 5000 ", 28), "%s", lines[2]);
+    char *md = read_text(md_path);
+    cr_expect_not_null(strstr(md, "| Cu | rlekf-a | kekf-test | 1024 | 30 |"), "%s", md);
+    cr_expect_not_null(strstr(md, "Adam reference: `adam`."));
+    free(md);
+
+    /* the gradient variant is the reference: same ratios as with adam (see report_cli) */
+    csvio_table t;
+    snprintf(path, sizeof path, "%s/speedup.csv", out);
+    cr_assert_eq(csvio_read(path, &t), RK_OK, "%s", err_msg());
+    size_t r = speedup_row(&t, "rlekf-a", "energy", 1.2);
+    cr_expect_str_eq(cell_str(&t, r, "adam_label"), "adam");
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_epochs"), 3.5 / 1.25, PRINT_TOL));
+    csvio_free(&t);
+    /* and has no bars of its own */
+    snprintf(path, sizeof path, "%s/bars.dat", out);
+    n = dat_lines(path, lines, 16);
+    cr_expect_eq(n, 12);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_null(strstr(lines[i], " adam "), "%s", lines[i]);
+}
+
+/* Skipped cells of one summary.csv row each (no metrics needed); x and block_size as given. */
+static const char *build_sweep(const char *name) {
+    static char exp[1024];
+    snprintf(exp, sizeof exp, "%s", tu_tmp(name));
+    mkdirs(exp);
+    char path[1100], text[4096];
+    snprintf(path, sizeof path, "%s/summary.csv", exp);
+    /* gekf's empty block_size is an older tree's: its N_b is N */
+    snprintf(text, sizeof text,
+             "%s"
+             "Cu,gekf,gekf,1,skipped,over the limit,,,,1,5639550408,26551,40,10,0,0,0,0,0,nan,nan,"
+             "0,0\n"
+             "Cu,lekf-5120,lekf,1,skipped,,,,5120,9,1000,26551,40,10,0,0,0,0,0,nan,nan,0,0\n"
+             "Cu,rlekf-4096,rlekf,1,skipped,,block_size,4096,4096,8,1000,26551,40,10,0,0,0,0,0,"
+             "nan,nan,0,0\n"
+             "Cu,rlekf-init10,rlekf,1,skipped,,init_scale,10,5120,7,1000,26551,40,10,0,0,0,0,0,"
+             "nan,nan,0,0\n"
+             "Cu,kalman-new,rlekf,1,skipped,,block_size,256,256,110,1000,26551,40,10,0,0,0,0,0,"
+             "nan,nan,0,0\n"
+             "Cu,adam,adam,1,skipped,,,,,,1000,26551,40,10,0,0,0,0,0,nan,nan,0,0\n"
+             "Si,rlekf,rlekf,1,skipped,,,,5120,7,1000,20000,40,10,0,0,0,0,0,nan,nan,0,0\n",
+             SUMMARY_HEAD);
+    tu_write(path, text);
+    return exp;
+}
+
+Test(report_kinds, ablation_order_and_block_size_group) {
+    const char *exp = build_sweep("sweep");
+    char args[2048], err[2048], path[1200];
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    /* per dataset: types declaring a block size in registry order (rlekf, lekf), then gekf; N_b
+     * ascending within a type; the new label of a registered Kalman type is in its series; the
+     * init-scale variant (another group) and adam are not */
+    static const char *const want[] = {"Cu kalman-new rlekf 256 ", "Cu rlekf-4096 rlekf 4096 ",
+                                       "Cu lekf-5120 lekf 5120 ", "Cu gekf gekf 26551 ",
+                                       "Si rlekf rlekf 5120 "};
+    char lines[16][DAT_LINE_MAX];
+    snprintf(path, sizeof path, "%s/report/ablation.dat", exp);
+    size_t n = dat_lines(path, lines, 16);
+    cr_assert_eq(n, 5);
+    for (size_t i = 0; i < n; i++)
+        cr_expect(!strncmp(lines[i], want[i], strlen(want[i])), "line %zu: %s (want %s...)", i,
+                  lines[i], want[i]);
+    /* the Kalman section lists every Kalman variant, in summary.csv order, the init one too */
+    snprintf(path, sizeof path, "%s/report/report.md", exp);
+    char *md = read_text(path);
+    const char *sec = strstr(md, "## Kalman variants");
+    cr_assert_not_null(sec);
+    const char *rows[] = {
+        "| Cu | gekf | gekf | 26551 |",       "| Cu | lekf-5120 | lekf | 5120 |",
+        "| Cu | rlekf-4096 | rlekf | 4096 |", "| Cu | rlekf-init10 | rlekf | 5120 |",
+        "| Cu | kalman-new | rlekf | 256 |",  "| Si | rlekf | rlekf | 5120 |"};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const char *at = strstr(sec, rows[i]);
+        cr_expect_not_null(at, "%s", rows[i]);
+        if (at) sec = at;
+    }
+    cr_expect_null(strstr(strstr(md, "## Kalman variants"), "| Cu | adam |"));
+    free(md);
+}
+
+Test(report_errors, unregistered_optimizer) {
+    const char *exp = tu_tmp("unregistered");
+    mkdirs(exp);
+    char path[1200], text[2048], args[2048], err[2048];
+    snprintf(path, sizeof path, "%s/summary.csv", exp);
+    snprintf(text, sizeof text, "%sCu,new,kekf-x,1,skipped,,,,,,1,1,1,1,0,0,0,0,0,nan,nan,0,0\n",
+             SUMMARY_HEAD);
+    tu_write(path, text);
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_expect_eq(tu_rlekf(args, err, sizeof err), 2);
+    cr_expect_not_null(strstr(err, "row 2 column optimizer: unknown optimizer 'kekf-x'"), "%s",
+                       err);
+    cr_expect_not_null(strstr(err, optim_names()), "%s", err);
+    expect_no_report(exp);
+}
+
+/* ------------------------------------------------------------- tables for plots/ ----------- */
+
+Test(report_cli, plot_tables) {
+    const char *exp = build_tree("plots");
+    char args[2048], err[2048], path[1200];
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    char lines[16][DAT_LINE_MAX];
+    snprintf(path, sizeof path, "%s/report/baselines.dat", exp);
+    cr_assert_eq(dat_lines(path, lines, 16), 2);
+    cr_expect_str_eq(lines[0], "Cu 0.5 0.1");
+    cr_expect_str_eq(lines[1], "H2O 0.05 0.1");
+    /* bars: the Cu variants other than the reference, four bars each (E, F at x1.2, then x1.5)
+     * and a gap; the ratios of report_cli's speed-up test; H2O has no reference, so no bars */
+    snprintf(path, sizeof path, "%s/report/bars.dat", exp);
+    cr_assert_eq(dat_lines(path, lines, 16), 12);
+    cr_expect_str_eq(lines[0], "0 Cu rlekf-a energy 1.2 2.8 0.28 1.27273 ok");
+    cr_expect_str_eq(lines[3], "3 Cu rlekf-a force 1.5 3.33333 0.333333 1.42857 ok");
+    cr_expect_str_eq(lines[4], "5 Cu rlekf-b energy 1.2 nan nan nan never");
+    cr_expect_str_eq(lines[8], "10 Cu gekf energy 1.2 nan nan nan no_runs");
+    snprintf(path, sizeof path, "%s/report/bars_groups.dat", exp);
+    cr_assert_eq(dat_lines(path, lines, 16), 3);
+    cr_expect_str_eq(lines[0], "1.5 Cu rlekf-a adam");
+    cr_expect_str_eq(lines[2], "11.5 Cu gekf adam");
+    /* stability: the grouped variant, max |dw| = 0.01 x 4 rows */
+    snprintf(path, sizeof path, "%s/report/stability.dat", exp);
+    cr_assert_eq(dat_lines(path, lines, 16), 1);
+    cr_expect_str_eq(lines[0], "Cu stab 10 rlekf-b rlekf 0.7 0.8 1 1 0 0 0 0.04 Cu__rlekf-b.dat");
+    /* variants: the skipped gekf has no metrics and no curve */
+    snprintf(path, sizeof path, "%s/report/variants.dat", exp);
+    cr_assert_eq(dat_lines(path, lines, 16), 5);
+    cr_expect_str_eq(lines[3], "Cu gekf gekf - nan 1 0 -");
+    cr_expect_str_eq(lines[4], "H2O lekf-c lekf - nan 3 3 H2O__lekf-c.dat");
+}
+
+/* ------------------------------------------------------------- schema ---------------------- */
+
+static void expect_header(const char *const *cols, size_t n, const char *want) {
+    char got[2048] = "";
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_not_null(cols[i], "column %zu has no name", i);
+        for (size_t j = 0; j < i; j++)
+            cr_expect_str_neq(cols[i], cols[j], "column %zu repeats %zu", i, j);
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? "," : "", cols[i]);
+    }
+    cr_expect_str_eq(got, want);
+}
+
+/* The headers are file formats: the committed results and plots/ read these names in this
+ * order. */
+Test(report_schema, headers_as_documented) {
+    expect_header(schema_metrics_cols, SCHEMA_METRICS_NCOLS,
+                  "epoch,images,updates,wall_s,train_rmse_e_eV_per_atom,train_rmse_f_eV_per_A,"
+                  "test_rmse_e_eV_per_atom,test_rmse_f_eV_per_A,lambda,lr,weight_norm,"
+                  "max_weight_change,status");
+    char summary[1024];
+    snprintf(summary, sizeof summary, "%s", SUMMARY_HEAD);
+    summary[strcspn(summary, "\n")] = '\0';
+    expect_header(schema_summary_cols, SCHEMA_SUMMARY_NCOLS, summary);
+    expect_header(schema_accuracy_cols, SCHEMA_ACCURACY_NCOLS,
+                  "dataset,label,optimizer,n_seeds,n_done,n_diverged,n_time_budget,n_skipped,"
+                  "n_failed,final_test_rmse_e_eV_per_atom_mean,final_test_rmse_e_eV_per_atom_min,"
+                  "final_test_rmse_e_eV_per_atom_max,final_test_rmse_f_eV_per_A_mean,"
+                  "final_test_rmse_f_eV_per_A_min,final_test_rmse_f_eV_per_A_max,"
+                  "best_test_rmse_e_eV_per_atom_mean,best_test_rmse_e_eV_per_atom_min,"
+                  "best_test_rmse_e_eV_per_atom_max,best_test_rmse_f_eV_per_A_mean,"
+                  "best_test_rmse_f_eV_per_A_min,best_test_rmse_f_eV_per_A_max,epochs_mean,"
+                  "updates_mean,wall_s_mean");
+    expect_header(schema_speedup_cols, SCHEMA_SPEEDUP_NCOLS,
+                  "dataset,label,optimizer,quantity,unit,factor,baseline,threshold,seeds_reached,"
+                  "seeds,epochs,updates,wall_s,adam_label,ratio_epochs,ratio_updates,ratio_wall_s");
 }

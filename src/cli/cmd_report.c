@@ -15,13 +15,15 @@ static const char *USAGE =
     "  accuracy.csv     per dataset x variant: status counts, final and best test RMSE\n"
     "                   (mean, min, max over seeds), mean epochs, updates, wall time\n"
     "  speedup.csv      first evaluation with test RMSE <= 1.2x and 1.5x the dataset's baseline\n"
-    "                   (lowest test RMSE of any run); Adam/variant ratios of epochs, updates,\n"
-    "                   wall time; 'never (k/n reached)' when a seed never got there\n"
+    "                   (lowest test RMSE of any run); reference/variant ratios of epochs,\n"
+    "                   updates, wall time, the reference being the dataset's gradient-kind\n"
+    "                   variant (Adam); 'never (k/n reached)' when a seed never got there\n"
     "  curves/<dataset>__<label>.dat   per evaluation row: median/min/max over seeds\n"
     "  baselines.dat variants.dat bars.dat bars_groups.dat ablation.dat stability.dat\n"
     "  parity_cells.tsv                inputs of plots/figures.sh\n"
-    "Prints the path of report.md. Exit status 2 for a missing summary.csv, a malformed CSV or\n"
-    "a cell listed as done/diverged/time_budget without its metrics.csv.\n";
+    "Prints the path of report.md. Exit status 2 for a missing summary.csv, a malformed CSV, an\n"
+    "optimizer that is not registered or a cell listed as done/diverged/time_budget without its\n"
+    "metrics.csv.\n";
 
 rk_status cmd_report(int argc, char **argv) {
     if (cmd_wants_help(argc, argv)) {

@@ -9,11 +9,18 @@
  *   crossing(run, t) = the first row r (in file order) with rmse_q(r) <= t, t = factor * baseline
  *   variant value    = mean over seeds of crossing epoch / updates / wall_s, defined only when
  *                      every seed with metrics crossed ("never (k/n reached)" otherwise)
- *   ratio(V)         = value(Adam variant) / value(V), per quantity, factor and measure
+ *   ratio(V)         = value(reference) / value(V), per quantity, factor and measure; the
+ *                      reference is the dataset's gradient-kind variant (report_gradient_reference)
  *   curve row i      = median / min / max over the seeds that have a row i (nan values skipped);
  *                      also the median of |w|(row i) - |w|(row 0), the drift of the weight norm
+ * Optimizers are told apart by their registered type (optim_find of summary.csv's optimizer
+ * column): its kind (Kalman or gradient) and its declared parameters, never by name.
  * Invariant: nothing is written before the whole tree has been read and checked, and every output
  * file is written under a temporary name and renamed when complete.
+ *
+ * Files: report_load.c (reading the tree), report_math.c (the quantities above and what the
+ * writers derive from them), report_fmt.c (number and name text, output files), report_write.c
+ * (CSV and .dat tables), report_md.c (report.md); report_internal.h is what they share.
  */
 #ifndef RLEKF_REPORT_H
 #define RLEKF_REPORT_H
@@ -22,6 +29,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "optim.h"
 
 #define REPORT_PATH_MAX 1024
 #define REPORT_NAME_MAX 128
@@ -68,6 +76,7 @@ typedef struct {
 
 typedef struct {
     char dataset[REPORT_NAME_MAX], label[REPORT_NAME_MAX], optimizer[REPORT_NAME_MAX];
+    const optim_type *type;                             /* the registered type of optimizer */
     char group[REPORT_NAME_MAX];                        /* "" if none */
     double x;                                           /* NAN if none */
     double block_size, n_blocks, state_bytes, n_params; /* NAN if empty */
@@ -107,21 +116,23 @@ typedef struct {
 } report_crossing;
 report_crossing report_variant_crossing(const report_variant *v, report_qty q, double threshold);
 
-/* Adam value / V value; NAN when either is not finite or V's value is not positive. */
-double report_ratio(double adam_value, double v_value);
+/* Reference value / V value; NAN when either is not finite or V's value is not positive. */
+double report_ratio(double ref_value, double v_value);
 
 /* Lowest finite test RMSE of q over every row of every run on dataset (NAN if none). */
 double report_baseline(const report_exp *e, const char *dataset, report_qty q);
 
-/* The reference Adam variant of a dataset: optimizer "adam"; of several, the one labelled
- * "adam", else the first. NULL if the dataset has none. */
-const report_variant *report_adam_variant(const report_exp *e, const char *dataset);
+/* The reference of a dataset's speed-up ratios: a variant whose optimizer is of gradient kind;
+ * of several, the one labelled with its optimizer's name (the type's default configuration, e.g.
+ * label "adam" of optimizer adam), else the first in summary.csv order. NULL if the dataset has
+ * none. (A later change may take the strongest gradient-kind variant instead.) */
+const report_variant *report_gradient_reference(const report_exp *e, const char *dataset);
 
 /* ------------------------------------------------------------- files ----------------------- */
 
 /* Read summary.csv, every metrics.csv it implies, and provenance.json if present. Errors
  * (RK_EINPUT) name the file, row and value: missing summary.csv, malformed CSV, unknown status,
- * a done/diverged/time_budget cell without metrics.csv. */
+ * an optimizer that is not registered, a done/diverged/time_budget cell without metrics.csv. */
 rk_status report_load(const char *exp_dir, report_exp *e);
 void report_free(report_exp *e);
 

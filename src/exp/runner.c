@@ -20,6 +20,7 @@
 #include "import.h"
 #include "jsonw.h"
 #include "rng.h"
+#include "schema.h"
 
 #define RUN_PATH (TRAIN_PATH_MAX + 256)
 
@@ -207,31 +208,6 @@ static void run_cell_child(const manifest_t *m, size_t k, const char *ds_path, c
 
 /* ------------------------------------------------------------ summary ----------------------- */
 
-static const char *const SUMMARY_HEADER[] = {"dataset",
-                                             "label",
-                                             "optimizer",
-                                             "seed",
-                                             "status",
-                                             "reason",
-                                             "group",
-                                             "x",
-                                             "block_size",
-                                             "n_blocks",
-                                             "state_bytes",
-                                             "n_params",
-                                             "n_train",
-                                             "n_test",
-                                             "epochs",
-                                             "updates",
-                                             "wall_s",
-                                             "final_test_rmse_e_eV_per_atom",
-                                             "final_test_rmse_f_eV_per_A",
-                                             "best_test_rmse_e_eV_per_atom",
-                                             "best_test_rmse_f_eV_per_A",
-                                             "final_train_rmse_e_eV_per_atom",
-                                             "final_train_rmse_f_eV_per_A"};
-#define SUMMARY_NCOLS (sizeof SUMMARY_HEADER / sizeof SUMMARY_HEADER[0])
-
 static void num_field(const jsonw *o, const char *key, char *buf, size_t cap, int integer) {
     const jsonw *v = jsonw_get(o, key);
     if (!v)
@@ -251,7 +227,7 @@ rk_status runner_write_summary(const manifest_t *m) {
     rk_status st = fs_atomic_open(&out, path);
     if (st) return st;
     FILE *f = out.f;
-    csvio_write_row(f, SUMMARY_HEADER, SUMMARY_NCOLS);
+    csvio_write_row(f, schema_summary_cols, SCHEMA_SUMMARY_NCOLS);
     for (size_t k = 0; k < manifest_n_cells(m) && !st; k++) {
         if (!manifest_cell_applies(m, k) || !cell_finished(m, k)) continue;
         char rp[RUN_PATH + 32];
@@ -261,52 +237,52 @@ rk_status runner_write_summary(const manifest_t *m) {
         size_t d, v, s;
         manifest_cell(m, k, &d, &v, &s);
         const man_variant *V = &m->variants[v];
-        char fld[SUMMARY_NCOLS][512];
-        snprintf(fld[0], 512, "%s", m->datasets[d].name);
-        snprintf(fld[1], 512, "%s", V->label);
-        snprintf(fld[2], 512, "%s", V->opt->name);
-        snprintf(fld[3], 512, "%ld", m->seeds[s]);
-        num_field(o, "status", fld[4], 512, 0);
-        num_field(o, "reason", fld[5], 512, 0);
-        snprintf(fld[6], 512, "%s", V->group);
+        char fld[SCHEMA_SUMMARY_NCOLS][512];
+        snprintf(fld[SCHEMA_SUMMARY_DATASET], 512, "%s", m->datasets[d].name);
+        snprintf(fld[SCHEMA_SUMMARY_LABEL], 512, "%s", V->label);
+        snprintf(fld[SCHEMA_SUMMARY_OPTIMIZER], 512, "%s", V->opt->name);
+        snprintf(fld[SCHEMA_SUMMARY_SEED], 512, "%ld", m->seeds[s]);
+        num_field(o, "status", fld[SCHEMA_SUMMARY_STATUS], 512, 0);
+        num_field(o, "reason", fld[SCHEMA_SUMMARY_REASON], 512, 0);
+        snprintf(fld[SCHEMA_SUMMARY_GROUP], 512, "%s", V->group);
         if (isnan(V->x))
-            fld[7][0] = '\0';
+            fld[SCHEMA_SUMMARY_X][0] = '\0';
         else
-            snprintf(fld[7], 512, "%.10g", V->x);
+            snprintf(fld[SCHEMA_SUMMARY_X], 512, "%.10g", V->x);
         int bi = optim_param_index(V->opt, "block_size");
         const jsonw *np = jsonw_get(o, "n_params");
         if (bi >= 0)
-            snprintf(fld[8], 512, "%.0f", V->params.v[bi]);
+            snprintf(fld[SCHEMA_SUMMARY_BLOCK_SIZE], 512, "%.0f", V->params.v[bi]);
         else if (V->opt->kind == OPTIM_KALMAN && np)
-            snprintf(fld[8], 512, "%.0f", jsonw_number(np));
+            snprintf(fld[SCHEMA_SUMMARY_BLOCK_SIZE], 512, "%.0f", jsonw_number(np));
         else
-            fld[8][0] = '\0';
+            fld[SCHEMA_SUMMARY_BLOCK_SIZE][0] = '\0';
         if (V->opt->kind == OPTIM_KALMAN)
-            num_field(o, "n_blocks", fld[9], 512, 1);
+            num_field(o, "n_blocks", fld[SCHEMA_SUMMARY_N_BLOCKS], 512, 1);
         else
-            fld[9][0] = '\0';
-        num_field(o, "state_bytes", fld[10], 512, 1);
-        num_field(o, "n_params", fld[11], 512, 1);
-        num_field(o, "n_train", fld[12], 512, 1);
-        num_field(o, "n_test", fld[13], 512, 1);
-        num_field(o, "epochs", fld[14], 512, 0);
-        num_field(o, "updates", fld[15], 512, 1);
+            fld[SCHEMA_SUMMARY_N_BLOCKS][0] = '\0';
+        num_field(o, "state_bytes", fld[SCHEMA_SUMMARY_STATE_BYTES], 512, 1);
+        num_field(o, "n_params", fld[SCHEMA_SUMMARY_N_PARAMS], 512, 1);
+        num_field(o, "n_train", fld[SCHEMA_SUMMARY_N_TRAIN], 512, 1);
+        num_field(o, "n_test", fld[SCHEMA_SUMMARY_N_TEST], 512, 1);
+        num_field(o, "epochs", fld[SCHEMA_SUMMARY_EPOCHS], 512, 0);
+        num_field(o, "updates", fld[SCHEMA_SUMMARY_UPDATES], 512, 1);
         const jsonw *w = jsonw_get(o, "wall_s");
         if (w)
-            snprintf(fld[16], 512, "%.3f", jsonw_number(w));
+            snprintf(fld[SCHEMA_SUMMARY_WALL_S], 512, "%.3f", jsonw_number(w));
         else
-            fld[16][0] = '\0';
-        num_field(o, "final_test_e", fld[17], 512, 0);
-        num_field(o, "final_test_f", fld[18], 512, 0);
-        num_field(o, "best_test_e", fld[19], 512, 0);
-        num_field(o, "best_test_f", fld[20], 512, 0);
-        num_field(o, "final_train_e", fld[21], 512, 0);
-        num_field(o, "final_train_f", fld[22], 512, 0);
+            fld[SCHEMA_SUMMARY_WALL_S][0] = '\0';
+        num_field(o, "final_test_e", fld[SCHEMA_SUMMARY_FINAL_TEST_E], 512, 0);
+        num_field(o, "final_test_f", fld[SCHEMA_SUMMARY_FINAL_TEST_F], 512, 0);
+        num_field(o, "best_test_e", fld[SCHEMA_SUMMARY_BEST_TEST_E], 512, 0);
+        num_field(o, "best_test_f", fld[SCHEMA_SUMMARY_BEST_TEST_F], 512, 0);
+        num_field(o, "final_train_e", fld[SCHEMA_SUMMARY_FINAL_TRAIN_E], 512, 0);
+        num_field(o, "final_train_f", fld[SCHEMA_SUMMARY_FINAL_TRAIN_F], 512, 0);
         jsonw_free(o);
-        const char *row[SUMMARY_NCOLS];
-        for (size_t i = 0; i < SUMMARY_NCOLS; i++)
+        const char *row[SCHEMA_SUMMARY_NCOLS];
+        for (size_t i = 0; i < SCHEMA_SUMMARY_NCOLS; i++)
             row[i] = fld[i];
-        csvio_write_row(f, row, SUMMARY_NCOLS);
+        csvio_write_row(f, row, SCHEMA_SUMMARY_NCOLS);
     }
     if (st) {
         fs_atomic_abort(&out);

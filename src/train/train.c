@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "rlekf_git.h"
 #include "rng.h"
+#include "schema.h"
 
 /* Paper defaults (SPEC §3). */
 #define TRAIN_PREF_E 1.0
@@ -287,21 +288,6 @@ rk_status train_rmse(const model_t *m, model_ws *ws, const dataset_t *ds,
 
 /* ------------------------------------------------------------------ run ------------------ */
 
-static const char *const CSV_HEADER[] = {"epoch",
-                                         "images",
-                                         "updates",
-                                         "wall_s",
-                                         "train_rmse_e_eV_per_atom",
-                                         "train_rmse_f_eV_per_A",
-                                         "test_rmse_e_eV_per_atom",
-                                         "test_rmse_f_eV_per_A",
-                                         "lambda",
-                                         "lr",
-                                         "weight_norm",
-                                         "max_weight_change",
-                                         "status"};
-#define CSV_NCOLS (sizeof CSV_HEADER / sizeof CSV_HEADER[0])
-
 typedef struct {
     const train_config *tc;
     const dataset_t *ds;
@@ -434,24 +420,24 @@ static rk_status evaluate(run_t *r, const char *status) {
     size_t N = r->m.layout.n_params;
     double wn = blas_nrm2(N, r->m.w);
     double wall = clock_now_s() - r->t0;
-    char f[CSV_NCOLS][64];
-    fmt(f[0], 64, (double)r->images / (double)r->n_train);
-    snprintf(f[1], 64, "%zu", r->images);
-    snprintf(f[2], 64, "%zu", r->updates);
-    snprintf(f[3], 64, "%.3f", wall);
-    fmt(f[4], 64, tre);
-    fmt(f[5], 64, trf);
-    fmt(f[6], 64, tee);
-    fmt(f[7], 64, tef);
-    fmt(f[8], 64, rep.lambda);
-    fmt(f[9], 64, rep.lr);
-    fmt(f[10], 64, wn);
-    fmt(f[11], 64, r->max_dw);
-    snprintf(f[12], 64, "%s", status);
-    const char *fields[CSV_NCOLS];
-    for (size_t i = 0; i < CSV_NCOLS; i++)
+    char f[SCHEMA_METRICS_NCOLS][64];
+    fmt(f[SCHEMA_METRICS_EPOCH], 64, (double)r->images / (double)r->n_train);
+    snprintf(f[SCHEMA_METRICS_IMAGES], 64, "%zu", r->images);
+    snprintf(f[SCHEMA_METRICS_UPDATES], 64, "%zu", r->updates);
+    snprintf(f[SCHEMA_METRICS_WALL_S], 64, "%.3f", wall);
+    fmt(f[SCHEMA_METRICS_TRAIN_E], 64, tre);
+    fmt(f[SCHEMA_METRICS_TRAIN_F], 64, trf);
+    fmt(f[SCHEMA_METRICS_TEST_E], 64, tee);
+    fmt(f[SCHEMA_METRICS_TEST_F], 64, tef);
+    fmt(f[SCHEMA_METRICS_LAMBDA], 64, rep.lambda);
+    fmt(f[SCHEMA_METRICS_LR], 64, rep.lr);
+    fmt(f[SCHEMA_METRICS_WEIGHT_NORM], 64, wn);
+    fmt(f[SCHEMA_METRICS_MAX_DW], 64, r->max_dw);
+    snprintf(f[SCHEMA_METRICS_STATUS], 64, "%s", status);
+    const char *fields[SCHEMA_METRICS_NCOLS];
+    for (size_t i = 0; i < SCHEMA_METRICS_NCOLS; i++)
         fields[i] = f[i];
-    csvio_write_row(r->csv.f, fields, CSV_NCOLS);
+    csvio_write_row(r->csv.f, fields, SCHEMA_METRICS_NCOLS);
     fflush(r->csv.f);
     r->max_dw = 0.0;
     train_result *res = r->res;
@@ -643,7 +629,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
         char p[TRAIN_PATH_MAX + 32];
         snprintf(p, sizeof p, "%s/metrics.csv", tc->out_dir);
         st = fs_atomic_open(&r.csv, p);
-        if (!st) csvio_write_row(r.csv.f, CSV_HEADER, CSV_NCOLS);
+        if (!st) csvio_write_row(r.csv.f, schema_metrics_cols, SCHEMA_METRICS_NCOLS);
     }
     res->n_train = r.n_train;
     res->n_test = r.n_test;

@@ -1,0 +1,116 @@
+/* schema: the columns of every CSV file rlekf writes, named in this one place.
+ *
+ * Each file has an enum of column indices, in file order, and a header array of the column names
+ * (units are part of the names: _eV_per_atom, _eV_per_A, _s). The writer fills a row by index and
+ * writes the header array; the reader looks columns up by the same names, so a renamed or moved
+ * column changes both sides at once. results/README.md documents every column's meaning.
+ *   metrics.csv   one row per evaluation of a training run   (train.c)
+ *   summary.csv   one row per cell of an experiment           (runner.c; read by report)
+ *   accuracy.csv  one row per variant                         (report)
+ *   speedup.csv   one row per variant, quantity and factor    (report)
+ */
+#ifndef RLEKF_SCHEMA_H
+#define RLEKF_SCHEMA_H
+
+typedef enum {
+    SCHEMA_METRICS_EPOCH,       /* epochs: training images seen / training frames */
+    SCHEMA_METRICS_IMAGES,      /* count */
+    SCHEMA_METRICS_UPDATES,     /* count: optimizer steps */
+    SCHEMA_METRICS_WALL_S,      /* s since the start of the run */
+    SCHEMA_METRICS_TRAIN_E,     /* eV/atom: training RMSE of energy per atom */
+    SCHEMA_METRICS_TRAIN_F,     /* eV/Å: training RMSE of force components */
+    SCHEMA_METRICS_TEST_E,      /* eV/atom */
+    SCHEMA_METRICS_TEST_F,      /* eV/Å */
+    SCHEMA_METRICS_LAMBDA,      /* 1: Kalman forgetting factor (nan for gradient methods) */
+    SCHEMA_METRICS_LR,          /* 1: learning rate (nan for Kalman methods) */
+    SCHEMA_METRICS_WEIGHT_NORM, /* 1: |w| */
+    SCHEMA_METRICS_MAX_DW,      /* 1: largest |Δw_i| in one update since the previous row */
+    SCHEMA_METRICS_STATUS,      /* ok, done, diverged, time_budget */
+    SCHEMA_METRICS_NCOLS
+} schema_metrics_col;
+extern const char *const schema_metrics_cols[SCHEMA_METRICS_NCOLS];
+
+typedef enum {
+    SCHEMA_SUMMARY_DATASET,
+    SCHEMA_SUMMARY_LABEL,
+    SCHEMA_SUMMARY_OPTIMIZER, /* registry name of the optimizer type */
+    SCHEMA_SUMMARY_SEED,
+    SCHEMA_SUMMARY_STATUS, /* done, diverged, time_budget, skipped, failed */
+    SCHEMA_SUMMARY_REASON,
+    SCHEMA_SUMMARY_GROUP,       /* "" if none */
+    SCHEMA_SUMMARY_X,           /* "" if none */
+    SCHEMA_SUMMARY_BLOCK_SIZE,  /* weights: N_b, N for one-block Kalman types, "" otherwise */
+    SCHEMA_SUMMARY_N_BLOCKS,    /* count ("" for gradient methods) */
+    SCHEMA_SUMMARY_STATE_BYTES, /* bytes */
+    SCHEMA_SUMMARY_N_PARAMS,    /* count */
+    SCHEMA_SUMMARY_N_TRAIN,     /* frames */
+    SCHEMA_SUMMARY_N_TEST,      /* frames */
+    SCHEMA_SUMMARY_EPOCHS,
+    SCHEMA_SUMMARY_UPDATES,
+    SCHEMA_SUMMARY_WALL_S,        /* s */
+    SCHEMA_SUMMARY_FINAL_TEST_E,  /* eV/atom */
+    SCHEMA_SUMMARY_FINAL_TEST_F,  /* eV/Å */
+    SCHEMA_SUMMARY_BEST_TEST_E,   /* eV/atom */
+    SCHEMA_SUMMARY_BEST_TEST_F,   /* eV/Å */
+    SCHEMA_SUMMARY_FINAL_TRAIN_E, /* eV/atom */
+    SCHEMA_SUMMARY_FINAL_TRAIN_F, /* eV/Å */
+    SCHEMA_SUMMARY_NCOLS
+} schema_summary_col;
+extern const char *const schema_summary_cols[SCHEMA_SUMMARY_NCOLS];
+
+/* The statistics columns come in triples mean, min, max (final/best × E/F). */
+typedef enum {
+    SCHEMA_ACCURACY_DATASET,
+    SCHEMA_ACCURACY_LABEL,
+    SCHEMA_ACCURACY_OPTIMIZER,
+    SCHEMA_ACCURACY_N_SEEDS,
+    SCHEMA_ACCURACY_N_DONE, /* then one count per status, in summary.csv's status order */
+    SCHEMA_ACCURACY_N_DIVERGED,
+    SCHEMA_ACCURACY_N_TIME_BUDGET,
+    SCHEMA_ACCURACY_N_SKIPPED,
+    SCHEMA_ACCURACY_N_FAILED,
+    SCHEMA_ACCURACY_FINAL_E_MEAN, /* eV/atom */
+    SCHEMA_ACCURACY_FINAL_E_MIN,
+    SCHEMA_ACCURACY_FINAL_E_MAX,
+    SCHEMA_ACCURACY_FINAL_F_MEAN, /* eV/Å */
+    SCHEMA_ACCURACY_FINAL_F_MIN,
+    SCHEMA_ACCURACY_FINAL_F_MAX,
+    SCHEMA_ACCURACY_BEST_E_MEAN, /* eV/atom */
+    SCHEMA_ACCURACY_BEST_E_MIN,
+    SCHEMA_ACCURACY_BEST_E_MAX,
+    SCHEMA_ACCURACY_BEST_F_MEAN, /* eV/Å */
+    SCHEMA_ACCURACY_BEST_F_MIN,
+    SCHEMA_ACCURACY_BEST_F_MAX,
+    SCHEMA_ACCURACY_EPOCHS_MEAN,
+    SCHEMA_ACCURACY_UPDATES_MEAN,
+    SCHEMA_ACCURACY_WALL_S_MEAN, /* s */
+    SCHEMA_ACCURACY_NCOLS
+} schema_accuracy_col;
+extern const char *const schema_accuracy_cols[SCHEMA_ACCURACY_NCOLS];
+
+/* epochs, updates, wall_s: the mean first crossing, or "never (k/n reached)"; the ratios are the
+ * reference (gradient-kind) variant's value over this variant's, or "n/a". */
+typedef enum {
+    SCHEMA_SPEEDUP_DATASET,
+    SCHEMA_SPEEDUP_LABEL,
+    SCHEMA_SPEEDUP_OPTIMIZER,
+    SCHEMA_SPEEDUP_QUANTITY, /* energy, force */
+    SCHEMA_SPEEDUP_UNIT,     /* eV/atom, eV/A */
+    SCHEMA_SPEEDUP_FACTOR,
+    SCHEMA_SPEEDUP_BASELINE,  /* in unit */
+    SCHEMA_SPEEDUP_THRESHOLD, /* factor × baseline, in unit */
+    SCHEMA_SPEEDUP_SEEDS_REACHED,
+    SCHEMA_SPEEDUP_SEEDS,
+    SCHEMA_SPEEDUP_EPOCHS,
+    SCHEMA_SPEEDUP_UPDATES,
+    SCHEMA_SPEEDUP_WALL_S,    /* s */
+    SCHEMA_SPEEDUP_REF_LABEL, /* label of the reference variant, "" if none (named adam_label:
+                               * the reference was Adam when the column was introduced) */
+    SCHEMA_SPEEDUP_RATIO_EPOCHS,
+    SCHEMA_SPEEDUP_RATIO_UPDATES,
+    SCHEMA_SPEEDUP_RATIO_WALL_S,
+    SCHEMA_SPEEDUP_NCOLS
+} schema_speedup_col;
+extern const char *const schema_speedup_cols[SCHEMA_SPEEDUP_NCOLS];
+
+#endif
