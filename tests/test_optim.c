@@ -65,15 +65,15 @@ static void set(const optim_type *t, optim_params *p, const char *key, double v)
     cr_assert_eq(optim_set_param(t, p, "test", key, v), RK_OK, "%s", err_msg());
 }
 
-static void *create(const optim_type *t, const optim_params *p, const layout_t *L) {
-    void *s = NULL;
+static optim_t *create(const optim_type *t, const optim_params *p, const layout_t *L) {
+    optim_t *s = NULL;
     cr_assert_eq(optim_create(t, p, L, &s), RK_OK, "%s", err_msg());
     return s;
 }
 
-static void step_kalman(const optim_type *t, void *s, double *w, double e, const double *h) {
+static void step_kalman(optim_t *s, double *w, double e, const double *h) {
     optim_signal sig = {.e = e, .h = h, .g = NULL};
-    cr_assert_eq(t->step(s, w, &sig), RK_OK, "%s", err_msg());
+    cr_assert_eq(optim_step(s, w, &sig), RK_OK, "%s", err_msg());
 }
 
 static double max_rel_diff(const double *a, const double *b, size_t n) {
@@ -144,7 +144,7 @@ static void ref_step(ref_kf *R, double *w, double e, const double *h) {
 }
 
 /* Compare every block's covariance of a Kalman state with the reference. */
-static double max_rel_diff_P(const void *s, const ref_kf *R) {
+static double max_rel_diff_P(const optim_t *s, const ref_kf *R) {
     double worst = 0;
     cr_assert_eq(kalman_block_count(s), R->nb);
     for (size_t i = 0; i < R->nb; i++) {
@@ -179,6 +179,7 @@ Test(registry, names_lookup_and_tables) {
     cr_assert_null(optim_at(optim_count()));
     cr_assert_eq(optim_find("rlekf")->kind, OPTIM_KALMAN);
     cr_assert_eq(optim_find("adam")->kind, OPTIM_GRADIENT);
+    cr_assert_eq(optim_default(), optim_find("rlekf"));
     cr_assert_eq(optim_param_index(optim_find("gekf"), "block_size"), -1);
 }
 
@@ -274,15 +275,15 @@ Test(blocks, one_type_default_rlekf_gekf_lekf) {
     const optim_type *t = optim_find("rlekf");
     optim_params p;
     optim_default_params(t, &p);
-    void *s = create(t, &p, &L);
+    optim_t *s = create(t, &p, &L);
     cr_assert_eq(kalman_block_count(s), 7);
     for (size_t i = 0; i < 7; i++)
         cr_assert_eq(kalman_block_dense(s, i, NULL), want[i]);
     optim_report_t r;
-    t->report(s, &r);
+    optim_report(s, &r);
     cr_assert_eq(r.n_blocks, 7);
-    cr_assert_eq(r.state_bytes, t->state_bytes(&p, &L));
-    t->free(s);
+    cr_assert_eq(r.state_bytes, optim_state_bytes(t, &p, &L));
+    optim_free(s);
     layout_free(&L);
 }
 
@@ -421,7 +422,7 @@ Test(kalman, linear_model_equals_ridge_solution) {
             set(t, &p, "lambda", 1.0);
             set(t, &p, "nu", 1.0);
             if (ti == 1) set(t, &p, "block_size", 100);
-            void *s = create(t, &p, &L);
+            optim_t *s = create(t, &p, &L);
             kalman_set_kernel(s, kernels[ki]);
             double w[RLS_N] = {0};
             for (size_t o = 0; o < RLS_OBS; o++) {
@@ -429,7 +430,7 @@ Test(kalman, linear_model_equals_ridge_solution) {
                 double e = y[o];
                 for (size_t j = 0; j < N; j++)
                     e -= X[o][j] * w[j];
-                step_kalman(t, s, w, e, X[o]);
+                step_kalman(s, w, e, X[o]);
             }
             double P[RLS_N * RLS_N];
             cr_assert_eq(kalman_block_count(s), 1);
@@ -437,7 +438,7 @@ Test(kalman, linear_model_equals_ridge_solution) {
             double dw = max_rel_diff(w, wref, N), dp = max_rel_diff(P, Pref, N * N);
             cr_assert_lt(dw, RLS_TOL, "%s kernel %zu: w differs by %g", names[ti], ki, dw);
             cr_assert_lt(dp, RLS_TOL, "%s kernel %zu: P differs by %g", names[ti], ki, dp);
-            t->free(s);
+            optim_free(s);
         }
     }
     layout_free(&L);
@@ -470,7 +471,7 @@ static void check_against_reference(const char *name, size_t nb_thresh, int sing
     size_t nb = kalman_blocks(&L, mode, nb_thresh, bs);
     ref_kf R;
     ref_init(&R, bs, nb, 2.0, 0.95, 0.99, single);
-    void *s = create(t, &p, &L);
+    optim_t *s = create(t, &p, &L);
     kalman_set_kernel(s, kernel);
     const size_t N = L.n_params;
     double *w = calloc(N, sizeof(double)), *wr = calloc(N, sizeof(double));
@@ -481,7 +482,7 @@ static void check_against_reference(const char *name, size_t nb_thresh, int sing
         for (size_t j = 0; j < N; j++)
             h[j] = rng_normal(&r) / sqrt((double)N);
         double e = rng_normal(&r);
-        step_kalman(t, s, w, e, h);
+        step_kalman(s, w, e, h);
         ref_step(&R, wr, e, h);
     }
     double dw = max_rel_diff(w, wr, N), dp = max_rel_diff_P(s, &R);
@@ -490,10 +491,10 @@ static void check_against_reference(const char *name, size_t nb_thresh, int sing
     cr_assert_lt(dp, BLOCKED_TOL, "%s N_b %zu single %d kernel %d: P differs by %g", name,
                  nb_thresh, single, kernel, dp);
     optim_report_t rep;
-    t->report(s, &rep);
+    optim_report(s, &rep);
     cr_assert_eq(rep.n_blocks, nb);
     cr_assert_eq(rep.updates, BLOCKED_UPDATES);
-    t->free(s);
+    optim_free(s);
     ref_free(&R);
     free(w);
     free(wr);
@@ -539,7 +540,7 @@ Test(kalman, results_do_not_depend_on_thread_count) {
         memset(wr, 0, N * sizeof(double));
         for (size_t ti = 0; ti < 3; ti++) {
             omp_set_num_threads(threads[ti]);
-            void *s = create(t, &p, &L);
+            optim_t *s = create(t, &p, &L);
             kalman_set_kernel(s, kernels[k]);
             cr_assert_eq(kalman_block_count(s), 2);
             memset(w, 0, N * sizeof(double));
@@ -549,7 +550,7 @@ Test(kalman, results_do_not_depend_on_thread_count) {
                 for (size_t j = 0; j < N; j++)
                     h[j] = rng_normal(&r) / sqrt((double)N);
                 double e = rng_normal(&r);
-                step_kalman(t, s, w, e, h);
+                step_kalman(s, w, e, h);
                 if (ti == 0) ref_step(&R, wr, e, h);
             }
             kalman_block_dense(s, 0, P);
@@ -564,7 +565,7 @@ Test(kalman, results_do_not_depend_on_thread_count) {
                 cr_assert(memcmp(P, P1, nP * sizeof(double)) == 0,
                           "kernel %zu: P with %d threads differs from 1 thread", k, threads[ti]);
             }
-            t->free(s);
+            optim_free(s);
         }
         ref_free(&R);
     }
@@ -588,7 +589,7 @@ Test(kalman, lambda_schedule) {
     optim_params p;
     optim_default_params(t, &p);
     const double l0 = p.v[KALMAN_P_LAMBDA], nu = p.v[KALMAN_P_NU];
-    void *s = create(t, &p, &L);
+    optim_t *s = create(t, &p, &L);
     double w[7] = {0}, h[7];
     rng_t r;
     rng_seed(&r, 5);
@@ -596,14 +597,14 @@ Test(kalman, lambda_schedule) {
     for (size_t u = 1; u <= 300; u++) {
         for (size_t j = 0; j < 7; j++)
             h[j] = rng_normal(&r);
-        step_kalman(t, s, w, rng_normal(&r), h);
-        t->report(s, &rep);
+        step_kalman(s, w, rng_normal(&r), h);
+        optim_report(s, &rep);
         double want = 1.0 - (1.0 - l0) * pow(nu, (double)u);
         cr_assert(fabs(rep.lambda - want) < LAMBDA_TOL, "after %zu updates: %.17g, want %.17g", u,
                   rep.lambda, want);
         cr_assert_eq(rep.updates, u);
     }
-    t->free(s);
+    optim_free(s);
     layout_free(&L);
 }
 
@@ -624,7 +625,7 @@ Test(kalman, sigma_renormalisation_keeps_results) {
     set(t, &p, "lambda", 0.5);
     set(t, &p, "nu", 1.0);
     set(t, &p, "block_size", 1);
-    void *s = create(t, &p, &L);
+    optim_t *s = create(t, &p, &L);
     ref_kf R;
     const size_t ones[] = {1, 1, 1};
     ref_init(&R, ones, 3, 1.0, 0.5, 1.0, 0);
@@ -635,14 +636,14 @@ Test(kalman, sigma_renormalisation_keeps_results) {
         for (size_t j = 0; j < 3; j++)
             h[j] = rng_normal(&r);
         double e = rng_normal(&r);
-        step_kalman(t, s, w, e, h);
+        step_kalman(s, w, e, h);
         ref_step(&R, wr, e, h);
     }
     double dw = max_rel_diff(w, wr, 3), dp = max_rel_diff_P(s, &R);
     cr_assert_lt(dw, RENORM_TOL, "w differs by %g", dw);
     cr_assert_lt(dp, RENORM_TOL, "P differs by %g", dp);
     ref_free(&R);
-    t->free(s);
+    optim_free(s);
     layout_free(&L);
 }
 
@@ -665,7 +666,7 @@ Test(kalman, rlekf_with_large_block_equals_gekf_on_dp_layout) {
         optim_default_params(tg, &pg);
         optim_default_params(tr, &pr);
         set(tr, &pr, "block_size", nbs[k]);
-        void *sg = create(tg, &pg, &L), *sr = create(tr, &pr, &L);
+        optim_t *sg = create(tg, &pg, &L), *sr = create(tr, &pr, &L);
         double *wg = calloc(N, sizeof(double)), *wr = calloc(N, sizeof(double));
         double *h = malloc(N * sizeof(double));
         rng_t r;
@@ -674,8 +675,8 @@ Test(kalman, rlekf_with_large_block_equals_gekf_on_dp_layout) {
             for (size_t j = 0; j < N; j++)
                 h[j] = rng_normal(&r) / sqrt((double)N);
             double e = rng_normal(&r);
-            step_kalman(tg, sg, wg, e, h);
-            step_kalman(tr, sr, wr, e, h);
+            step_kalman(sg, wg, e, h);
+            step_kalman(sr, wr, e, h);
             double d = max_rel_diff(wg, wr, N);
             cr_assert_lt(d, GEKF_TOL, "update %zu: w differs by %g", u, d);
         }
@@ -687,11 +688,11 @@ Test(kalman, rlekf_with_large_block_equals_gekf_on_dp_layout) {
         double dp = max_rel_diff(Pg, Pr, N * N);
         cr_assert_lt(dp, GEKF_TOL, "P differs by %g", dp);
         optim_report_t a, b;
-        tg->report(sg, &a);
-        tr->report(sr, &b);
+        optim_report(sg, &a);
+        optim_report(sr, &b);
         cr_assert(fabs(a.lambda - b.lambda) < GEKF_TOL);
-        tg->free(sg);
-        tr->free(sr);
+        optim_free(sg);
+        optim_free(sr);
         free(wg);
         free(wr);
         free(h);
@@ -708,15 +709,15 @@ Test(kalman, non_finite_signal_is_diverged_not_crash) {
     const optim_type *t = optim_find("rlekf");
     optim_params p;
     optim_default_params(t, &p);
-    void *s = create(t, &p, &L);
+    optim_t *s = create(t, &p, &L);
     double w[3] = {0}, h[3] = {1, NAN, 0};
     optim_signal sig = {.e = 1.0, .h = h};
-    cr_assert_eq(t->step(s, w, &sig), RK_EDIVERGED);
+    cr_assert_eq(optim_step(s, w, &sig), RK_EDIVERGED);
     sig.e = INFINITY;
     h[1] = 0;
-    cr_assert_eq(t->step(s, w, &sig), RK_EDIVERGED);
+    cr_assert_eq(optim_step(s, w, &sig), RK_EDIVERGED);
     cr_assert_not_null(strstr(err_msg(), "rlekf"), "%s", err_msg());
-    t->free(s);
+    optim_free(s);
     layout_free(&L);
 }
 
@@ -733,10 +734,10 @@ Test(memory, limit_refuses_gekf_on_dp_layout) {
     optim_params p;
     optim_default_params(g, &p);
     /* 26551·26552/2 doubles = 2 819 928 608 bytes = 2.63 GiB, plus O(N) */
-    size_t need = g->state_bytes(&p, &L);
+    size_t need = optim_state_bytes(g, &p, &L);
     cr_assert_geq(need, (size_t)2819928608);
     cr_assert_lt(need, (size_t)2819928608 + 100 * 26551 * sizeof(double));
-    void *s = (void *)&p;
+    optim_t *s = (optim_t *)&p; /* any non-NULL value: must be reset */
     cr_assert_eq(optim_create(g, &p, &L, &s), RK_ENOMEM);
     cr_assert_null(s);
     cr_assert_not_null(strstr(err_msg(), "gekf: needs 2.63 GiB"), "%s", err_msg());
@@ -747,15 +748,15 @@ Test(memory, limit_refuses_gekf_on_dp_layout) {
     const optim_type *t = optim_find("rlekf");
     optim_default_params(t, &p);
     set(t, &p, "block_size", 1024);
-    need = t->state_bytes(&p, &L);
+    need = optim_state_bytes(t, &p, &L);
     cr_assert_gt(need, limit);
     cr_assert_eq(optim_create(t, &p, &L, &s), RK_ENOMEM);
     cr_assert_not_null(strstr(err_msg(), "31 blocks, largest 1024"), "%s", err_msg());
     /* with N_b = 512 it fits */
     set(t, &p, "block_size", 512);
-    cr_assert_lt(t->state_bytes(&p, &L), limit);
+    cr_assert_lt(optim_state_bytes(t, &p, &L), limit);
     s = create(t, &p, &L);
-    t->free(s);
+    optim_free(s);
     optim_set_mem_limit(0);
     layout_free(&L);
 }
@@ -780,7 +781,7 @@ Test(memory, environment_variable) {
     const optim_type *t = optim_find("adam");
     optim_params p;
     optim_default_params(t, &p);
-    void *s = NULL;
+    optim_t *s = NULL;
     cr_assert_eq(optim_create(t, &p, &L, &s), RK_EINPUT);
     cr_assert_not_null(strstr(err_msg(), "RLEKF_MEM_LIMIT"), "%s", err_msg());
     cr_assert_not_null(strstr(err_msg(), "lots"), "%s", err_msg());
@@ -801,7 +802,7 @@ Test(adam, first_three_steps_match_hand_computed_values) {
     const optim_type *t = optim_find("adam");
     optim_params p;
     optim_default_params(t, &p);
-    void *s = create(t, &p, &L);
+    optim_t *s = create(t, &p, &L);
     double w[3] = {0.5, -1.0, 2.0};
     const double g[3][3] = {{1, -2, 0}, {0.5, 0.5, 0.25}, {-1, 0, 0.25}};
     const double want[3][3] = {
@@ -811,12 +812,12 @@ Test(adam, first_three_steps_match_hand_computed_values) {
     };
     for (size_t k = 0; k < 3; k++) {
         optim_signal sig = {.e = NAN, .h = NULL, .g = g[k]};
-        cr_assert_eq(t->step(s, w, &sig), RK_OK);
+        cr_assert_eq(optim_step(s, w, &sig), RK_OK);
         for (size_t j = 0; j < 3; j++)
             cr_assert(fabs(w[j] - want[k][j]) < ADAM_TOL, "step %zu w[%zu] = %.17g, want %.17g",
                       k + 1, j, w[j], want[k][j]);
     }
-    t->free(s);
+    optim_free(s);
     layout_free(&L);
 }
 
@@ -876,11 +877,11 @@ Test(adam, report_and_steps_follow_the_schedule) {
                           0.0063095734448019329,
                           0.0039810717055349725,
                           0.0039810717055349725};
-    void *s = create(a, &p, &L);
+    optim_t *s = create(a, &p, &L);
     double w = 0, g = 1;
     optim_report_t r;
     for (size_t t = 0; t < 8; t++) {
-        a->report(s, &r);
+        optim_report(s, &r);
         cr_assert_eq(r.updates, t);
         near(r.lr, lr[t], "report lr", t);
         near(r.pref_e, 1 + (0.02 - 1) * lr[t] / 1e-2, "report pref_e", t);
@@ -888,12 +889,12 @@ Test(adam, report_and_steps_follow_the_schedule) {
         cr_assert(isnan(r.lambda));
         double before = w;
         optim_signal sig = {.e = NAN, .h = NULL, .g = &g};
-        cr_assert_eq(a->step(s, &w, &sig), RK_OK);
+        cr_assert_eq(optim_step(s, &w, &sig), RK_OK);
         double moved = before - w, expect = lr[t] / (1 + 1e-8);
         cr_assert(fabs(moved - expect) <= ADAM_STEP_RTOL * expect,
                   "step %zu moved %.17g, want %.17g", t, moved, expect);
     }
-    a->free(s);
+    optim_free(s);
     layout_free(&L);
 }
 
@@ -911,9 +912,9 @@ Test(conformance, every_registered_optimizer) {
         optim_params p;
         optim_default_params(t, &p);
         if (optim_param_index(t, "block_size") >= 0) set(t, &p, "block_size", 64);
-        size_t need = t->state_bytes(&p, &L);
+        size_t need = optim_state_bytes(t, &p, &L);
         cr_assert_gt(need, 0);
-        void *s = create(t, &p, &L);
+        optim_t *s = create(t, &p, &L);
         rng_t r;
         rng_seed(&r, 1 + i);
         for (size_t j = 0; j < N; j++)
@@ -922,10 +923,10 @@ Test(conformance, every_registered_optimizer) {
             for (size_t j = 0; j < N; j++)
                 h[j] = rng_normal(&r);
             optim_signal sig = {.e = rng_normal(&r), .h = h, .g = h};
-            cr_assert_eq(t->step(s, w, &sig), RK_OK, "%s: %s", t->name, err_msg());
+            cr_assert_eq(optim_step(s, w, &sig), RK_OK, "%s: %s", t->name, err_msg());
         }
         optim_report_t rep;
-        t->report(s, &rep);
+        optim_report(s, &rep);
         cr_assert_eq(rep.updates, 5, "%s", t->name);
         cr_assert_eq(rep.state_bytes, need, "%s", t->name);
         int moved = 0;
@@ -942,7 +943,7 @@ Test(conformance, every_registered_optimizer) {
             cr_assert(isfinite(rep.lr) && rep.lr > 0, "%s", t->name);
             cr_assert(isfinite(rep.pref_e) && isfinite(rep.pref_f), "%s", t->name);
         }
-        t->free(s);
+        optim_free(s);
     }
     free(w);
     free(w0);
