@@ -13,7 +13,8 @@
     X(optim_gekf)                                                                                  \
     X(optim_rlekf)                                                                                 \
     X(optim_lekf)                                                                                  \
-    X(optim_adam)
+    X(optim_adam)                                                                                  \
+    X(optim_sgd)
 
 #define OPTIM_DECLARE(type) extern const optim_type type;
 OPTIM_TYPES(OPTIM_DECLARE)

@@ -161,8 +161,8 @@ static double max_rel_diff_P(const optim_t *s, const ref_kf *R) {
 /* ---------------------------------------------------------------- registry and parameters */
 
 Test(registry, names_lookup_and_tables) {
-    cr_assert_str_eq(optim_names(), "gekf, rlekf, lekf, adam");
-    cr_assert_eq(optim_count(), 4);
+    cr_assert_str_eq(optim_names(), "gekf, rlekf, lekf, adam, sgd");
+    cr_assert_eq(optim_count(), 5);
     for (size_t i = 0; i < optim_count(); i++) {
         const optim_type *t = optim_at(i);
         cr_assert_eq(optim_find(t->name), t);
@@ -174,11 +174,13 @@ Test(registry, names_lookup_and_tables) {
             cr_assert_eq(optim_param_index(t, d->name), (int)k);
         }
     }
-    cr_assert_null(optim_find("sgd"));
+    cr_assert_null(optim_find("lbfgs"));
     cr_assert_null(optim_find(""));
+    cr_assert_null(optim_find(NULL));
     cr_assert_null(optim_at(optim_count()));
     cr_assert_eq(optim_find("rlekf")->kind, OPTIM_KALMAN);
     cr_assert_eq(optim_find("adam")->kind, OPTIM_GRADIENT);
+    cr_assert_eq(optim_find("sgd")->kind, OPTIM_GRADIENT);
     cr_assert_eq(optim_default(), optim_find("rlekf"));
     cr_assert_eq(optim_param_index(optim_find("gekf"), "block_size"), -1);
 }
@@ -898,6 +900,56 @@ Test(adam, report_and_steps_follow_the_schedule) {
     layout_free(&L);
 }
 
+/* ---------------------------------------------------------------- SGD */
+
+/* Quadratic loss L(w) = ½ Σ_j a_j (w_j − c_j)², gradient g_j = a_j (w_j − c_j). Plain gradient
+ * descent contracts every coordinate independently: after k steps
+ *     w_j(k) − c_j = (1 − lr·a_j)^k · (w_j(0) − c_j).
+ * The recursion and pow() differ by a few ulps per step. */
+#define SGD_STEPS 25
+#define SGD_TOL 1e-13
+Test(sgd, quadratic_loss_iterates_equal_the_closed_form) {
+    layout_t L;
+    const size_t sizes[] = {2, 3};
+    small_layout(&L, sizes, 2);
+    const optim_type *t = optim_find("sgd");
+    cr_assert_not_null(t);
+    optim_params p;
+    optim_default_params(t, &p);
+    const double lr = 0.05;
+    set(t, &p, "lr", lr);
+    set(t, &p, "pref_e", 0.25);
+    set(t, &p, "pref_f", 3.0);
+    optim_t *s = create(t, &p, &L);
+    const double a[5] = {1.0, 4.0, 0.5, 10.0, 30.0}; /* 1 − lr·a = 0.95 ... −0.5 (oscillates) */
+    const double c[5] = {1.0, -2.0, 0.5, 3.0, -1.0};
+    const double w0[5] = {0.0, 1.0, -1.0, 2.0, 4.0};
+    double w[5], g[5];
+    memcpy(w, w0, sizeof w);
+    optim_report_t rep;
+    for (size_t k = 1; k <= SGD_STEPS; k++) {
+        for (size_t j = 0; j < 5; j++)
+            g[j] = a[j] * (w[j] - c[j]);
+        optim_signal sig = {.e = NAN, .h = NULL, .g = g};
+        cr_assert_eq(optim_step(s, w, &sig), RK_OK, "%s", err_msg());
+        for (size_t j = 0; j < 5; j++) {
+            double want = c[j] + pow(1.0 - lr * a[j], (double)k) * (w0[j] - c[j]);
+            cr_assert(fabs(w[j] - want) <= SGD_TOL * fmax(1.0, fabs(want)),
+                      "step %zu w[%zu] = %.17g, want %.17g", k, j, w[j], want);
+        }
+        /* constant learning rate and prefactors, as configured */
+        optim_report(s, &rep);
+        cr_assert_eq(rep.updates, k);
+        cr_assert_eq(rep.lr, lr);
+        cr_assert_eq(rep.pref_e, 0.25);
+        cr_assert_eq(rep.pref_f, 3.0);
+        cr_assert(isnan(rep.lambda));
+        cr_assert_eq(rep.n_blocks, 0);
+    }
+    optim_free(s);
+    layout_free(&L);
+}
+
 /* ---------------------------------------------------------------- conformance */
 
 Test(conformance, every_registered_optimizer) {
@@ -976,7 +1028,8 @@ Test(cli, list_prints_every_optimizer_and_rejects_unknown_topics) {
     cr_assert_not_null(strstr(text, "per_block | single"));
     cr_assert_eq(tu_rlekf("list rlekf", err, sizeof err), 0);
     cr_assert_eq(tu_rlekf("list --help", err, sizeof err), 0);
-    cr_assert_eq(tu_rlekf("list sgd", err, sizeof err), 2);
-    cr_assert_not_null(strstr(err, "sgd"), "%s", err);
-    cr_assert_not_null(strstr(err, "gekf, rlekf, lekf, adam"), "%s", err);
+    cr_assert_eq(tu_rlekf("list sgd", err, sizeof err), 0);
+    cr_assert_eq(tu_rlekf("list lbfgs", err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "lbfgs"), "%s", err);
+    cr_assert_not_null(strstr(err, optim_names()), "%s", err);
 }
