@@ -950,36 +950,176 @@ Test(sgd, quadratic_loss_iterates_equal_the_closed_form) {
     layout_free(&L);
 }
 
-/* ---------------------------------------------------------------- conformance */
+/* ---------------------------------------------------------------- Kalman, one update */
 
-Test(conformance, every_registered_optimizer) {
+/* From P_i(0) = p0·I every block gives k_i = p0·h_i, so one update of any variant is
+ *     A = 1/(noise + p0·|h|²),  w = w0 + A·e·p0·h,  P_i = (p0·I − A·p0²·h_i h_iᵀ)/λ0,
+ *     λ1 = ν·λ0 + 1 − ν,
+ * with noise = L·λ0 (per_block) or λ0 (single): only the block count L tells the variants apart.
+ * Layout {3, 2, 4} with N_b = 5: gekf one block [9]; rlekf gathers 3 + 2 and closes at the 4:
+ * [5, 4]; lekf one block per tensor: [3, 2, 4]. */
+#define ONE_UPDATE_TOL 1e-15
+Test(kalman, one_update_of_every_variant_equals_the_closed_form) {
     layout_t L;
+    const size_t sizes[] = {3, 2, 4};
+    small_layout(&L, sizes, 3);
+    const struct {
+        const char *name;
+        size_t nb, blocks[3];
+    } variants[] = {{"gekf", 1, {9}}, {"rlekf", 2, {5, 4}}, {"lekf", 3, {3, 2, 4}}};
+    const double p0 = 2.0, l0 = 0.96, nu = 0.99, e = 0.7;
+    const double h[9] = {1.0, -0.5, 2.0, 0.25, -1.5, 0.75, 1.25, -2.0, 0.5};
+    const double w0[9] = {0.1, 0.2, -0.3, 0.4, -0.5, 0.6, -0.7, 0.8, 0.9};
+    double hh = 0.0;
+    for (size_t j = 0; j < 9; j++)
+        hh += h[j] * h[j];
+    for (size_t v = 0; v < 3; v++) {
+        for (int single = 0; single <= 1; single++) {
+            const optim_type *t = optim_find(variants[v].name);
+            optim_params p;
+            optim_default_params(t, &p);
+            set(t, &p, "p0", p0);
+            set(t, &p, "lambda", l0);
+            set(t, &p, "nu", nu);
+            set(t, &p, "measurement_noise", single ? KALMAN_NOISE_SINGLE : KALMAN_NOISE_PER_BLOCK);
+            if (optim_param_index(t, "block_size") >= 0) set(t, &p, "block_size", 5);
+            optim_t *s = create(t, &p, &L);
+            double w[9];
+            memcpy(w, w0, sizeof w);
+            step_kalman(s, w, e, h);
+            const double noise = single ? l0 : (double)variants[v].nb * l0;
+            const double A = 1.0 / (noise + p0 * hh);
+            for (size_t j = 0; j < 9; j++) {
+                double want = w0[j] + A * e * p0 * h[j];
+                cr_assert(fabs(w[j] - want) <= ONE_UPDATE_TOL * fabs(want),
+                          "%s single %d: w[%zu] = %.17g, want %.17g", t->name, single, j, w[j],
+                          want);
+            }
+            cr_assert_eq(kalman_block_count(s), variants[v].nb, "%s", t->name);
+            for (size_t i = 0, off = 0; i < variants[v].nb; off += variants[v].blocks[i], i++) {
+                const size_t n = variants[v].blocks[i];
+                cr_assert_eq(kalman_block_dense(s, i, NULL), n, "%s block %zu", t->name, i);
+                double P[81];
+                kalman_block_dense(s, i, P);
+                for (size_t r = 0; r < n; r++)
+                    for (size_t c = 0; c < n; c++) {
+                        double want =
+                            ((r == c ? p0 : 0.0) - A * p0 * p0 * h[off + r] * h[off + c]) / l0;
+                        cr_assert(fabs(P[r * n + c] - want) <= ONE_UPDATE_TOL * p0 / l0,
+                                  "%s single %d: P_%zu[%zu][%zu] = %.17g, want %.17g", t->name,
+                                  single, i, r, c, P[r * n + c], want);
+                    }
+            }
+            optim_report_t rep;
+            optim_report(s, &rep);
+            cr_assert(fabs(rep.lambda - (nu * l0 + 1.0 - nu)) <= ONE_UPDATE_TOL, "%s", t->name);
+            cr_assert_eq(rep.n_blocks, variants[v].nb);
+            cr_assert_eq(rep.updates, 1);
+            optim_free(s);
+        }
+    }
+    layout_free(&L);
+}
+
+/* ---------------------------------------------------------------- conformance
+ *
+ * Every registered optimizer, found through the registry (a new one is covered without touching
+ * this file), must: have a consistent hyper-parameter table; build its state on a small layout
+ * with exactly the bytes state_bytes promised; take steps with the signal its kind declares
+ * (Kalman: e and h only; gradient: g only), count them, move w and keep it finite; reproduce its
+ * result bitwise from the same inputs; refuse a non-finite signal with RK_EDIVERGED, a message
+ * naming it, w untouched and the step not counted; be refused by the memory limit exactly when
+ * state_bytes exceeds it; refuse an empty layout. */
+
+#define CONF_STEPS 5
+
+/* A layout of several tensors, small and large, so that block rules have something to do. */
+static void conformance_layout(layout_t *L) {
     const size_t sizes[] = {40, 8, 300, 1};
-    small_layout(&L, sizes, 4);
+    small_layout(L, sizes, 4);
+}
+
+/* Defaults, except a block_size small enough to give several blocks on conformance_layout. */
+static void conformance_params(const optim_type *t, optim_params *p) {
+    optim_default_params(t, p);
+    if (optim_param_index(t, "block_size") >= 0) set(t, p, "block_size", 64);
+}
+
+/* Step u's signal for kind k: the fields the other kind would use are NULL / NAN, so a plug-in
+ * that reads the wrong one crashes or fails here. */
+static optim_signal conformance_signal(optim_kind k, rng_t *r, double *v, size_t N) {
+    for (size_t j = 0; j < N; j++)
+        v[j] = rng_normal(r);
+    double e = rng_normal(r);
+    if (k == OPTIM_KALMAN) return (optim_signal){.e = e, .h = v, .g = NULL};
+    return (optim_signal){.e = NAN, .h = NULL, .g = v};
+}
+
+Test(conformance, tables_are_consistent) {
+    cr_assert_gt(optim_count(), 0);
+    for (size_t i = 0; i < optim_count(); i++) {
+        const optim_type *t = optim_at(i);
+        cr_assert(t->name && t->name[0] && t->summary && t->summary[0]);
+        cr_assert_eq(optim_find(t->name), t, "%s: a second type of the same name", t->name);
+        cr_assert(t->kind == OPTIM_KALMAN || t->kind == OPTIM_GRADIENT, "%s", t->name);
+        cr_assert(t->state_bytes && t->init && t->step && t->report && t->free, "%s", t->name);
+        cr_assert_leq(t->n_params, OPTIM_MAX_PARAMS, "%s", t->name);
+        optim_params p;
+        optim_default_params(t, &p);
+        for (size_t k = 0; k < t->n_params; k++) {
+            const optim_param_desc *d = &t->params[k];
+            cr_assert(d->name && d->name[0] && d->help && d->help[0], "%s.%zu", t->name, k);
+            cr_assert_eq(optim_param_index(t, d->name), (int)k, "%s.%s twice", t->name, d->name);
+            cr_assert_eq(p.v[k], d->def);
+            if (d->type == OPTIM_P_CHOICE) {
+                cr_assert_not_null(d->choices, "%s.%s", t->name, d->name);
+                cr_assert_eq(optim_set_choice(t, &p, "conf", d->name, d->choices[(size_t)d->def]),
+                             RK_OK, "%s.%s: %s", t->name, d->name, err_msg());
+            } else {
+                cr_assert(d->lo <= d->def && d->def <= d->hi, "%s.%s", t->name, d->name);
+            }
+            /* the default passes the table's own checks (integer, choice index, bounds) */
+            cr_assert_eq(optim_set_param(t, &p, "conf", d->name, d->def), RK_OK, "%s.%s: %s",
+                         t->name, d->name, err_msg());
+        }
+    }
+}
+
+Test(conformance, steps_reports_and_reproducibility) {
+    layout_t L;
+    conformance_layout(&L);
     const size_t N = L.n_params;
     double *w = malloc(N * sizeof(double)), *w0 = malloc(N * sizeof(double));
-    double *h = malloc(N * sizeof(double));
+    double *w2 = malloc(N * sizeof(double)), *v = malloc(N * sizeof(double));
     for (size_t i = 0; i < optim_count(); i++) {
         const optim_type *t = optim_at(i);
         optim_params p;
-        optim_default_params(t, &p);
-        if (optim_param_index(t, "block_size") >= 0) set(t, &p, "block_size", 64);
-        size_t need = optim_state_bytes(t, &p, &L);
-        cr_assert_gt(need, 0);
-        optim_t *s = create(t, &p, &L);
-        rng_t r;
-        rng_seed(&r, 1 + i);
-        for (size_t j = 0; j < N; j++)
-            w[j] = w0[j] = rng_normal(&r);
-        for (size_t u = 0; u < 5; u++) {
-            for (size_t j = 0; j < N; j++)
-                h[j] = rng_normal(&r);
-            optim_signal sig = {.e = rng_normal(&r), .h = h, .g = h};
-            cr_assert_eq(optim_step(s, w, &sig), RK_OK, "%s: %s", t->name, err_msg());
-        }
+        conformance_params(t, &p);
+        const size_t need = optim_state_bytes(t, &p, &L);
+        cr_assert_gt(need, 0, "%s", t->name);
+        optim_t *s = create(t, &p, &L), *s2 = create(t, &p, &L);
+        cr_assert_eq(optim_type_of(s), t);
+        cr_assert(memcmp(optim_params_of(s), &p, sizeof p) == 0, "%s", t->name);
         optim_report_t rep;
         optim_report(s, &rep);
-        cr_assert_eq(rep.updates, 5, "%s", t->name);
+        cr_assert_eq(rep.updates, 0, "%s", t->name);
+        cr_assert_eq(rep.state_bytes, need, "%s: reports a size other than promised", t->name);
+        rng_t r, r2;
+        rng_seed(&r, 1 + i);
+        for (size_t j = 0; j < N; j++)
+            w[j] = w0[j] = w2[j] = rng_normal(&r);
+        r2 = r;
+        for (size_t u = 0; u < CONF_STEPS; u++) {
+            optim_signal sig = conformance_signal(t->kind, &r, v, N);
+            cr_assert_eq(optim_step(s, w, &sig), RK_OK, "%s: %s", t->name, err_msg());
+        }
+        for (size_t u = 0; u < CONF_STEPS; u++) {
+            optim_signal sig = conformance_signal(t->kind, &r2, v, N);
+            cr_assert_eq(optim_step(s2, w2, &sig), RK_OK, "%s: %s", t->name, err_msg());
+        }
+        cr_assert(memcmp(w, w2, N * sizeof(double)) == 0, "%s: same inputs, different w", t->name);
+        optim_report(s, &rep);
+        cr_assert_eq(rep.updates, CONF_STEPS, "%s", t->name);
         cr_assert_eq(rep.state_bytes, need, "%s", t->name);
         int moved = 0;
         for (size_t j = 0; j < N; j++) {
@@ -989,17 +1129,94 @@ Test(conformance, every_registered_optimizer) {
         cr_assert(moved, "%s did not change w", t->name);
         if (t->kind == OPTIM_KALMAN) {
             cr_assert(rep.lambda > 0 && rep.lambda <= 1, "%s", t->name);
-            cr_assert_geq(rep.n_blocks, 1);
-            cr_assert(isnan(rep.lr));
+            cr_assert_geq(rep.n_blocks, 1, "%s", t->name);
+            cr_assert(isnan(rep.lr) && isnan(rep.pref_e) && isnan(rep.pref_f), "%s", t->name);
         } else {
+            /* the trainer weights the loss with these */
             cr_assert(isfinite(rep.lr) && rep.lr > 0, "%s", t->name);
-            cr_assert(isfinite(rep.pref_e) && isfinite(rep.pref_f), "%s", t->name);
+            cr_assert(isfinite(rep.pref_e) && rep.pref_e >= 0, "%s", t->name);
+            cr_assert(isfinite(rep.pref_f) && rep.pref_f >= 0, "%s", t->name);
+            cr_assert(isnan(rep.lambda), "%s", t->name);
         }
         optim_free(s);
+        optim_free(s2);
+    }
+    optim_free(NULL);
+    free(w);
+    free(w0);
+    free(w2);
+    free(v);
+    layout_free(&L);
+}
+
+Test(conformance, non_finite_signal_is_refused_and_not_counted) {
+    layout_t L;
+    conformance_layout(&L);
+    const size_t N = L.n_params;
+    double *w = malloc(N * sizeof(double)), *w0 = malloc(N * sizeof(double));
+    double *v = malloc(N * sizeof(double));
+    for (size_t i = 0; i < optim_count(); i++) {
+        const optim_type *t = optim_at(i);
+        optim_params p;
+        conformance_params(t, &p);
+        /* Kalman: a non-finite error, then a non-finite Jacobian entry; gradient: one entry */
+        for (int which = 0; which < (t->kind == OPTIM_KALMAN ? 2 : 1); which++) {
+            optim_t *s = create(t, &p, &L);
+            rng_t r;
+            rng_seed(&r, 7 + i);
+            for (size_t j = 0; j < N; j++)
+                w[j] = w0[j] = rng_normal(&r);
+            optim_signal sig = conformance_signal(t->kind, &r, v, N);
+            if (t->kind == OPTIM_KALMAN && which == 0)
+                sig.e = INFINITY;
+            else
+                v[N / 2] = NAN;
+            err_clear();
+            cr_assert_eq(optim_step(s, w, &sig), RK_EDIVERGED, "%s case %d", t->name, which);
+            cr_assert_not_null(strstr(err_msg(), t->name), "%s: %s", t->name, err_msg());
+            cr_assert(memcmp(w, w0, N * sizeof(double)) == 0, "%s: refused step changed w",
+                      t->name);
+            optim_report_t rep;
+            optim_report(s, &rep);
+            cr_assert_eq(rep.updates, 0, "%s: a refused step was counted", t->name);
+            optim_free(s);
+        }
     }
     free(w);
     free(w0);
-    free(h);
+    free(v);
+    layout_free(&L);
+}
+
+Test(conformance, memory_limit_and_empty_layout) {
+    layout_t L, E;
+    conformance_layout(&L);
+    cr_assert_eq(layout_init(&E, 0), RK_OK);
+    for (size_t i = 0; i < optim_count(); i++) {
+        const optim_type *t = optim_at(i);
+        optim_params p;
+        conformance_params(t, &p);
+        const size_t need = optim_state_bytes(t, &p, &L);
+        /* one byte short: refused before anything is allocated, with the amount it needs */
+        optim_set_mem_limit(need - 1);
+        optim_t *s = (optim_t *)&p; /* any non-NULL value: must be reset */
+        cr_assert_eq(optim_create(t, &p, &L, &s), RK_ENOMEM, "%s", t->name);
+        cr_assert_null(s, "%s", t->name);
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "%s: needs ", t->name);
+        cr_assert_eq(strncmp(err_msg(), prefix, strlen(prefix)), 0, "%s", err_msg());
+        /* exactly the limit: accepted */
+        optim_set_mem_limit(need);
+        s = create(t, &p, &L);
+        optim_free(s);
+        optim_set_mem_limit(0);
+        /* an empty layout is an input error, not a crash */
+        s = (optim_t *)&p;
+        cr_assert_eq(optim_create(t, &p, &E, &s), RK_EINPUT, "%s", t->name);
+        cr_assert_null(s, "%s", t->name);
+        cr_assert_not_null(strstr(err_msg(), t->name), "%s", err_msg());
+    }
+    layout_free(&E);
     layout_free(&L);
 }
 
