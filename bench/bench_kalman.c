@@ -152,7 +152,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         for (size_t k = 0; k < nk; k++) {
-            void *s = NULL;
+            optim_t *s = NULL;
             if (optim_create(t, &p, &L, &s) != RK_OK) {
                 fprintf(stderr, "bench_kalman: %s\n", err_msg());
                 return 1;
@@ -166,7 +166,7 @@ int main(int argc, char **argv) {
                     h[j] = rng_normal(&r) / sqrt((double)N);
                 optim_signal sig = {.e = rng_normal(&r), .h = h, .g = NULL};
                 double t0 = now();
-                if (t->step(s, w, &sig) != RK_OK) {
+                if (optim_step(s, w, &sig) != RK_OK) {
                     fprintf(stderr, "bench_kalman: %s\n", err_msg());
                     return 1;
                 }
@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
             const double passes = kernels[k] == KALMAN_KERNEL_FUSED ? 2.0 : 3.0;
             const double gbs = passes * packed / tmed / 1e9;
             optim_report_t rep;
-            t->report(s, &rep);
+            optim_report(s, &rep);
             char nb[32];
             if (cfgs[c].block_size)
                 snprintf(nb, sizeof nb, "%zu", cfgs[c].block_size);
@@ -188,7 +188,7 @@ int main(int argc, char **argv) {
                    rep.n_blocks, (double)rep.state_bytes / (1024.0 * 1024.0),
                    kernel_name(kernels[k]), 1e3 * tmed, gbs, 100.0 * gbs / triad);
             fflush(stdout);
-            t->free(s);
+            optim_free(s);
         }
     }
     printf("\nms/update: median of %d updates after %d warm-up updates. GB/s: bytes of the packed "

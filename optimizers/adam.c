@@ -62,7 +62,7 @@ void adam_schedule(const optim_params *p, size_t t, double *lr, double *pref_e, 
         p->v[ADAM_P_LIMIT_PREF_F] + (p->v[ADAM_P_START_PREF_F] - p->v[ADAM_P_LIMIT_PREF_F]) * r;
 }
 
-static size_t adam_state_bytes(const optim_params *p, const layout_t *L) {
+static size_t adam_state_bytes(const optim_type *t, const optim_params *p, const layout_t *L) {
     return sizeof(adam_state) + 2 * L->n_params * sizeof(double);
 }
 
@@ -74,14 +74,15 @@ static void adam_free(void *state) {
     free(S);
 }
 
-static rk_status adam_init(void **state, const optim_params *p, const layout_t *L) {
+static rk_status adam_init(const optim_type *t, void **state, const optim_params *p,
+                           const layout_t *L) {
     *state = NULL;
     if (L->n_params == 0) return err_set(RK_EINPUT, "adam: the parameter layout is empty");
     adam_state *S = rk_calloc(1, sizeof *S);
     if (!S) return RK_ENOMEM;
     S->p = *p;
     S->N = L->n_params;
-    S->bytes = adam_state_bytes(p, L);
+    S->bytes = adam_state_bytes(t, p, L);
     S->m = rk_calloc(S->N, sizeof *S->m);
     S->v = rk_calloc(S->N, sizeof *S->v);
     if (!S->m || !S->v) {

@@ -7,13 +7,7 @@
  */
 #include "kalman.h"
 
-static size_t gekf_state_bytes(const optim_params *p, const layout_t *L) {
-    return kalman_state_bytes(p, L, KALMAN_SPLIT_GLOBAL);
-}
-
-static rk_status gekf_init(void **state, const optim_params *p, const layout_t *L) {
-    return kalman_init(state, p, L, KALMAN_SPLIT_GLOBAL, "gekf");
-}
+static const kalman_variant gekf_variant = {KALMAN_SPLIT_GLOBAL};
 
 const optim_type optim_gekf = {
     .name = "gekf",
@@ -21,10 +15,12 @@ const optim_type optim_gekf = {
     .kind = OPTIM_KALMAN,
     .params = kalman_param_table,
     .n_params = KALMAN_P_BLOCK_SIZE, /* no block_size: there is one block */
-    .state_bytes = gekf_state_bytes,
-    .init = gekf_init,
+    .data = &gekf_variant,
+    .state_bytes = kalman_state_bytes,
+    .init = kalman_init,
     .step = kalman_step,
     .report = kalman_report,
     .free = kalman_free,
     .describe = kalman_describe,
+    .memory_hint = KALMAN_MEMORY_HINT,
 };

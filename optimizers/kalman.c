@@ -181,7 +181,14 @@ static size_t bytes_of(const kstats *st, size_t N) {
            doubles * sizeof(double);
 }
 
-size_t kalman_state_bytes(const optim_params *p, const layout_t *L, kalman_split mode) {
+/* The split mode a Kalman type carries in its data. */
+static kalman_split mode_of(const optim_type *t) {
+    RK_ASSERT(t->data);
+    return ((const kalman_variant *)t->data)->split;
+}
+
+size_t kalman_state_bytes(const optim_type *t, const optim_params *p, const layout_t *L) {
+    const kalman_split mode = mode_of(t);
     kstats st;
     split_walk(L, mode, block_size_of(p, mode), NULL, &st);
     return bytes_of(&st, L->n_params);
@@ -236,9 +243,10 @@ static void sort_items(kstate *S) {
     }
 }
 
-rk_status kalman_init(void **state, const optim_params *p, const layout_t *L, kalman_split mode,
-                      const char *name) {
+rk_status kalman_init(const optim_type *t, void **state, const optim_params *p, const layout_t *L) {
     *state = NULL;
+    const kalman_split mode = mode_of(t);
+    const char *name = t->name;
     if (L->n_params == 0) return err_set(RK_EINPUT, "%s: the parameter layout is empty", name);
     kstats st;
     split_walk(L, mode, block_size_of(p, mode), NULL, &st);
@@ -590,18 +598,15 @@ void kalman_report(const void *state, optim_report_t *r) {
 }
 
 int kalman_split_of(const optim_type *t) {
-    if (t == &optim_gekf) return KALMAN_SPLIT_GLOBAL;
-    if (t == &optim_rlekf) return KALMAN_SPLIT_GATHER;
-    if (t == &optim_lekf) return KALMAN_SPLIT_TENSOR;
-    return -1;
+    return t->init == kalman_init ? (int)mode_of(t) : -1;
 }
 
 int kalman_describe(const optim_type *t, const optim_params *p, const layout_t *L, char *buf,
                     size_t cap) {
-    int mode = kalman_split_of(t);
-    if (mode < 0) return 0;
+    if (kalman_split_of(t) < 0) return 0;
+    const kalman_split mode = mode_of(t);
     kstats st;
-    split_walk(L, (kalman_split)mode, block_size_of(p, (kalman_split)mode), NULL, &st);
+    split_walk(L, mode, block_size_of(p, mode), NULL, &st);
     if (st.count == 1)
         snprintf(buf, cap, "1 block of %zu", st.max);
     else
@@ -609,20 +614,26 @@ int kalman_describe(const optim_type *t, const optim_params *p, const layout_t *
     return 1;
 }
 
-void kalman_set_kernel(void *state, kalman_kernel k) {
-    ((kstate *)state)->kernel = k;
+/* The state of an optimizer that must be of a Kalman type. */
+static kstate *state_of(const optim_t *o) {
+    RK_ASSERT(kalman_split_of(optim_type_of(o)) >= 0);
+    return optim_state(o);
 }
 
-size_t kalman_block_count(const void *state) {
-    return ((const kstate *)state)->nblocks;
+void kalman_set_kernel(optim_t *o, kalman_kernel k) {
+    state_of(o)->kernel = k;
 }
 
-size_t kalman_packed_bytes(const void *state) {
-    return ((const kstate *)state)->packed_entries * sizeof(double);
+size_t kalman_block_count(const optim_t *o) {
+    return state_of(o)->nblocks;
 }
 
-size_t kalman_block_dense(const void *state, size_t i, double *P) {
-    const kstate *S = state;
+size_t kalman_packed_bytes(const optim_t *o) {
+    return state_of(o)->packed_entries * sizeof(double);
+}
+
+size_t kalman_block_dense(const optim_t *o, size_t i, double *P) {
+    const kstate *S = state_of(o);
     RK_ASSERT(i < S->nblocks);
     const kblock *b = &S->blk[i];
     if (!P) return b->n;

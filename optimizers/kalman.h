@@ -33,9 +33,6 @@ enum { KALMAN_NOISE_PER_BLOCK, KALMAN_NOISE_SINGLE };
 
 extern const optim_param_desc kalman_param_table[KALMAN_N_PARAMS];
 
-/* The registered Kalman types (gekf.c, rlekf.c, lekf.c). */
-extern const optim_type optim_gekf, optim_rlekf, optim_lekf;
-
 typedef enum {
     KALMAN_SPLIT_GLOBAL, /* gekf: one block of all N weights */
     KALMAN_SPLIT_GATHER, /* rlekf: gather small tensors up to N_b, cut large groups into N_b */
@@ -54,30 +51,38 @@ typedef enum {
  * parameter-vector order. Writes them to sizes[] when sizes is not NULL; returns the count. */
 size_t kalman_blocks(const layout_t *L, kalman_split mode, size_t nb, size_t *sizes);
 
-/* Bytes kalman_init will allocate: Σ n_i(n_i+1)/2 · 8 for the packed triangles plus O(N). */
-size_t kalman_state_bytes(const optim_params *p, const layout_t *L, kalman_split mode);
-/* name is used in messages ("rlekf: update 12: ..."). */
-rk_status kalman_init(void **state, const optim_params *p, const layout_t *L, kalman_split mode,
-                      const char *name);
+/* What the `data` of a Kalman type points at: the variant's block layout rule. A Kalman type is
+ * a table (gekf.c, rlekf.c, lekf.c) whose hooks are the functions below. */
+typedef struct {
+    kalman_split split;
+} kalman_variant;
+
+/* Advice for every Kalman type's memory-limit refusal (optim_type.memory_hint). */
+#define KALMAN_MEMORY_HINT "rlekf with a smaller block_size needs less"
+
+/* The hooks of every Kalman type. kalman_state_bytes is exactly what kalman_init allocates:
+ * Σ n_i(n_i+1)/2 · 8 for the packed triangles plus O(N). Messages carry t->name ("rlekf: update
+ * 12: ..."). kalman_describe gives the blocks the type would build, e.g. "1 block of 26551" or
+ * "7 blocks, largest 5120", for memory-limit messages. */
+size_t kalman_state_bytes(const optim_type *t, const optim_params *p, const layout_t *L);
+rk_status kalman_init(const optim_type *t, void **state, const optim_params *p, const layout_t *L);
 rk_status kalman_step(void *state, double *w, const optim_signal *sig);
 void kalman_report(const void *state, optim_report_t *r);
 void kalman_free(void *state);
-
-/* Split mode of a registered Kalman type (gekf, rlekf, lekf); -1 for any other type. */
-int kalman_split_of(const optim_type *t);
-/* One-phrase description of the blocks a Kalman type would build, e.g. "1 block of 26551" or
- * "7 blocks, largest 5120", for memory-limit messages. Returns 0 (and writes nothing) for a
- * non-Kalman type. */
 int kalman_describe(const optim_type *t, const optim_params *p, const layout_t *L, char *buf,
                     size_t cap);
 
-/* Tests and benchmark. */
-void kalman_set_kernel(void *state, kalman_kernel k);
-size_t kalman_block_count(const void *state);
+/* Split mode of a Kalman type (one whose hooks are the above, read from its data); -1 for any
+ * other type. */
+int kalman_split_of(const optim_type *t);
+
+/* Tests and benchmark; o must be an optimizer of a Kalman type (asserted). */
+void kalman_set_kernel(optim_t *o, kalman_kernel k);
+size_t kalman_block_count(const optim_t *o);
 /* Bytes of the packed triangles alone (the memory every update streams through). */
-size_t kalman_packed_bytes(const void *state);
+size_t kalman_packed_bytes(const optim_t *o);
 /* Size n_i of block i; when P is not NULL, writes the dense n_i × n_i covariance P_i (row-major,
  * both triangles) into it. */
-size_t kalman_block_dense(const void *state, size_t i, double *P);
+size_t kalman_block_dense(const optim_t *o, size_t i, double *P);
 
 #endif

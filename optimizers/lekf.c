@@ -6,13 +6,7 @@
  */
 #include "kalman.h"
 
-static size_t lekf_state_bytes(const optim_params *p, const layout_t *L) {
-    return kalman_state_bytes(p, L, KALMAN_SPLIT_TENSOR);
-}
-
-static rk_status lekf_init(void **state, const optim_params *p, const layout_t *L) {
-    return kalman_init(state, p, L, KALMAN_SPLIT_TENSOR, "lekf");
-}
+static const kalman_variant lekf_variant = {KALMAN_SPLIT_TENSOR};
 
 const optim_type optim_lekf = {
     .name = "lekf",
@@ -20,10 +14,12 @@ const optim_type optim_lekf = {
     .kind = OPTIM_KALMAN,
     .params = kalman_param_table,
     .n_params = KALMAN_N_PARAMS,
-    .state_bytes = lekf_state_bytes,
-    .init = lekf_init,
+    .data = &lekf_variant,
+    .state_bytes = kalman_state_bytes,
+    .init = kalman_init,
     .step = kalman_step,
     .report = kalman_report,
     .free = kalman_free,
     .describe = kalman_describe,
+    .memory_hint = KALMAN_MEMORY_HINT,
 };

@@ -9,7 +9,9 @@
 const optim_type *optim_find(const char *name);
 size_t optim_count(void);
 const optim_type *optim_at(size_t i);
-/* "gekf, rlekf, lekf, adam" for error messages. */
+/* The optimizer a configuration that names none trains with. */
+const optim_type *optim_default(void);
+/* "gekf, rlekf, lekf, adam, ..." for error messages. */
 const char *optim_names(void);
 
 #endif

@@ -7,13 +7,7 @@
  */
 #include "kalman.h"
 
-static size_t rlekf_state_bytes(const optim_params *p, const layout_t *L) {
-    return kalman_state_bytes(p, L, KALMAN_SPLIT_GATHER);
-}
-
-static rk_status rlekf_init(void **state, const optim_params *p, const layout_t *L) {
-    return kalman_init(state, p, L, KALMAN_SPLIT_GATHER, "rlekf");
-}
+static const kalman_variant rlekf_variant = {KALMAN_SPLIT_GATHER};
 
 const optim_type optim_rlekf = {
     .name = "rlekf",
@@ -21,10 +15,12 @@ const optim_type optim_rlekf = {
     .kind = OPTIM_KALMAN,
     .params = kalman_param_table,
     .n_params = KALMAN_N_PARAMS,
-    .state_bytes = rlekf_state_bytes,
-    .init = rlekf_init,
+    .data = &rlekf_variant,
+    .state_bytes = kalman_state_bytes,
+    .init = kalman_init,
     .step = kalman_step,
     .report = kalman_report,
     .free = kalman_free,
     .describe = kalman_describe,
+    .memory_hint = KALMAN_MEMORY_HINT,
 };

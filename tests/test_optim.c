@@ -65,15 +65,15 @@ static void set(const optim_type *t, optim_params *p, const char *key, double v)
     cr_assert_eq(optim_set_param(t, p, "test", key, v), RK_OK, "%s", err_msg());
 }
 
-static void *create(const optim_type *t, const optim_params *p, const layout_t *L) {
-    void *s = NULL;
+static optim_t *create(const optim_type *t, const optim_params *p, const layout_t *L) {
+    optim_t *s = NULL;
     cr_assert_eq(optim_create(t, p, L, &s), RK_OK, "%s", err_msg());
     return s;
 }
 
-static void step_kalman(const optim_type *t, void *s, double *w, double e, const double *h) {
+static void step_kalman(optim_t *s, double *w, double e, const double *h) {
     optim_signal sig = {.e = e, .h = h, .g = NULL};
-    cr_assert_eq(t->step(s, w, &sig), RK_OK, "%s", err_msg());
+    cr_assert_eq(optim_step(s, w, &sig), RK_OK, "%s", err_msg());
 }
 
 static double max_rel_diff(const double *a, const double *b, size_t n) {
@@ -144,7 +144,7 @@ static void ref_step(ref_kf *R, double *w, double e, const double *h) {
 }
 
 /* Compare every block's covariance of a Kalman state with the reference. */
-static double max_rel_diff_P(const void *s, const ref_kf *R) {
+static double max_rel_diff_P(const optim_t *s, const ref_kf *R) {
     double worst = 0;
     cr_assert_eq(kalman_block_count(s), R->nb);
     for (size_t i = 0; i < R->nb; i++) {
@@ -161,8 +161,8 @@ static double max_rel_diff_P(const void *s, const ref_kf *R) {
 /* ---------------------------------------------------------------- registry and parameters */
 
 Test(registry, names_lookup_and_tables) {
-    cr_assert_str_eq(optim_names(), "gekf, rlekf, lekf, adam");
-    cr_assert_eq(optim_count(), 4);
+    cr_assert_str_eq(optim_names(), "gekf, rlekf, lekf, adam, sgd");
+    cr_assert_eq(optim_count(), 5);
     for (size_t i = 0; i < optim_count(); i++) {
         const optim_type *t = optim_at(i);
         cr_assert_eq(optim_find(t->name), t);
@@ -174,11 +174,14 @@ Test(registry, names_lookup_and_tables) {
             cr_assert_eq(optim_param_index(t, d->name), (int)k);
         }
     }
-    cr_assert_null(optim_find("sgd"));
+    cr_assert_null(optim_find("lbfgs"));
     cr_assert_null(optim_find(""));
+    cr_assert_null(optim_find(NULL));
     cr_assert_null(optim_at(optim_count()));
     cr_assert_eq(optim_find("rlekf")->kind, OPTIM_KALMAN);
     cr_assert_eq(optim_find("adam")->kind, OPTIM_GRADIENT);
+    cr_assert_eq(optim_find("sgd")->kind, OPTIM_GRADIENT);
+    cr_assert_eq(optim_default(), optim_find("rlekf"));
     cr_assert_eq(optim_param_index(optim_find("gekf"), "block_size"), -1);
 }
 
@@ -274,15 +277,15 @@ Test(blocks, one_type_default_rlekf_gekf_lekf) {
     const optim_type *t = optim_find("rlekf");
     optim_params p;
     optim_default_params(t, &p);
-    void *s = create(t, &p, &L);
+    optim_t *s = create(t, &p, &L);
     cr_assert_eq(kalman_block_count(s), 7);
     for (size_t i = 0; i < 7; i++)
         cr_assert_eq(kalman_block_dense(s, i, NULL), want[i]);
     optim_report_t r;
-    t->report(s, &r);
+    optim_report(s, &r);
     cr_assert_eq(r.n_blocks, 7);
-    cr_assert_eq(r.state_bytes, t->state_bytes(&p, &L));
-    t->free(s);
+    cr_assert_eq(r.state_bytes, optim_state_bytes(t, &p, &L));
+    optim_free(s);
     layout_free(&L);
 }
 
@@ -421,7 +424,7 @@ Test(kalman, linear_model_equals_ridge_solution) {
             set(t, &p, "lambda", 1.0);
             set(t, &p, "nu", 1.0);
             if (ti == 1) set(t, &p, "block_size", 100);
-            void *s = create(t, &p, &L);
+            optim_t *s = create(t, &p, &L);
             kalman_set_kernel(s, kernels[ki]);
             double w[RLS_N] = {0};
             for (size_t o = 0; o < RLS_OBS; o++) {
@@ -429,7 +432,7 @@ Test(kalman, linear_model_equals_ridge_solution) {
                 double e = y[o];
                 for (size_t j = 0; j < N; j++)
                     e -= X[o][j] * w[j];
-                step_kalman(t, s, w, e, X[o]);
+                step_kalman(s, w, e, X[o]);
             }
             double P[RLS_N * RLS_N];
             cr_assert_eq(kalman_block_count(s), 1);
@@ -437,7 +440,7 @@ Test(kalman, linear_model_equals_ridge_solution) {
             double dw = max_rel_diff(w, wref, N), dp = max_rel_diff(P, Pref, N * N);
             cr_assert_lt(dw, RLS_TOL, "%s kernel %zu: w differs by %g", names[ti], ki, dw);
             cr_assert_lt(dp, RLS_TOL, "%s kernel %zu: P differs by %g", names[ti], ki, dp);
-            t->free(s);
+            optim_free(s);
         }
     }
     layout_free(&L);
@@ -470,7 +473,7 @@ static void check_against_reference(const char *name, size_t nb_thresh, int sing
     size_t nb = kalman_blocks(&L, mode, nb_thresh, bs);
     ref_kf R;
     ref_init(&R, bs, nb, 2.0, 0.95, 0.99, single);
-    void *s = create(t, &p, &L);
+    optim_t *s = create(t, &p, &L);
     kalman_set_kernel(s, kernel);
     const size_t N = L.n_params;
     double *w = calloc(N, sizeof(double)), *wr = calloc(N, sizeof(double));
@@ -481,7 +484,7 @@ static void check_against_reference(const char *name, size_t nb_thresh, int sing
         for (size_t j = 0; j < N; j++)
             h[j] = rng_normal(&r) / sqrt((double)N);
         double e = rng_normal(&r);
-        step_kalman(t, s, w, e, h);
+        step_kalman(s, w, e, h);
         ref_step(&R, wr, e, h);
     }
     double dw = max_rel_diff(w, wr, N), dp = max_rel_diff_P(s, &R);
@@ -490,10 +493,10 @@ static void check_against_reference(const char *name, size_t nb_thresh, int sing
     cr_assert_lt(dp, BLOCKED_TOL, "%s N_b %zu single %d kernel %d: P differs by %g", name,
                  nb_thresh, single, kernel, dp);
     optim_report_t rep;
-    t->report(s, &rep);
+    optim_report(s, &rep);
     cr_assert_eq(rep.n_blocks, nb);
     cr_assert_eq(rep.updates, BLOCKED_UPDATES);
-    t->free(s);
+    optim_free(s);
     ref_free(&R);
     free(w);
     free(wr);
@@ -539,7 +542,7 @@ Test(kalman, results_do_not_depend_on_thread_count) {
         memset(wr, 0, N * sizeof(double));
         for (size_t ti = 0; ti < 3; ti++) {
             omp_set_num_threads(threads[ti]);
-            void *s = create(t, &p, &L);
+            optim_t *s = create(t, &p, &L);
             kalman_set_kernel(s, kernels[k]);
             cr_assert_eq(kalman_block_count(s), 2);
             memset(w, 0, N * sizeof(double));
@@ -549,7 +552,7 @@ Test(kalman, results_do_not_depend_on_thread_count) {
                 for (size_t j = 0; j < N; j++)
                     h[j] = rng_normal(&r) / sqrt((double)N);
                 double e = rng_normal(&r);
-                step_kalman(t, s, w, e, h);
+                step_kalman(s, w, e, h);
                 if (ti == 0) ref_step(&R, wr, e, h);
             }
             kalman_block_dense(s, 0, P);
@@ -564,7 +567,7 @@ Test(kalman, results_do_not_depend_on_thread_count) {
                 cr_assert(memcmp(P, P1, nP * sizeof(double)) == 0,
                           "kernel %zu: P with %d threads differs from 1 thread", k, threads[ti]);
             }
-            t->free(s);
+            optim_free(s);
         }
         ref_free(&R);
     }
@@ -588,7 +591,7 @@ Test(kalman, lambda_schedule) {
     optim_params p;
     optim_default_params(t, &p);
     const double l0 = p.v[KALMAN_P_LAMBDA], nu = p.v[KALMAN_P_NU];
-    void *s = create(t, &p, &L);
+    optim_t *s = create(t, &p, &L);
     double w[7] = {0}, h[7];
     rng_t r;
     rng_seed(&r, 5);
@@ -596,14 +599,14 @@ Test(kalman, lambda_schedule) {
     for (size_t u = 1; u <= 300; u++) {
         for (size_t j = 0; j < 7; j++)
             h[j] = rng_normal(&r);
-        step_kalman(t, s, w, rng_normal(&r), h);
-        t->report(s, &rep);
+        step_kalman(s, w, rng_normal(&r), h);
+        optim_report(s, &rep);
         double want = 1.0 - (1.0 - l0) * pow(nu, (double)u);
         cr_assert(fabs(rep.lambda - want) < LAMBDA_TOL, "after %zu updates: %.17g, want %.17g", u,
                   rep.lambda, want);
         cr_assert_eq(rep.updates, u);
     }
-    t->free(s);
+    optim_free(s);
     layout_free(&L);
 }
 
@@ -624,7 +627,7 @@ Test(kalman, sigma_renormalisation_keeps_results) {
     set(t, &p, "lambda", 0.5);
     set(t, &p, "nu", 1.0);
     set(t, &p, "block_size", 1);
-    void *s = create(t, &p, &L);
+    optim_t *s = create(t, &p, &L);
     ref_kf R;
     const size_t ones[] = {1, 1, 1};
     ref_init(&R, ones, 3, 1.0, 0.5, 1.0, 0);
@@ -635,14 +638,14 @@ Test(kalman, sigma_renormalisation_keeps_results) {
         for (size_t j = 0; j < 3; j++)
             h[j] = rng_normal(&r);
         double e = rng_normal(&r);
-        step_kalman(t, s, w, e, h);
+        step_kalman(s, w, e, h);
         ref_step(&R, wr, e, h);
     }
     double dw = max_rel_diff(w, wr, 3), dp = max_rel_diff_P(s, &R);
     cr_assert_lt(dw, RENORM_TOL, "w differs by %g", dw);
     cr_assert_lt(dp, RENORM_TOL, "P differs by %g", dp);
     ref_free(&R);
-    t->free(s);
+    optim_free(s);
     layout_free(&L);
 }
 
@@ -665,7 +668,7 @@ Test(kalman, rlekf_with_large_block_equals_gekf_on_dp_layout) {
         optim_default_params(tg, &pg);
         optim_default_params(tr, &pr);
         set(tr, &pr, "block_size", nbs[k]);
-        void *sg = create(tg, &pg, &L), *sr = create(tr, &pr, &L);
+        optim_t *sg = create(tg, &pg, &L), *sr = create(tr, &pr, &L);
         double *wg = calloc(N, sizeof(double)), *wr = calloc(N, sizeof(double));
         double *h = malloc(N * sizeof(double));
         rng_t r;
@@ -674,8 +677,8 @@ Test(kalman, rlekf_with_large_block_equals_gekf_on_dp_layout) {
             for (size_t j = 0; j < N; j++)
                 h[j] = rng_normal(&r) / sqrt((double)N);
             double e = rng_normal(&r);
-            step_kalman(tg, sg, wg, e, h);
-            step_kalman(tr, sr, wr, e, h);
+            step_kalman(sg, wg, e, h);
+            step_kalman(sr, wr, e, h);
             double d = max_rel_diff(wg, wr, N);
             cr_assert_lt(d, GEKF_TOL, "update %zu: w differs by %g", u, d);
         }
@@ -687,11 +690,11 @@ Test(kalman, rlekf_with_large_block_equals_gekf_on_dp_layout) {
         double dp = max_rel_diff(Pg, Pr, N * N);
         cr_assert_lt(dp, GEKF_TOL, "P differs by %g", dp);
         optim_report_t a, b;
-        tg->report(sg, &a);
-        tr->report(sr, &b);
+        optim_report(sg, &a);
+        optim_report(sr, &b);
         cr_assert(fabs(a.lambda - b.lambda) < GEKF_TOL);
-        tg->free(sg);
-        tr->free(sr);
+        optim_free(sg);
+        optim_free(sr);
         free(wg);
         free(wr);
         free(h);
@@ -708,15 +711,15 @@ Test(kalman, non_finite_signal_is_diverged_not_crash) {
     const optim_type *t = optim_find("rlekf");
     optim_params p;
     optim_default_params(t, &p);
-    void *s = create(t, &p, &L);
+    optim_t *s = create(t, &p, &L);
     double w[3] = {0}, h[3] = {1, NAN, 0};
     optim_signal sig = {.e = 1.0, .h = h};
-    cr_assert_eq(t->step(s, w, &sig), RK_EDIVERGED);
+    cr_assert_eq(optim_step(s, w, &sig), RK_EDIVERGED);
     sig.e = INFINITY;
     h[1] = 0;
-    cr_assert_eq(t->step(s, w, &sig), RK_EDIVERGED);
+    cr_assert_eq(optim_step(s, w, &sig), RK_EDIVERGED);
     cr_assert_not_null(strstr(err_msg(), "rlekf"), "%s", err_msg());
-    t->free(s);
+    optim_free(s);
     layout_free(&L);
 }
 
@@ -733,10 +736,10 @@ Test(memory, limit_refuses_gekf_on_dp_layout) {
     optim_params p;
     optim_default_params(g, &p);
     /* 26551·26552/2 doubles = 2 819 928 608 bytes = 2.63 GiB, plus O(N) */
-    size_t need = g->state_bytes(&p, &L);
+    size_t need = optim_state_bytes(g, &p, &L);
     cr_assert_geq(need, (size_t)2819928608);
     cr_assert_lt(need, (size_t)2819928608 + 100 * 26551 * sizeof(double));
-    void *s = (void *)&p;
+    optim_t *s = (optim_t *)&p; /* any non-NULL value: must be reset */
     cr_assert_eq(optim_create(g, &p, &L, &s), RK_ENOMEM);
     cr_assert_null(s);
     cr_assert_not_null(strstr(err_msg(), "gekf: needs 2.63 GiB"), "%s", err_msg());
@@ -747,15 +750,15 @@ Test(memory, limit_refuses_gekf_on_dp_layout) {
     const optim_type *t = optim_find("rlekf");
     optim_default_params(t, &p);
     set(t, &p, "block_size", 1024);
-    need = t->state_bytes(&p, &L);
+    need = optim_state_bytes(t, &p, &L);
     cr_assert_gt(need, limit);
     cr_assert_eq(optim_create(t, &p, &L, &s), RK_ENOMEM);
     cr_assert_not_null(strstr(err_msg(), "31 blocks, largest 1024"), "%s", err_msg());
     /* with N_b = 512 it fits */
     set(t, &p, "block_size", 512);
-    cr_assert_lt(t->state_bytes(&p, &L), limit);
+    cr_assert_lt(optim_state_bytes(t, &p, &L), limit);
     s = create(t, &p, &L);
-    t->free(s);
+    optim_free(s);
     optim_set_mem_limit(0);
     layout_free(&L);
 }
@@ -780,7 +783,7 @@ Test(memory, environment_variable) {
     const optim_type *t = optim_find("adam");
     optim_params p;
     optim_default_params(t, &p);
-    void *s = NULL;
+    optim_t *s = NULL;
     cr_assert_eq(optim_create(t, &p, &L, &s), RK_EINPUT);
     cr_assert_not_null(strstr(err_msg(), "RLEKF_MEM_LIMIT"), "%s", err_msg());
     cr_assert_not_null(strstr(err_msg(), "lots"), "%s", err_msg());
@@ -801,7 +804,7 @@ Test(adam, first_three_steps_match_hand_computed_values) {
     const optim_type *t = optim_find("adam");
     optim_params p;
     optim_default_params(t, &p);
-    void *s = create(t, &p, &L);
+    optim_t *s = create(t, &p, &L);
     double w[3] = {0.5, -1.0, 2.0};
     const double g[3][3] = {{1, -2, 0}, {0.5, 0.5, 0.25}, {-1, 0, 0.25}};
     const double want[3][3] = {
@@ -811,12 +814,12 @@ Test(adam, first_three_steps_match_hand_computed_values) {
     };
     for (size_t k = 0; k < 3; k++) {
         optim_signal sig = {.e = NAN, .h = NULL, .g = g[k]};
-        cr_assert_eq(t->step(s, w, &sig), RK_OK);
+        cr_assert_eq(optim_step(s, w, &sig), RK_OK);
         for (size_t j = 0; j < 3; j++)
             cr_assert(fabs(w[j] - want[k][j]) < ADAM_TOL, "step %zu w[%zu] = %.17g, want %.17g",
                       k + 1, j, w[j], want[k][j]);
     }
-    t->free(s);
+    optim_free(s);
     layout_free(&L);
 }
 
@@ -876,11 +879,11 @@ Test(adam, report_and_steps_follow_the_schedule) {
                           0.0063095734448019329,
                           0.0039810717055349725,
                           0.0039810717055349725};
-    void *s = create(a, &p, &L);
+    optim_t *s = create(a, &p, &L);
     double w = 0, g = 1;
     optim_report_t r;
     for (size_t t = 0; t < 8; t++) {
-        a->report(s, &r);
+        optim_report(s, &r);
         cr_assert_eq(r.updates, t);
         near(r.lr, lr[t], "report lr", t);
         near(r.pref_e, 1 + (0.02 - 1) * lr[t] / 1e-2, "report pref_e", t);
@@ -888,45 +891,235 @@ Test(adam, report_and_steps_follow_the_schedule) {
         cr_assert(isnan(r.lambda));
         double before = w;
         optim_signal sig = {.e = NAN, .h = NULL, .g = &g};
-        cr_assert_eq(a->step(s, &w, &sig), RK_OK);
+        cr_assert_eq(optim_step(s, &w, &sig), RK_OK);
         double moved = before - w, expect = lr[t] / (1 + 1e-8);
         cr_assert(fabs(moved - expect) <= ADAM_STEP_RTOL * expect,
                   "step %zu moved %.17g, want %.17g", t, moved, expect);
     }
-    a->free(s);
+    optim_free(s);
     layout_free(&L);
 }
 
-/* ---------------------------------------------------------------- conformance */
+/* ---------------------------------------------------------------- SGD */
 
-Test(conformance, every_registered_optimizer) {
+/* Quadratic loss L(w) = ½ Σ_j a_j (w_j − c_j)², gradient g_j = a_j (w_j − c_j). Plain gradient
+ * descent contracts every coordinate independently: after k steps
+ *     w_j(k) − c_j = (1 − lr·a_j)^k · (w_j(0) − c_j).
+ * The recursion and pow() differ by a few ulps per step. */
+#define SGD_STEPS 25
+#define SGD_TOL 1e-13
+Test(sgd, quadratic_loss_iterates_equal_the_closed_form) {
     layout_t L;
+    const size_t sizes[] = {2, 3};
+    small_layout(&L, sizes, 2);
+    const optim_type *t = optim_find("sgd");
+    cr_assert_not_null(t);
+    optim_params p;
+    optim_default_params(t, &p);
+    const double lr = 0.05;
+    set(t, &p, "lr", lr);
+    set(t, &p, "pref_e", 0.25);
+    set(t, &p, "pref_f", 3.0);
+    optim_t *s = create(t, &p, &L);
+    const double a[5] = {1.0, 4.0, 0.5, 10.0, 30.0}; /* 1 − lr·a = 0.95 ... −0.5 (oscillates) */
+    const double c[5] = {1.0, -2.0, 0.5, 3.0, -1.0};
+    const double w0[5] = {0.0, 1.0, -1.0, 2.0, 4.0};
+    double w[5], g[5];
+    memcpy(w, w0, sizeof w);
+    optim_report_t rep;
+    for (size_t k = 1; k <= SGD_STEPS; k++) {
+        for (size_t j = 0; j < 5; j++)
+            g[j] = a[j] * (w[j] - c[j]);
+        optim_signal sig = {.e = NAN, .h = NULL, .g = g};
+        cr_assert_eq(optim_step(s, w, &sig), RK_OK, "%s", err_msg());
+        for (size_t j = 0; j < 5; j++) {
+            double want = c[j] + pow(1.0 - lr * a[j], (double)k) * (w0[j] - c[j]);
+            cr_assert(fabs(w[j] - want) <= SGD_TOL * fmax(1.0, fabs(want)),
+                      "step %zu w[%zu] = %.17g, want %.17g", k, j, w[j], want);
+        }
+        /* constant learning rate and prefactors, as configured */
+        optim_report(s, &rep);
+        cr_assert_eq(rep.updates, k);
+        cr_assert_eq(rep.lr, lr);
+        cr_assert_eq(rep.pref_e, 0.25);
+        cr_assert_eq(rep.pref_f, 3.0);
+        cr_assert(isnan(rep.lambda));
+        cr_assert_eq(rep.n_blocks, 0);
+    }
+    optim_free(s);
+    layout_free(&L);
+}
+
+/* ---------------------------------------------------------------- Kalman, one update */
+
+/* From P_i(0) = p0·I every block gives k_i = p0·h_i, so one update of any variant is
+ *     A = 1/(noise + p0·|h|²),  w = w0 + A·e·p0·h,  P_i = (p0·I − A·p0²·h_i h_iᵀ)/λ0,
+ *     λ1 = ν·λ0 + 1 − ν,
+ * with noise = L·λ0 (per_block) or λ0 (single): only the block count L tells the variants apart.
+ * Layout {3, 2, 4} with N_b = 5: gekf one block [9]; rlekf gathers 3 + 2 and closes at the 4:
+ * [5, 4]; lekf one block per tensor: [3, 2, 4]. */
+#define ONE_UPDATE_TOL 1e-15
+Test(kalman, one_update_of_every_variant_equals_the_closed_form) {
+    layout_t L;
+    const size_t sizes[] = {3, 2, 4};
+    small_layout(&L, sizes, 3);
+    const struct {
+        const char *name;
+        size_t nb, blocks[3];
+    } variants[] = {{"gekf", 1, {9}}, {"rlekf", 2, {5, 4}}, {"lekf", 3, {3, 2, 4}}};
+    const double p0 = 2.0, l0 = 0.96, nu = 0.99, e = 0.7;
+    const double h[9] = {1.0, -0.5, 2.0, 0.25, -1.5, 0.75, 1.25, -2.0, 0.5};
+    const double w0[9] = {0.1, 0.2, -0.3, 0.4, -0.5, 0.6, -0.7, 0.8, 0.9};
+    double hh = 0.0;
+    for (size_t j = 0; j < 9; j++)
+        hh += h[j] * h[j];
+    for (size_t v = 0; v < 3; v++) {
+        for (int single = 0; single <= 1; single++) {
+            const optim_type *t = optim_find(variants[v].name);
+            optim_params p;
+            optim_default_params(t, &p);
+            set(t, &p, "p0", p0);
+            set(t, &p, "lambda", l0);
+            set(t, &p, "nu", nu);
+            set(t, &p, "measurement_noise", single ? KALMAN_NOISE_SINGLE : KALMAN_NOISE_PER_BLOCK);
+            if (optim_param_index(t, "block_size") >= 0) set(t, &p, "block_size", 5);
+            optim_t *s = create(t, &p, &L);
+            double w[9];
+            memcpy(w, w0, sizeof w);
+            step_kalman(s, w, e, h);
+            const double noise = single ? l0 : (double)variants[v].nb * l0;
+            const double A = 1.0 / (noise + p0 * hh);
+            for (size_t j = 0; j < 9; j++) {
+                double want = w0[j] + A * e * p0 * h[j];
+                cr_assert(fabs(w[j] - want) <= ONE_UPDATE_TOL * fabs(want),
+                          "%s single %d: w[%zu] = %.17g, want %.17g", t->name, single, j, w[j],
+                          want);
+            }
+            cr_assert_eq(kalman_block_count(s), variants[v].nb, "%s", t->name);
+            for (size_t i = 0, off = 0; i < variants[v].nb; off += variants[v].blocks[i], i++) {
+                const size_t n = variants[v].blocks[i];
+                cr_assert_eq(kalman_block_dense(s, i, NULL), n, "%s block %zu", t->name, i);
+                double P[81];
+                kalman_block_dense(s, i, P);
+                for (size_t r = 0; r < n; r++)
+                    for (size_t c = 0; c < n; c++) {
+                        double want =
+                            ((r == c ? p0 : 0.0) - A * p0 * p0 * h[off + r] * h[off + c]) / l0;
+                        cr_assert(fabs(P[r * n + c] - want) <= ONE_UPDATE_TOL * p0 / l0,
+                                  "%s single %d: P_%zu[%zu][%zu] = %.17g, want %.17g", t->name,
+                                  single, i, r, c, P[r * n + c], want);
+                    }
+            }
+            optim_report_t rep;
+            optim_report(s, &rep);
+            cr_assert(fabs(rep.lambda - (nu * l0 + 1.0 - nu)) <= ONE_UPDATE_TOL, "%s", t->name);
+            cr_assert_eq(rep.n_blocks, variants[v].nb);
+            cr_assert_eq(rep.updates, 1);
+            optim_free(s);
+        }
+    }
+    layout_free(&L);
+}
+
+/* ---------------------------------------------------------------- conformance
+ *
+ * Every registered optimizer, found through the registry (a new one is covered without touching
+ * this file), must: have a consistent hyper-parameter table; build its state on a small layout
+ * with exactly the bytes state_bytes promised; take steps with the signal its kind declares
+ * (Kalman: e and h only; gradient: g only), count them, move w and keep it finite; reproduce its
+ * result bitwise from the same inputs; refuse a non-finite signal with RK_EDIVERGED, a message
+ * naming it, w untouched and the step not counted; be refused by the memory limit exactly when
+ * state_bytes exceeds it; refuse an empty layout. */
+
+#define CONF_STEPS 5
+
+/* A layout of several tensors, small and large, so that block rules have something to do. */
+static void conformance_layout(layout_t *L) {
     const size_t sizes[] = {40, 8, 300, 1};
-    small_layout(&L, sizes, 4);
+    small_layout(L, sizes, 4);
+}
+
+/* Defaults, except a block_size small enough to give several blocks on conformance_layout. */
+static void conformance_params(const optim_type *t, optim_params *p) {
+    optim_default_params(t, p);
+    if (optim_param_index(t, "block_size") >= 0) set(t, p, "block_size", 64);
+}
+
+/* Step u's signal for kind k: the fields the other kind would use are NULL / NAN, so a plug-in
+ * that reads the wrong one crashes or fails here. */
+static optim_signal conformance_signal(optim_kind k, rng_t *r, double *v, size_t N) {
+    for (size_t j = 0; j < N; j++)
+        v[j] = rng_normal(r);
+    double e = rng_normal(r);
+    if (k == OPTIM_KALMAN) return (optim_signal){.e = e, .h = v, .g = NULL};
+    return (optim_signal){.e = NAN, .h = NULL, .g = v};
+}
+
+Test(conformance, tables_are_consistent) {
+    cr_assert_gt(optim_count(), 0);
+    for (size_t i = 0; i < optim_count(); i++) {
+        const optim_type *t = optim_at(i);
+        cr_assert(t->name && t->name[0] && t->summary && t->summary[0]);
+        cr_assert_eq(optim_find(t->name), t, "%s: a second type of the same name", t->name);
+        cr_assert(t->kind == OPTIM_KALMAN || t->kind == OPTIM_GRADIENT, "%s", t->name);
+        cr_assert(t->state_bytes && t->init && t->step && t->report && t->free, "%s", t->name);
+        cr_assert_leq(t->n_params, OPTIM_MAX_PARAMS, "%s", t->name);
+        optim_params p;
+        optim_default_params(t, &p);
+        for (size_t k = 0; k < t->n_params; k++) {
+            const optim_param_desc *d = &t->params[k];
+            cr_assert(d->name && d->name[0] && d->help && d->help[0], "%s.%zu", t->name, k);
+            cr_assert_eq(optim_param_index(t, d->name), (int)k, "%s.%s twice", t->name, d->name);
+            cr_assert_eq(p.v[k], d->def);
+            if (d->type == OPTIM_P_CHOICE) {
+                cr_assert_not_null(d->choices, "%s.%s", t->name, d->name);
+                cr_assert_eq(optim_set_choice(t, &p, "conf", d->name, d->choices[(size_t)d->def]),
+                             RK_OK, "%s.%s: %s", t->name, d->name, err_msg());
+            } else {
+                cr_assert(d->lo <= d->def && d->def <= d->hi, "%s.%s", t->name, d->name);
+            }
+            /* the default passes the table's own checks (integer, choice index, bounds) */
+            cr_assert_eq(optim_set_param(t, &p, "conf", d->name, d->def), RK_OK, "%s.%s: %s",
+                         t->name, d->name, err_msg());
+        }
+    }
+}
+
+Test(conformance, steps_reports_and_reproducibility) {
+    layout_t L;
+    conformance_layout(&L);
     const size_t N = L.n_params;
     double *w = malloc(N * sizeof(double)), *w0 = malloc(N * sizeof(double));
-    double *h = malloc(N * sizeof(double));
+    double *w2 = malloc(N * sizeof(double)), *v = malloc(N * sizeof(double));
     for (size_t i = 0; i < optim_count(); i++) {
         const optim_type *t = optim_at(i);
         optim_params p;
-        optim_default_params(t, &p);
-        if (optim_param_index(t, "block_size") >= 0) set(t, &p, "block_size", 64);
-        size_t need = t->state_bytes(&p, &L);
-        cr_assert_gt(need, 0);
-        void *s = create(t, &p, &L);
-        rng_t r;
+        conformance_params(t, &p);
+        const size_t need = optim_state_bytes(t, &p, &L);
+        cr_assert_gt(need, 0, "%s", t->name);
+        optim_t *s = create(t, &p, &L), *s2 = create(t, &p, &L);
+        cr_assert_eq(optim_type_of(s), t);
+        cr_assert(memcmp(optim_params_of(s), &p, sizeof p) == 0, "%s", t->name);
+        optim_report_t rep;
+        optim_report(s, &rep);
+        cr_assert_eq(rep.updates, 0, "%s", t->name);
+        cr_assert_eq(rep.state_bytes, need, "%s: reports a size other than promised", t->name);
+        rng_t r, r2;
         rng_seed(&r, 1 + i);
         for (size_t j = 0; j < N; j++)
-            w[j] = w0[j] = rng_normal(&r);
-        for (size_t u = 0; u < 5; u++) {
-            for (size_t j = 0; j < N; j++)
-                h[j] = rng_normal(&r);
-            optim_signal sig = {.e = rng_normal(&r), .h = h, .g = h};
-            cr_assert_eq(t->step(s, w, &sig), RK_OK, "%s: %s", t->name, err_msg());
+            w[j] = w0[j] = w2[j] = rng_normal(&r);
+        r2 = r;
+        for (size_t u = 0; u < CONF_STEPS; u++) {
+            optim_signal sig = conformance_signal(t->kind, &r, v, N);
+            cr_assert_eq(optim_step(s, w, &sig), RK_OK, "%s: %s", t->name, err_msg());
         }
-        optim_report_t rep;
-        t->report(s, &rep);
-        cr_assert_eq(rep.updates, 5, "%s", t->name);
+        for (size_t u = 0; u < CONF_STEPS; u++) {
+            optim_signal sig = conformance_signal(t->kind, &r2, v, N);
+            cr_assert_eq(optim_step(s2, w2, &sig), RK_OK, "%s: %s", t->name, err_msg());
+        }
+        cr_assert(memcmp(w, w2, N * sizeof(double)) == 0, "%s: same inputs, different w", t->name);
+        optim_report(s, &rep);
+        cr_assert_eq(rep.updates, CONF_STEPS, "%s", t->name);
         cr_assert_eq(rep.state_bytes, need, "%s", t->name);
         int moved = 0;
         for (size_t j = 0; j < N; j++) {
@@ -936,17 +1129,94 @@ Test(conformance, every_registered_optimizer) {
         cr_assert(moved, "%s did not change w", t->name);
         if (t->kind == OPTIM_KALMAN) {
             cr_assert(rep.lambda > 0 && rep.lambda <= 1, "%s", t->name);
-            cr_assert_geq(rep.n_blocks, 1);
-            cr_assert(isnan(rep.lr));
+            cr_assert_geq(rep.n_blocks, 1, "%s", t->name);
+            cr_assert(isnan(rep.lr) && isnan(rep.pref_e) && isnan(rep.pref_f), "%s", t->name);
         } else {
+            /* the trainer weights the loss with these */
             cr_assert(isfinite(rep.lr) && rep.lr > 0, "%s", t->name);
-            cr_assert(isfinite(rep.pref_e) && isfinite(rep.pref_f), "%s", t->name);
+            cr_assert(isfinite(rep.pref_e) && rep.pref_e >= 0, "%s", t->name);
+            cr_assert(isfinite(rep.pref_f) && rep.pref_f >= 0, "%s", t->name);
+            cr_assert(isnan(rep.lambda), "%s", t->name);
         }
-        t->free(s);
+        optim_free(s);
+        optim_free(s2);
+    }
+    optim_free(NULL);
+    free(w);
+    free(w0);
+    free(w2);
+    free(v);
+    layout_free(&L);
+}
+
+Test(conformance, non_finite_signal_is_refused_and_not_counted) {
+    layout_t L;
+    conformance_layout(&L);
+    const size_t N = L.n_params;
+    double *w = malloc(N * sizeof(double)), *w0 = malloc(N * sizeof(double));
+    double *v = malloc(N * sizeof(double));
+    for (size_t i = 0; i < optim_count(); i++) {
+        const optim_type *t = optim_at(i);
+        optim_params p;
+        conformance_params(t, &p);
+        /* Kalman: a non-finite error, then a non-finite Jacobian entry; gradient: one entry */
+        for (int which = 0; which < (t->kind == OPTIM_KALMAN ? 2 : 1); which++) {
+            optim_t *s = create(t, &p, &L);
+            rng_t r;
+            rng_seed(&r, 7 + i);
+            for (size_t j = 0; j < N; j++)
+                w[j] = w0[j] = rng_normal(&r);
+            optim_signal sig = conformance_signal(t->kind, &r, v, N);
+            if (t->kind == OPTIM_KALMAN && which == 0)
+                sig.e = INFINITY;
+            else
+                v[N / 2] = NAN;
+            err_clear();
+            cr_assert_eq(optim_step(s, w, &sig), RK_EDIVERGED, "%s case %d", t->name, which);
+            cr_assert_not_null(strstr(err_msg(), t->name), "%s: %s", t->name, err_msg());
+            cr_assert(memcmp(w, w0, N * sizeof(double)) == 0, "%s: refused step changed w",
+                      t->name);
+            optim_report_t rep;
+            optim_report(s, &rep);
+            cr_assert_eq(rep.updates, 0, "%s: a refused step was counted", t->name);
+            optim_free(s);
+        }
     }
     free(w);
     free(w0);
-    free(h);
+    free(v);
+    layout_free(&L);
+}
+
+Test(conformance, memory_limit_and_empty_layout) {
+    layout_t L, E;
+    conformance_layout(&L);
+    cr_assert_eq(layout_init(&E, 0), RK_OK);
+    for (size_t i = 0; i < optim_count(); i++) {
+        const optim_type *t = optim_at(i);
+        optim_params p;
+        conformance_params(t, &p);
+        const size_t need = optim_state_bytes(t, &p, &L);
+        /* one byte short: refused before anything is allocated, with the amount it needs */
+        optim_set_mem_limit(need - 1);
+        optim_t *s = (optim_t *)&p; /* any non-NULL value: must be reset */
+        cr_assert_eq(optim_create(t, &p, &L, &s), RK_ENOMEM, "%s", t->name);
+        cr_assert_null(s, "%s", t->name);
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "%s: needs ", t->name);
+        cr_assert_eq(strncmp(err_msg(), prefix, strlen(prefix)), 0, "%s", err_msg());
+        /* exactly the limit: accepted */
+        optim_set_mem_limit(need);
+        s = create(t, &p, &L);
+        optim_free(s);
+        optim_set_mem_limit(0);
+        /* an empty layout is an input error, not a crash */
+        s = (optim_t *)&p;
+        cr_assert_eq(optim_create(t, &p, &E, &s), RK_EINPUT, "%s", t->name);
+        cr_assert_null(s, "%s", t->name);
+        cr_assert_not_null(strstr(err_msg(), t->name), "%s", err_msg());
+    }
+    layout_free(&E);
     layout_free(&L);
 }
 
@@ -975,7 +1245,8 @@ Test(cli, list_prints_every_optimizer_and_rejects_unknown_topics) {
     cr_assert_not_null(strstr(text, "per_block | single"));
     cr_assert_eq(tu_rlekf("list rlekf", err, sizeof err), 0);
     cr_assert_eq(tu_rlekf("list --help", err, sizeof err), 0);
-    cr_assert_eq(tu_rlekf("list sgd", err, sizeof err), 2);
-    cr_assert_not_null(strstr(err, "sgd"), "%s", err);
-    cr_assert_not_null(strstr(err, "gekf, rlekf, lekf, adam"), "%s", err);
+    cr_assert_eq(tu_rlekf("list sgd", err, sizeof err), 0);
+    cr_assert_eq(tu_rlekf("list lbfgs", err, sizeof err), 2);
+    cr_assert_not_null(strstr(err, "lbfgs"), "%s", err);
+    cr_assert_not_null(strstr(err, optim_names()), "%s", err);
 }

@@ -334,7 +334,7 @@ static size_t cell_state_bytes(const manifest_t *m, size_t k, const dataset_t *d
         c.sel[a] = 1; /* the layout does not depend on sel */
     model_t mod;
     if (model_create(&mod, &c, ds->ntypes, ds->type_map)) return 0;
-    size_t b = m->variants[v].opt->state_bytes(&m->variants[v].params, &mod.layout);
+    size_t b = optim_state_bytes(m->variants[v].opt, &m->variants[v].params, &mod.layout);
     model_free(&mod);
     return b;
 }

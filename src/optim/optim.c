@@ -1,10 +1,10 @@
-/* optim: the optimizer registry, hyper-parameter tables and the memory limit (see optim.h).
+/* optim: hyper-parameter tables, the memory limit and the owning optimizer object (see optim.h).
  *
  * The registry table itself lives with the plug-ins (optimizers/registry.c), so this layer names
- * none of them. Hyper-parameters are resolved from each
- * type's descriptor table (default, inclusive bounds, integer or choice), so configuration errors
- * name the key path, the value and what would have been valid. optim_create checks the state size
- * (computed from the layout before any allocation) against a memory limit.
+ * none of them. Hyper-parameters are resolved from each type's descriptor table (default,
+ * inclusive bounds, integer or choice), so configuration errors name the key path, the value and
+ * what would have been valid. optim_create checks the state size (computed from the layout before
+ * any allocation) against a memory limit, then lets the type build its state inside an optim_t.
  */
 #include "optim.h"
 
@@ -214,9 +214,19 @@ static const char *fmt_bytes(char *buf, size_t cap, size_t b) {
     return buf;
 }
 
+struct optim {
+    const optim_type *type;
+    optim_params params;
+    void *state; /* made by type->init, released by type->free */
+};
+
+size_t optim_state_bytes(const optim_type *t, const optim_params *p, const layout_t *L) {
+    return t->state_bytes(t, p, L);
+}
+
 rk_status optim_create(const optim_type *t, const optim_params *p, const layout_t *L,
-                       void **state) {
-    *state = NULL;
+                       optim_t **out) {
+    *out = NULL;
     const char *env = getenv(OPTIM_MEM_ENV);
     size_t dummy;
     const int from_env = !optim_limit_override && env && env[0];
@@ -225,17 +235,61 @@ rk_status optim_create(const optim_type *t, const optim_params *p, const layout_
                        "%s: expected a positive number of bytes with optional suffix K, M, G "
                        "or T, got \"%s\"",
                        OPTIM_MEM_ENV, env);
-    size_t need = t->state_bytes(p, L), limit = optim_mem_limit();
+    size_t need = optim_state_bytes(t, p, L), limit = optim_mem_limit();
     if (need > limit) {
         char what[96], nb[32], lb[32];
-        int kalman = t->describe && t->describe(t, p, L, what, sizeof what);
-        if (!kalman) snprintf(what, sizeof what, "N = %zu", L->n_params);
+        int described = t->describe && t->describe(t, p, L, what, sizeof what);
+        if (!described) snprintf(what, sizeof what, "N = %zu", L->n_params);
         const char *source = optim_limit_override ? "configured"
                              : from_env           ? OPTIM_MEM_ENV
                                         : "80% of physical memory; " OPTIM_MEM_ENV " overrides";
-        return err_set(RK_ENOMEM, "%s: needs %s of optimizer state (%s), limit %s (%s)%s", t->name,
-                       fmt_bytes(nb, sizeof nb, need), what, fmt_bytes(lb, sizeof lb, limit),
-                       source, kalman ? "; rlekf with a smaller block_size needs less" : "");
+        return err_set(RK_ENOMEM, "%s: needs %s of optimizer state (%s), limit %s (%s)%s%s",
+                       t->name, fmt_bytes(nb, sizeof nb, need), what,
+                       fmt_bytes(lb, sizeof lb, limit), source, t->memory_hint ? "; " : "",
+                       t->memory_hint ? t->memory_hint : "");
     }
-    return t->init(state, p, L);
+    optim_t *o = rk_calloc(1, sizeof *o);
+    if (!o) return err_prefix(RK_ENOMEM, "%s: ", t->name);
+    o->type = t;
+    o->params = *p;
+    rk_status st = t->init(t, &o->state, p, L);
+    if (st) {
+        free(o);
+        return st;
+    }
+    *out = o;
+    return RK_OK;
+}
+
+rk_status optim_step(optim_t *o, double *w, const optim_signal *sig) {
+    return o->type->step(o->state, w, sig);
+}
+
+void optim_report(const optim_t *o, optim_report_t *r) {
+    r->lambda = NAN;
+    r->lr = NAN;
+    r->pref_e = NAN;
+    r->pref_f = NAN;
+    r->n_blocks = 0;
+    r->updates = 0;
+    r->state_bytes = 0;
+    o->type->report(o->state, r);
+}
+
+const optim_type *optim_type_of(const optim_t *o) {
+    return o->type;
+}
+
+const optim_params *optim_params_of(const optim_t *o) {
+    return &o->params;
+}
+
+void *optim_state(const optim_t *o) {
+    return o->state;
+}
+
+void optim_free(optim_t *o) {
+    if (!o) return;
+    o->type->free(o->state);
+    free(o);
 }

@@ -1,10 +1,12 @@
-/* optim: the optimizer registry (GSL-style type structs, found by name).
+/* optim: the optimizer interface (GSL-style type structs) and the owning optimizer object.
  *
  * An optimizer sees only the flat weight vector w (N doubles), the parameter layout (named
  * tensors) and, per step, a signal: a Kalman measurement (scalar error e and Jacobian h, SPEC §3)
- * or a loss gradient g (Adam). The trainer owns the loop and the training protocol; it asks the
- * type's `kind` which signal to send. Adding an optimizer = one file in optimizers/ and one line
- * in the registry table (optimizers/registry.c).
+ * or a loss gradient g. The trainer owns the loop and the training protocol; it asks the type's
+ * `kind` which signal to send. Callers hold an optim_t (type, resolved hyper-parameters and the
+ * plug-in's state in one object) and never see the state itself. A plug-in is one const
+ * optim_type in optimizers/ plus one line in the registry table (optimizers/registry.c); this
+ * layer names none of them.
  */
 #ifndef RLEKF_OPTIM_H
 #define RLEKF_OPTIM_H
@@ -41,35 +43,50 @@ typedef struct {
     const double *g;
 } optim_signal;
 
-/* State summary for metrics and for the trainer's loss weighting. Unused fields are NAN. */
+/* State summary for metrics and for the trainer's loss weighting. Unused fields are NAN (reals)
+ * or 0 (counts). */
 typedef struct {
-    double lambda;     /* Kalman forgetting factor after the last update */
-    double lr;         /* gradient methods: current learning rate */
-    double pref_e;     /* gradient methods: current energy prefactor pE(t) */
-    double pref_f;     /* gradient methods: current force prefactor pF(t) */
-    size_t n_blocks;   /* Kalman: number of covariance blocks */
-    size_t updates;    /* steps taken */
+    double lambda;   /* Kalman forgetting factor after the last update */
+    double lr;       /* gradient methods: current learning rate */
+    double pref_e;   /* gradient methods: current energy prefactor pE(t) */
+    double pref_f;   /* gradient methods: current force prefactor pF(t) */
+    size_t n_blocks; /* Kalman: number of covariance blocks */
+    size_t updates;  /* steps taken */
     size_t state_bytes;
 } optim_report_t;
 
-typedef struct optim_type {
+typedef struct optim_type optim_type;
+
+/* The plug-in interface. Type-level hooks (state_bytes, init, describe) receive the type itself,
+ * so variants sharing one implementation tell themselves apart by `data`; state-level hooks
+ * (step, report, free) receive the state init made. */
+struct optim_type {
     const char *name;
     const char *summary;
     optim_kind kind;
     const optim_param_desc *params;
     size_t n_params;
+    /* The plug-in's own constant data (e.g. the block layout rule of a Kalman variant); NULL if
+     * it needs none. */
+    const void *data;
     /* Bytes of state this configuration needs, computed before allocating anything. */
-    size_t (*state_bytes)(const optim_params *p, const layout_t *L);
-    rk_status (*init)(void **state, const optim_params *p, const layout_t *L);
+    size_t (*state_bytes)(const optim_type *t, const optim_params *p, const layout_t *L);
+    rk_status (*init)(const optim_type *t, void **state, const optim_params *p, const layout_t *L);
     /* One update of w in place. */
     rk_status (*step)(void *state, double *w, const optim_signal *sig);
+    /* Fill what the state knows; optim_report has set every field to "unused" (NAN / 0) first. */
     void (*report)(const void *state, optim_report_t *r);
     void (*free)(void *state);
     /* Optional: a one-phrase description of the state this configuration would build (e.g. "7
      * blocks, largest 5120") for memory-limit messages; returns 0 when it has none. */
-    int (*describe)(const struct optim_type *t, const optim_params *p, const layout_t *L, char *buf,
+    int (*describe)(const optim_type *t, const optim_params *p, const layout_t *L, char *buf,
                     size_t cap);
-} optim_type;
+    /* Optional: advice appended to a memory-limit refusal (e.g. how to need less). */
+    const char *memory_hint;
+};
+
+/* An optimizer: its type, its resolved hyper-parameters and the plug-in's state. */
+typedef struct optim optim_t;
 
 /* The registry of every type (optim_find, optim_names, ...) is optimizers/registry.h. */
 
@@ -89,9 +106,25 @@ int optim_param_index(const optim_type *t, const char *key);
  * (bytes, or with suffix K/M/G) or optim_set_mem_limit() overrides. */
 size_t optim_mem_limit(void);
 void optim_set_mem_limit(size_t bytes);
-/* init with the memory check: a state larger than the limit is refused with RK_ENOMEM and a
- * message "gekf needs 2.82 GiB of optimizer state (N = 26551 ...), limit 1.00 GiB". */
+/* Bytes of state t would allocate for p on layout L (what optim_create checks). */
+size_t optim_state_bytes(const optim_type *t, const optim_params *p, const layout_t *L);
+/* A new optimizer, with the memory check first: a state larger than the limit is refused with
+ * RK_ENOMEM and a message "NAME: needs 2.63 GiB of optimizer state (the type's describe, or N =
+ * 26551), limit 1.00 GiB (where the limit comes from); the type's memory_hint". *out is NULL on
+ * any failure. */
 rk_status optim_create(const optim_type *t, const optim_params *p, const layout_t *L,
-                       void **state);
+                       optim_t **out);
+/* One update of w (length N of the layout) in place. */
+rk_status optim_step(optim_t *o, double *w, const optim_signal *sig);
+/* State summary; fields the type does not report are NAN (reals) or 0 (counts). */
+void optim_report(const optim_t *o, optim_report_t *r);
+const optim_type *optim_type_of(const optim_t *o);
+const optim_params *optim_params_of(const optim_t *o);
+/* NULL is allowed. */
+void optim_free(optim_t *o);
+
+/* For plug-ins only (functions of a plug-in that take an optim_t, e.g. a Kalman test accessor,
+ * after checking optim_type_of): the state the type's init made. */
+void *optim_state(const optim_t *o);
 
 #endif

@@ -45,7 +45,7 @@ void train_default_config(train_config *tc) {
     tc->test_fraction = TRAIN_TEST_FRACTION;
     tc->model = model_default_config();
     tc->init_weight_scale = 1.0;
-    tc->opt = optim_find("rlekf");
+    tc->opt = optim_default();
     if (tc->opt) optim_default_params(tc->opt, &tc->opt_params);
     tc->pref_e = TRAIN_PREF_E;
     tc->pref_f = TRAIN_PREF_F;
@@ -293,7 +293,7 @@ typedef struct {
     const dataset_t *ds;
     model_t m;
     model_ws *ws;
-    void *opt;
+    optim_t *opt;
     model_frame_ref *train, *test, *ev_train, *ev_test;
     size_t n_train, n_test, n_ev_train, n_ev_test;
     double *h, *F, *c, *wprev; /* (N), (3A), (3A), (N) */
@@ -318,7 +318,7 @@ static rk_status do_update(run_t *r, const optim_signal *sig) {
     if (sig->h && !(isfinite(sig->e) && all_finite(sig->h, N))) return RK_EDIVERGED;
     if (sig->g && !all_finite(sig->g, N)) return RK_EDIVERGED;
     memcpy(r->wprev, r->m.w, N * sizeof *r->wprev);
-    rk_status st = r->tc->opt->step(r->opt, r->m.w, sig);
+    rk_status st = optim_step(r->opt, r->m.w, sig);
     if (st) return st;
     r->updates++;
     double mx = 0.0;
@@ -379,14 +379,14 @@ static rk_status kalman_image(run_t *r, model_frame_ref fr) {
     return RK_OK;
 }
 
-static rk_status adam_image(run_t *r, model_frame_ref fr) {
+static rk_status gradient_image(run_t *r, model_frame_ref fr) {
     const ds_system *sys = &r->ds->sys[fr.sys];
     size_t na = sys->natoms, N = r->m.layout.n_params;
     double n = (double)na;
     rk_status st = model_set_frame(&r->m, r->ws, sys, fr.frame);
     if (st) return st;
     optim_report_t rep;
-    r->tc->opt->report(r->opt, &rep);
+    optim_report(r->opt, &rep);
     double E = model_forward(&r->m, r->ws);
     if (!isfinite(E)) return RK_EDIVERGED;
     model_backward(&r->m, r->ws, r->wprev, r->F); /* wprev borrowed for dE/dw */
@@ -416,7 +416,7 @@ static rk_status evaluate(run_t *r, const char *status) {
     if (!st) st = train_rmse(&r->m, r->ws, r->ds, r->ev_test, r->n_ev_test, &tee, &tef);
     if (st) return st;
     optim_report_t rep;
-    r->tc->opt->report(r->opt, &rep);
+    optim_report(r->opt, &rep);
     size_t N = r->m.layout.n_params;
     double wn = blas_nrm2(N, r->m.w);
     double wall = clock_now_s() - r->t0;
@@ -527,10 +527,10 @@ static rk_status run_setup(run_t *r) {
     r->c = rk_malloc(3 * maxat * sizeof *r->c);
     if (!r->h || !r->wprev || !r->F || !r->c) return RK_ENOMEM;
     r->res->n_params = N;
-    r->res->state_bytes = tc->opt->state_bytes(&tc->opt_params, &r->m.layout);
+    r->res->state_bytes = optim_state_bytes(tc->opt, &tc->opt_params, &r->m.layout);
     if ((st = optim_create(tc->opt, &tc->opt_params, &r->m.layout, &r->opt))) return st;
     optim_report_t rep;
-    tc->opt->report(r->opt, &rep);
+    optim_report(r->opt, &rep);
     r->res->n_blocks = rep.n_blocks;
     rng_stream(&r->order, tc->stream_name, tc->seed, RNG_ORDER);
     rng_stream(&r->sample, tc->stream_name, tc->seed, RNG_SAMPLE);
@@ -538,7 +538,7 @@ static rk_status run_setup(run_t *r) {
 }
 
 static void run_free(run_t *r) {
-    if (r->opt) r->tc->opt->free(r->opt);
+    optim_free(r->opt);
     model_ws_free(r->ws);
     if (r->m.w) model_free(&r->m);
     free(r->train);
@@ -645,7 +645,8 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
         rng_shuffle(&r.order, order, r.n_train);
         for (size_t i = 0; i < r.n_train && !st; i++) {
             size_t before = r.updates;
-            st = kalman ? kalman_image(&r, r.train[order[i]]) : adam_image(&r, r.train[order[i]]);
+            model_frame_ref fr = r.train[order[i]];
+            st = kalman ? kalman_image(&r, fr) : gradient_image(&r, fr);
             if (st == RK_EDIVERGED) {
                 outcome = TRAIN_DIVERGED;
                 st = RK_OK;

@@ -1,12 +1,12 @@
-/* train: one training run (SPEC §3): data split, model set-up, the Kalman protocol or Adam's
- * per-image loss, evaluations, metrics CSV, model files, progress, divergence as a result.
+/* train: one training run (SPEC §3): data split, model set-up, the Kalman protocol or a gradient
+ * method's per-image loss, evaluations, metrics CSV, model files, progress, divergence as result.
  *
  * Kalman protocol per training image (n atoms, prefactors pE, pF):
  *   energy:  r = pE (E - E^)/n, h = pE dE^/dw / n; flip both if r < 0; update.
  *   forces:  24 atoms drawn with replacement, 4 groups of 6; per group at the current weights
  *            d_j = pF (F_j - F^_j), e = mean|d_j| / n, h = pF sum_j sign(d_j) dF^_j/dw / (18 n)
  *            (a force Jacobian with c_j = sign(d_j) pF / (18 n)); update.
- * Adam per image: L = pE(t) ((E^ - E)/n)^2 + pF(t)/(3n) |F^ - F|^2;
+ * Gradient methods per image: L = pE(t) ((E^ - E)/n)^2 + pF(t)/(3n) |F^ - F|^2;
  *   dL/dw = 2 pE (E^ - E)/n^2 dE^/dw + J_c with c = 2 pF (F^ - F)/(3n).
  * Randomness: streams (stream_name, seed, purpose): INIT weights, SPLIT, ORDER (per-epoch
  * shuffle), SAMPLE (force atoms), so cells with the same (dataset, seed) are paired.
