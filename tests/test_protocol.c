@@ -51,13 +51,17 @@ typedef struct {
 static recording rec;
 static const optim_type *rec_inner;
 
-static size_t rec_state_bytes(const optim_params *p, const layout_t *L) {
-    return rec_inner->state_bytes(p, L);
+/* The hooks hand the wrapped type itself on, so plug-in data (a Kalman split rule) still applies. */
+static size_t rec_state_bytes(const optim_type *t, const optim_params *p, const layout_t *L) {
+    (void)t;
+    return rec_inner->state_bytes(rec_inner, p, L);
 }
 
-static rk_status rec_init(void **state, const optim_params *p, const layout_t *L) {
+static rk_status rec_init(const optim_type *t, void **state, const optim_params *p,
+                          const layout_t *L) {
+    (void)t;
     rec.N = L->n_params;
-    return rec_inner->init(state, p, L);
+    return rec_inner->init(rec_inner, state, p, L);
 }
 
 static rk_status rec_step(void *state, double *w, const optim_signal *sig) {
