@@ -32,7 +32,8 @@ static const optim_param_desc adam_params[ADAM_N_PARAMS] = {
     {"decay_steps", OPTIM_P_INT, 5000, 1, ADAM_STEPS_MAX, NULL,
      "the learning rate drops by the decay factor every decay_steps steps"},
     {"stop_steps", OPTIM_P_INT, 1e6, 1, ADAM_STEPS_MAX, NULL,
-     "step count at which lr reaches stop_lr"},
+     "step count at which lr reaches stop_lr; unset: the run's total steps (DeePMD-kit's "
+     "numb_steps), so every run anneals to stop_lr; the authors' code fixed 1e6"},
     {"start_pref_e", OPTIM_P_REAL, 0.02, 0, ADAM_PREF_MAX, NULL, "energy loss prefactor at lr0"},
     {"limit_pref_e", OPTIM_P_REAL, 1, 0, ADAM_PREF_MAX, NULL, "energy loss prefactor as lr -> 0"},
     {"start_pref_f", OPTIM_P_REAL, 1000, 0, ADAM_PREF_MAX, NULL, "force loss prefactor at lr0"},
@@ -128,6 +129,25 @@ static void adam_report(const void *state, optim_report_t *r) {
     r->state_bytes = S->bytes;
 }
 
+/* DeePMD-kit's clamp for short runs: a decay interval of at least the whole run would never
+ * decay, so it becomes 100 steps, or stop_steps/100 + 1 on runs of 1,000 steps or fewer
+ * (integer division, as DeePMD-kit computes it). */
+#define ADAM_SHORT_DECAY 100
+#define ADAM_SHORT_DECAY_RUN_DIV 10
+#define ADAM_SHORT_DECAY_DIV 100
+
+/* stop_steps unset = the run's total number of steps; then the decay_steps clamp (SPEC §3). */
+static rk_status adam_resolve(const optim_type *t, optim_params *p, const optim_run_info *run) {
+    if (!optim_param_is_set(p, ADAM_P_STOP_STEPS))
+        p->v[ADAM_P_STOP_STEPS] = run->total_steps > 0 ? (double)run->total_steps : 1.0;
+    const size_t stop = (size_t)p->v[ADAM_P_STOP_STEPS];
+    if (p->v[ADAM_P_DECAY_STEPS] >= (double)stop)
+        p->v[ADAM_P_DECAY_STEPS] = stop / ADAM_SHORT_DECAY_RUN_DIV > ADAM_SHORT_DECAY
+                                       ? ADAM_SHORT_DECAY
+                                       : (double)(stop / ADAM_SHORT_DECAY_DIV + 1);
+    return RK_OK;
+}
+
 const optim_type optim_adam = {
     .name = "adam",
     .summary = "Adam with DeePMD-kit's exponential learning-rate decay and loss prefactors",
@@ -139,4 +159,5 @@ const optim_type optim_adam = {
     .step = adam_step,
     .report = adam_report,
     .free = adam_free,
+    .resolve = adam_resolve,
 };

@@ -292,10 +292,10 @@ Test(protocol, adam_gradient_is_the_loss_derivative) {
     record_run("adam", "adam", &rt, &tc);
     /* a short decay so the prefactors change between the recorded steps */
     const double lr0 = 1e-3, stop = 3.51e-8, dsteps = 1, ssteps = 8;
-    tc.opt_params.v[optim_param_index(adam, "start_lr")] = lr0;
-    tc.opt_params.v[optim_param_index(adam, "stop_lr")] = stop;
-    tc.opt_params.v[optim_param_index(adam, "decay_steps")] = dsteps;
-    tc.opt_params.v[optim_param_index(adam, "stop_steps")] = ssteps;
+    cr_assert_eq(optim_set_param(adam, &tc.opt_params, "t", "start_lr", lr0), RK_OK);
+    cr_assert_eq(optim_set_param(adam, &tc.opt_params, "t", "stop_lr", stop), RK_OK);
+    cr_assert_eq(optim_set_param(adam, &tc.opt_params, "t", "decay_steps", dsteps), RK_OK);
+    cr_assert_eq(optim_set_param(adam, &tc.opt_params, "t", "stop_steps", ssteps), RK_OK);
     train_result res;
     cr_assert_eq(train_run(&tc, ds, &res), RK_OK, "%s", err_msg());
     cr_assert_eq(res.updates, res.images, "Adam takes one step per image");

@@ -27,10 +27,19 @@
 #define OPTIM_MAX_DIGITS 17
 
 void optim_default_params(const optim_type *t, optim_params *p) {
-    RK_ASSERT(t->n_params <= OPTIM_MAX_PARAMS);
+    RK_ASSERT(t->n_params <= OPTIM_MAX_PARAMS && OPTIM_MAX_PARAMS <= 8 * sizeof p->set);
     memset(p, 0, sizeof *p);
     for (size_t i = 0; i < t->n_params; i++)
         p->v[i] = t->params[i].def;
+}
+
+int optim_param_is_set(const optim_params *p, size_t i) {
+    RK_ASSERT(i < OPTIM_MAX_PARAMS);
+    return (p->set >> i) & 1u;
+}
+
+rk_status optim_resolve(const optim_type *t, optim_params *p, const optim_run_info *run) {
+    return t->resolve ? t->resolve(t, p, run) : RK_OK;
 }
 
 int optim_param_index(const optim_type *t, const char *key) {
@@ -118,6 +127,7 @@ rk_status optim_set_param(const optim_type *t, optim_params *p, const char *ctx,
     }
     }
     p->v[i] = value;
+    p->set |= 1u << i;
     return RK_OK;
 }
 
@@ -133,6 +143,7 @@ rk_status optim_set_choice(const optim_type *t, optim_params *p, const char *ctx
     for (size_t c = 0; d->choices[c]; c++) {
         if (strcmp(d->choices[c], value) == 0) {
             p->v[i] = (double)c;
+            p->set |= 1u << i;
             return RK_OK;
         }
     }

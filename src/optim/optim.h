@@ -31,10 +31,18 @@ typedef struct {
     const char *help;
 } optim_param_desc;
 
-/* Resolved hyper-parameter values, in the order of the type's table. */
+/* Hyper-parameter values, in the order of the type's table. Bit i of `set` says v[i] was given
+ * explicitly (optim_set_param / optim_set_choice) rather than left at the table's default, so a
+ * type's resolve hook can tell "unset" from "set to the default value". */
 typedef struct {
     double v[OPTIM_MAX_PARAMS];
+    unsigned set;
 } optim_params;
+
+/* What a type may need to know of the run before it is created (its resolve hook). */
+typedef struct {
+    size_t total_steps; /* optimizer steps the whole run will take */
+} optim_run_info;
 
 /* What one step consumes. Kalman: e and h (length N). Gradient: g (length N) = dLoss/dw. */
 typedef struct {
@@ -83,6 +91,9 @@ struct optim_type {
                     size_t cap);
     /* Optional: advice appended to a memory-limit refusal (e.g. how to need less). */
     const char *memory_hint;
+    /* Optional: settle parameters that depend on the run (e.g. Adam's stop_steps defaults to the
+     * run's length), before optim_create; the resolved values are what config.json records. */
+    rk_status (*resolve)(const optim_type *t, optim_params *p, const optim_run_info *run);
 };
 
 /* An optimizer: its type, its resolved hyper-parameters and the plug-in's state. */
@@ -101,6 +112,10 @@ rk_status optim_set_choice(const optim_type *t, optim_params *p, const char *ctx
                            const char *value);
 /* Index of a named parameter in t's table, or -1. */
 int optim_param_index(const optim_type *t, const char *key);
+/* 1 if parameter i was given explicitly. */
+int optim_param_is_set(const optim_params *p, size_t i);
+/* The type's resolve hook, if it has one (RK_OK otherwise). */
+rk_status optim_resolve(const optim_type *t, optim_params *p, const optim_run_info *run);
 
 /* Memory limit for optimizer state: default 80 % of physical memory; RLEKF_MEM_LIMIT env var
  * (bytes, or with suffix K/M/G) or optim_set_mem_limit() overrides. */

@@ -472,7 +472,8 @@ static void progress(run_t *r, size_t epoch, size_t pos, int force) {
             r->last_test_e, r->last_test_f);
 }
 
-static rk_status run_setup(run_t *r) {
+/* tcm is r->tc, writable: the optimizer's run-dependent parameters are resolved into it. */
+static rk_status run_setup(run_t *r, train_config *tcm) {
     const train_config *tc = r->tc;
     const dataset_t *ds = r->ds;
     rk_status st = train_split_frames(ds, tc->split, tc->test_fraction, tc->stream_name, tc->seed,
@@ -527,6 +528,10 @@ static rk_status run_setup(run_t *r) {
     r->c = rk_malloc(3 * maxat * sizeof *r->c);
     if (!r->h || !r->wprev || !r->F || !r->c) return RK_ENOMEM;
     r->res->n_params = N;
+    /* run-dependent hyper-parameters (Adam's stop_steps = the run's length), before sizing */
+    const size_t per_image = tc->opt->kind == OPTIM_KALMAN ? 1 + tc->force_groups : 1;
+    const optim_run_info run = {.total_steps = tc->epochs * r->n_train * per_image};
+    if ((st = optim_resolve(tc->opt, &tcm->opt_params, &run))) return st;
     r->res->state_bytes = optim_state_bytes(tc->opt, &tc->opt_params, &r->m.layout);
     if ((st = optim_create(tc->opt, &tc->opt_params, &r->m.layout, &r->opt))) return st;
     optim_report_t rep;
@@ -606,7 +611,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     r.last_test_e = r.last_test_f = NAN;
     r.t0 = clock_now_s();
     st = fs_mkdirs(tc->out_dir);
-    if (!st) st = run_setup(&r);
+    if (!st) st = run_setup(&r, tc);
     if (!st) {
         /* config.json: the resolved configuration plus provenance */
         jsonw *o = config_object(tc), *prov = jsonw_new_object();
