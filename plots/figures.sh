@@ -42,6 +42,12 @@ gp() {
     echo "$fig/$name.png"
 }
 
+# stale NAME WHY: a figure this experiment does not have: say why and remove an old drawing of it.
+stale() {
+    echo "figures.sh: $2, no $1 figure"
+    rm -f "$fig/$1.png" "$fig/$1.svg"
+}
+
 # Rows of a whitespace table without comment lines.
 rows() { grep -v '^#' "$1" || true; }
 # range FILE COLS [AWK-CONDITION] [SCALE]: "lo hi n" over the finite positive values of the
@@ -114,20 +120,26 @@ for ds in $datasets; do
     gp parity.gp "parity_$ds" "ds='$ds'; prefixes='$prefixes'; labels='$labels'; seeds='$seeds'"
 done
 
-# 4. ablation_block_size: two or more Kalman variants in the block-size sweep
-if [ "$(rows "$rep/ablation.dat" | wc -l)" -ge 2 ]; then
-    series=$(rows "$rep/ablation.dat" | awk '!seen[$1 " " $3]++ {print $1, $3}')
+# 4. ablation_block_size: the datasets where rlekf/lekf run at two or more block sizes (a
+# sweep; a single N_b per dataset, as in a comparison study, is no curve)
+sweep=$(rows "$rep/ablation.dat" | awk '($3 == "rlekf" || $3 == "lekf") && !seen[$1 " " $4]++ { n[$1]++ }
+    END { for (d in n) if (n[d] >= 2) print d }' | sort | tr '\n' ' ')
+if [ -n "$sweep" ]; then
+    insweep="index(\" $sweep \", \" \" \$1 \" \") > 0"
+    series=$(rows "$rep/ablation.dat" | awk "$insweep && !seen[\$1 \" \" \$3]++ {print \$1, \$3}")
     sds=$(echo "$series" | awk '{printf "%s ", $1}')
     sos=$(echo "$series" | awk '{printf "%s ", $2}')
-    read -r xlo xhi _ < <(range "$rep/ablation.dat" 4)
+    read -r xlo xhi _ < <(range "$rep/ablation.dat" 4 "$insweep")
     vars="rep='$rep'; sds='$sds'; sos='$sos'; xlo=$xlo; xhi=$xhi"
     k=1
     for c in 8 7 9 10; do
-        read -r lo hi n < <(range "$rep/ablation.dat" $c)
+        read -r lo hi n < <(range "$rep/ablation.dat" $c "$insweep")
         vars="$vars; lo$k=$lo; hi$k=$hi; has$k=$((n > 0))"
         k=$((k + 1))
     done
     gp ablation.gp ablation_block_size "$vars"
+else
+    stale ablation_block_size "no dataset with rlekf or lekf at two or more block sizes"
 fi
 
 # 5. stability: variants with a group; one row of panels per (dataset, group)
