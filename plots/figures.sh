@@ -142,38 +142,116 @@ else
     stale ablation_block_size "no dataset with rlekf or lekf at two or more block sizes"
 fi
 
-# 5. stability: variants with a group; one row of panels per (dataset, group)
-if [ "$(rows "$rep/stability.dat" | wc -l)" -ge 1 ]; then
-    groups=$(rows "$rep/stability.dat" | awk '!seen[$1 " " $2]++ {print $1 ":" $2}')
-    ng=$(echo "$groups" | wc -l)
-    vars="rep='$rep'; ng=$ng"
-    for a in GD GG GF GL XLO XHI XLOG ELO EHI FLO FHI DLO DHI; do vars="$vars; array $a[$ng]"; done
-    i=1
-    for g in $groups; do
-        d=${g%%:*} gr=${g#*:}
-        cond="\$1 == \"$d\" && \$2 == \"$gr\""
-        gf=$(rows "$rep/stability.dat" | awk "$cond && \$14 != \"-\" {printf \"%s \", \$14}")
-        gl=$(rows "$rep/stability.dat" | awk "$cond && \$14 != \"-\" {printf \"%s \", \$4}")
-        # log x only if every x of the group is positive; else a linear axis with a margin
-        read -r xlo xhi nx < <(range "$rep/stability.dat" 3 "$cond")
-        nxall=$(rows "$rep/stability.dat" | awk "$cond" | wc -l)
-        xlog=$((nx == nxall))
-        if [ "$xlog" = 0 ]; then
-            read -r xlo xhi < <(rows "$rep/stability.dat" | awk "$cond && \$3 != \"nan\" {
-                if (n == 0 || \$3 < lo) lo = \$3; if (n == 0 || \$3 > hi) hi = \$3; n++ }
-                END { if (n == 0) print 0, 1; else { w = (hi > lo) ? 0.1 * (hi - lo) : 1
-                      print lo - w, hi + w } }")
+# 5. stability (variant groups). Page 1, stability: per stress kind (group) other than
+# block_size (figure 4) with at least two distinct x, the final test RMSE against x, every
+# optimizer of the group on the same axes. Page 2, stability_traces: per group, the per-update
+# traces of every variant.
+st="$tmp/stability.dat"
+# Columns appended to stability.dat: 15 = the group's index (order of first appearance), 16 = the
+# series a row belongs to on page 1: its optimizer, or optimizer@dataset when that optimizer has
+# the same x twice in the group (the group then repeats over datasets); rows sorted by group,
+# series and x so every line runs in x order.
+rows "$rep/stability.dat" | awk 'NR == FNR { if ($3 != "nan") { k = $2 SUBSEP $5 SUBSEP $3
+        if (k in X) D[$2 SUBSEP $5] = 1; X[k] = 1 }; next }
+    !($2 in G) { G[$2] = ++n }
+    { print $0, G[$2], (($2 SUBSEP $5) in D) ? $5 "@" $1 : $5 }' - <(rows "$rep/stability.dat") \
+    >"$st.unsorted"
+sort -s -k15,15n -k16,16 -k3,3g "$st.unsorted" >"$st"
+ngall=$(awk 'END { print $15 + 0 }' "$st")
+# list COND AWK-EXPR [SEP]: the distinct values of AWK-EXPR over the rows meeting COND, in the
+# order of stability.dat, joined by SEP (default a space)
+list() {
+    awk "$1 { v = $2; if (!(v in S)) { S[v] = 1; printf \"%s%s\", n++ ? \"${3:- }\" : \"\", v } }" \
+        "$st.unsorted"
+}
+if [ "$ngall" -gt 0 ]; then
+    p1="" omitted=""
+    for gi in $(seq 1 "$ngall"); do
+        cond="\$15 == $gi"
+        gr=$(list "$cond" '$2')
+        xs=$(list "$cond && \$3 != \"nan\"" '$3' ', ')
+        nx=$(list "$cond && \$3 != \"nan\"" '$3' | wc -w)
+        if [ "$gr" = block_size ]; then
+            omitted="$omitted; block_size (see the ablation_block_size figure)"
+        elif [ "$nx" -lt 2 ]; then
+            omitted="$omitted; $gr (one value of x${xs:+, $xs}: a single point is no curve)"
+        else
+            p1="$p1 $gi"
         fi
-        read -r elo ehi _ < <(range "$rep/stability.dat" 6 "$cond" 1000)
-        read -r flo fhi _ < <(range "$rep/stability.dat" 7 "$cond" 1000)
-        dlo=1 dhi=10
-        if [ -n "$gf" ]; then
-            read -r dlo dhi _ < <(for f in $gf; do rows "$rep/curves/$f"; done | range /dev/stdin 14)
-        fi
-        vars="$vars; GD[$i]='$d'; GG[$i]='$gr'; GF[$i]='$gf'; GL[$i]='$gl'"
-        vars="$vars; XLO[$i]=$xlo; XHI[$i]=$xhi; XLOG[$i]=$xlog; ELO[$i]=$elo; EHI[$i]=$ehi"
-        vars="$vars; FLO[$i]=$flo; FHI[$i]=$fhi; DLO[$i]=$dlo; DHI[$i]=$dhi"
-        i=$((i + 1))
     done
-    gp stability.gp stability "$vars"
+    np=$(echo $p1 | wc -w)
+    if [ "$np" -gt 0 ]; then
+        vars="rep='$rep'; stab='$st'; np=$np; omitted='${omitted#; }'"
+        for a in GG GI GDS XT XLO XHI XLOG ELO EHI FLO FHI DIV SER SOP SDT SHX SHR; do
+            vars="$vars; array $a[$np]"
+        done
+        i=1
+        for gi in $p1; do
+            cond="\$15 == $gi"
+            xc="$cond && \$3 != \"nan\""
+            # log x only if every x of the group is positive; else a linear axis with a margin
+            read -r xlo xhi nxp < <(range "$st" 3 "$xc")
+            xlog=$((nxp == $(awk "$xc" "$st" | wc -l)))
+            if [ "$xlog" = 0 ]; then
+                read -r xlo xhi < <(awk "$xc { if (n == 0 || \$3 < lo) lo = \$3
+                    if (n == 0 || \$3 > hi) hi = \$3; n++ }
+                    END { w = 0.08 * (hi - lo); print lo - w, hi + w }" "$st")
+            fi
+            read -r elo ehi _ < <(range "$st" 6 "$cond" 1000)
+            read -r flo fhi _ < <(range "$st" 7 "$cond" 1000)
+            # per series: optimizer, dash type (rank of its dataset in the group, 1 if the series
+            # spans datasets), has rows with x, has a row without x (a reference line)
+            ser=$(list "$cond" '$16')
+            sop="" sdt="" shx="" shr=""
+            dss=$(list "$cond" '$1')
+            for sk in $ser; do
+                sop="$sop${sk%%@*} "
+                r=1
+                case "$sk" in *@*) r=$(echo "$dss" | tr ' ' '\n' | grep -nxF "${sk#*@}" | cut -d: -f1) ;; esac
+                sdt="$sdt$r "
+                shx="$shx$(awk "$xc && \$16 == \"$sk\" { n++ } END { print (n > 0) ? 1 : 0 }" "$st") "
+                shr="$shr$(awk "$cond && \$3 == \"nan\" && \$16 == \"$sk\" { n++ } END { print (n > 0) ? 1 : 0 }" "$st") "
+            done
+            vars="$vars; GG[$i]='$(list "$cond" '$2')'; GI[$i]=$gi; GDS[$i]='$(list "$cond" '$1' ', ')'"
+            vars="$vars; XT[$i]='$(list "$xc" '$3' ', ')'; XLO[$i]=$xlo; XHI[$i]=$xhi; XLOG[$i]=$xlog"
+            vars="$vars; ELO[$i]=$elo; EHI[$i]=$ehi; FLO[$i]=$flo; FHI[$i]=$fhi"
+            vars="$vars; DIV[$i]=$(awk "$cond && \$9 > 0 { n++ } END { print (n > 0) ? 1 : 0 }" "$st")"
+            vars="$vars; SER[$i]='$ser'; SOP[$i]='$sop'; SDT[$i]='$sdt'; SHX[$i]='$shx'; SHR[$i]='$shr'"
+            i=$((i + 1))
+        done
+        gp stability.gp stability "$vars"
+    else
+        stale stability "no stress group (other than block_size) with two or more values of x"
+    fi
+    # page 2: every group with a curve; colour = rank of x in the group, dash = optimizer,
+    # point type = rank of the dataset in the group where the group repeats a label over datasets
+    vars="rep='$rep'; ng=$ngall"
+    for a in TG TDS TF TL TO TC TP DLO DHI; do vars="$vars; array $a[$ngall]"; done
+    for gi in $(seq 1 "$ngall"); do
+        cond="\$15 == $gi"
+        sel="$cond && \$14 != \"-\""
+        # each EXPR: EXPR for every row of the group with a curve, space-separated; EXPR may
+        # use R[x] = rank of x among the group's distinct x, P[dataset] = rank of the dataset,
+        # L[label] = how often the label occurs in the group
+        each() {
+            awk -v xr="$(awk "$cond && \$3 != \"nan\" { print \$3 }" "$st" | sort -g -u)" \
+                -v dss="$(list "$cond" '$1')" "BEGIN { n = split(xr, X, \"\n\")
+                    for (k = 1; k <= n; k++) R[X[k]] = k
+                    n = split(dss, D, \" \"); for (k = 1; k <= n; k++) P[D[k]] = k }
+                NR == FNR { if ($sel) L[\$4]++; next }
+                $sel { printf \"%s%s\", c++ ? \" \" : \"\", $1 }" "$st.unsorted" "$st.unsorted"
+        }
+        tf=$(each '$14')
+        # a label the group repeats over datasets gets its dataset; no x is colour 0 (black)
+        tl=$(each '$4 (L[$4] > 1 ? "(" $1 ")" : "")')
+        tc=$(each '(($3 in R) ? R[$3] : 0)')
+        read -r dlo dhi _ < <(for f in $tf; do rows "$rep/curves/$f"; done | range /dev/stdin 14)
+        vars="$vars; TG[$gi]='$(list "$cond" '$2')'; TDS[$gi]='$(list "$cond" '$1' ', ')'"
+        vars="$vars; TF[$gi]='$tf'; TL[$gi]='$tl'; TO[$gi]='$(each '$5')'"
+        vars="$vars; TC[$gi]='$tc'; TP[$gi]='$(each '(L[$4] > 1 ? P[$1] : 1)')'; DLO[$gi]=$dlo; DHI[$gi]=$dhi"
+    done
+    gp stability_traces.gp stability_traces "$vars"
+else
+    stale stability "no variant group"
+    rm -f "$fig/stability_traces.png" "$fig/stability_traces.svg"
 fi
