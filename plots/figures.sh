@@ -82,18 +82,55 @@ for ds in $datasets; do
         be=$be; bf=$bf; elo=$elo; ehi=$ehi; flo=$flo; fhi=$fhi"
 done
 
-# 2. speedup (bars exist only for datasets with an Adam variant)
+# 2. speedup (bars exist only for datasets with an Adam variant). Two joined tables for the
+# script, numbers copied, none computed: per bar slot, how many seeds of either side reached the
+# threshold (speedup.csv); per variant, the best test RMSE of it and its Adam reference
+# (accuracy.csv) with the baseline and the thresholds (speedup.csv).
 ngroups=$(rows "$rep/bars_groups.dat" | wc -l)
 if [ "$ngroups" -gt 0 ]; then
-    vars="rep='$rep'; ngroups=$ngroups"
+    # The CSV columns are found by their header names (H[name] = column of the current file).
+    hdr='FNR == 1 { delete H; if (FILENAME ~ /\.csv$/) { for (i = 1; i <= NF; i++) H[$i] = i; next } }'
+    # slots: 1-9 = bars.dat, 10 adam_label, 11/12 seeds_reached/seeds of the variant, 13/14 Adam's
+    awk -F, "$hdr"'
+        FILENAME ~ /speedup.csv$/ { k = $1 SUBSEP $2 SUBSEP $H["quantity"] SUBSEP ($H["factor"] + 0)
+            R[k] = $H["seeds_reached"]; N[k] = $H["seeds"]; next }
+        { split($0, c, " ") } c[1] ~ /^#/ { next }
+        FILENAME ~ /bars_groups.dat$/ { A[c[2] SUBSEP c[3]] = c[4]; next }
+        { a = A[c[2] SUBSEP c[3]]; q = c[4] SUBSEP (c[5] + 0)
+          v = c[2] SUBSEP c[3] SUBSEP q; w = c[2] SUBSEP a SUBSEP q
+          print $0, a, (v in R) ? R[v] " " N[v] : "nan nan", (w in R) ? R[w] " " N[w] : "nan nan" }' \
+        "$rep/speedup.csv" "$rep/bars_groups.dat" "$rep/bars.dat" >"$tmp/slots.dat"
+    # close: 1 xcenter 2 dataset 3 label 4 adam_label; best test RMSE mean/min/max (eV/atom,
+    # eV/Å): 5-7 variant E, 8-10 Adam E, 11-13 variant F, 14-16 Adam F; 17-19 E baseline and
+    # thresholds 1.2, 1.5; 20-22 the same for F
+    awk -F, "$hdr"'
+        function best(q,  p) { p = "best_test_rmse_" q
+            return $H[p "_mean"] " " $H[p "_min"] " " $H[p "_max"] }
+        FILENAME ~ /accuracy.csv$/ { k = $1 SUBSEP $2
+            E[k] = best("e_eV_per_atom"); F[k] = best("f_eV_per_A"); next }
+        FILENAME ~ /speedup.csv$/ { k = $1 SUBSEP $H["quantity"]; B[k] = $H["baseline"]
+            T[k SUBSEP ($H["factor"] + 0)] = $H["threshold"]; next }
+        { split($0, c, " ") } c[1] ~ /^#/ { next }
+        { v = c[2] SUBSEP c[3]; a = c[2] SUBSEP c[4]; e = c[2] SUBSEP "energy"
+          f = c[2] SUBSEP "force"; u = "nan nan nan"
+          print $0, (v in E) ? E[v] : u, (a in E) ? E[a] : u, (v in F) ? F[v] : u,
+                (a in F) ? F[a] : u, B[e], T[e SUBSEP 1.2], T[e SUBSEP 1.5],
+                B[f], T[f SUBSEP 1.2], T[f SUBSEP 1.5] }' \
+        "$rep/accuracy.csv" "$rep/speedup.csv" "$rep/bars_groups.dat" >"$tmp/close.dat"
+    xtl=$(rows "$rep/bars_groups.dat" |
+        awk '{ printf "%s\"%s\\n%s\\nvs %s\" %s", n++ ? ", " : "", $2, $3, $4, $1 }')
+    vars="rep='$rep'; slots='$tmp/slots.dat'; close='$tmp/close.dat'; ngroups=$ngroups; xtl='$xtl'"
     for m in 1 2 3; do
         read -r lo hi n < <(range "$rep/bars.dat" $((m + 5)))
         # range() widened for a log axis; the script wants the raw extremes
         [ "$n" -gt 0 ] && vars="$vars; lo$m=$lo*1.6; hi$m=$hi/1.6" || vars="$vars; lo$m=1; hi$m=1"
+        vars="$vars; has$m=$((n > 0))"
     done
-    gp speedup.gp speedup "$vars"
+    read -r celo cehi _ < <(range "$tmp/close.dat" 5,6,7,8,9,10,17,18,19 1 1000)
+    read -r cflo cfhi _ < <(range "$tmp/close.dat" 11,12,13,14,15,16,20,21,22 1 1000)
+    gp speedup.gp speedup "$vars; celo=$celo; cehi=$cehi; cflo=$cflo; cfhi=$cfhi"
 else
-    echo "figures.sh: no dataset with both an Adam and another variant, no speedup figure"
+    stale speedup "no dataset with both an Adam and another variant"
 fi
 
 # 3. parity_<dataset>: rlekf eval on the test frames of one cell per variant
