@@ -1,7 +1,8 @@
 # ablation.gp: the block-size ablation of the Kalman optimizers against N_b (log x): time per
-# epoch, covariance memory, final test RMSE of energy and force. One series per dataset and
-# optimizer: rlekf (circles, solid), lekf (squares, dashed) and gekf drawn as the limit point at
-# N_b = N (triangle). Values are means over seeds; a skipped gekf still shows its memory, and a
+# epoch, covariance memory, final test RMSE of energy and force, for the datasets where rlekf or
+# lekf run at two or more N_b (figures.sh picks them). One series per dataset and optimizer:
+# rlekf (circles, solid), lekf (squares, dashed) and gekf drawn as the limit point at N_b = N
+# (triangle). Values are means over seeds; a skipped gekf still shows its memory, and a
 # variant without any finished seed is marked "no finished run" at its N_b. lekf is drawn at
 # 1.07 N_b so that it stands beside rlekf instead of hiding under it.
 # Inputs (gnuplot -e): fmt, out, plotdir, rep; sds, sos = series datasets and optimizers
@@ -23,6 +24,8 @@ do for [i = 1:ns] {
 pt(o) = (o eq "rlekf") ? 7 : (o eq "lekf") ? 5 : 9
 dt(o) = (o eq "lekf") ? 2 : 1
 ps(o) = (o eq "gekf") ? 1.6 : 0.9
+# a row of one of the swept datasets (the argument is unused: gnuplot functions need one)
+insweep(u) = strstrt(" " . sds . " ", " " . strcol(1) . " ") > 0
 sel(i, c) = (strcol(1) eq word(sds, i) && strcol(3) eq word(sos, i)) ? column(c) : NaN
 LEKF_SHIFT = 1.07
 xpos(o) = (o eq "lekf") ? $4 * LEKF_SHIFT : $4
@@ -54,7 +57,8 @@ do for [k = 1:4] {
         plot for [i = 1:ns] abl using (xpos(word(sos, i))):(sel(i, COL[k]) * SCALE[k]) \
                  with linespoints lc rgb col(DSI[i]) pt pt(word(sos, i)) ps ps(word(sos, i)) \
                  dt dt(word(sos, i)) notitle, \
-             abl using (k != 2 && $11 == 0 ? xpos(strcol(3)) : NaN):(TLO * 1.15):("no finished run") \
+             abl using (k != 2 && $11 == 0 && insweep(0) ? xpos(strcol(3)) : NaN):(TLO * 1.15): \
+                 ("no finished run") \
                  with labels rotate by 90 left font ",9" tc rgb "#555555" notitle
     } else {
         set label 1 "no finite values (all cells skipped, failed or diverged)" at graph 0.5, 0.5 center

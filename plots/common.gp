@@ -10,10 +10,18 @@ if (fmt eq "png") {
 set output out . "." . fmt
 set encoding utf8
 
-# Eight well-separated colours (Okabe-Ito, readable by colour-blind readers), reused cyclically.
-array PAL[8] = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", \
-                "#F0E442"]
+# Eight well-separated colours readable by colour-blind readers, reused cyclically: six of
+# Okabe-Ito, then indigo and wine from Paul Tol's set in place of Okabe-Ito's black (the colour
+# of the baseline and reference lines) and yellow (too faint on white).
+array PAL[8] = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#332288", \
+                "#882255"]
 col(i) = PAL[(i - 1) % 8 + 1]
+# Past eight series the colours repeat: each further round of eight gets its own dash and point
+# type (solid circles, dashed squares, dash-dot triangles, dotted diamonds).
+array CDT[4] = [1, 2, 4, 3]
+array CPT[4] = [7, 5, 9, 13]
+vdt(i) = CDT[int((i - 1) / 8) % 4 + 1]
+vpt(i) = CPT[int((i - 1) / 8) % 4 + 1]
 # Energy and force colours of bar charts.
 CE = "#0072B2"
 CF = "#D55E00"

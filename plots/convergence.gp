@@ -7,9 +7,14 @@
 # hold every band and the threshold lines.
 # Curve file columns: 2 epoch, 4 wall_s median, 5/6/7 test E median/min/max,
 # 8/9/10 test F median/min/max.
-W = 1400; H = 980
-load plotdir . "/common.gp"
 n = words(files)
+# Pixel layout: title, two rows of panels (each with its x label), then a legend strip that
+# grows with the number of entries (the variants and three threshold lines; gnuplot fits three
+# or four a line, so room for three).
+PT = 78; PP = 314; PG = 88
+LH = 40 + 20 * ceil((n + 3) / 3.0)
+W = 1400; H = PT + 2 * (PP + PG) + LH
+load plotdir . "/common.gp"
 f(i) = rep . "/curves/" . word(files, i)
 
 set multiplot title sprintf("%s: test RMSE against training progress (line: median over seeds; band: min–max over seeds)", ds) font ",13"
@@ -22,7 +27,8 @@ set autoscale xfixmax
 
 # Panel geometry in screen coordinates: two columns, two rows, a legend strip at the bottom.
 XL1 = 0.07; XR1 = 0.46; XL2 = 0.56; XR2 = 0.95
-YB2 = 0.19; YT2 = 0.51; YB1 = 0.60; YT1 = 0.92
+YT1 = 1.0 - PT * 1.0 / H; YB1 = YT1 - PP * 1.0 / H
+YT2 = YB1 - PG * 1.0 / H; YB2 = YT2 - PP * 1.0 / H
 
 # Threshold lines of the baseline b, labelled in the right margin.
 thresholds(b) = 0
@@ -50,8 +56,8 @@ do for [p = 1:4] {
     set label 3 "×1.5" at graph 1.01, first 1.5 * b left offset 0, 0.7 font ",9" tc rgb "#444444"
     plot for [i = 1:n] f(i) using xc:(column(yc + 1)):(column(yc + 2)) with filledcurves \
              fc rgb col(i) fs transparent solid 0.18 noborder notitle, \
-         for [i = 1:n] f(i) using xc:yc with linespoints lc rgb col(i) lw 1.5 pt 7 ps 0.45 \
-             notitle, \
+         for [i = 1:n] f(i) using xc:yc with linespoints lc rgb col(i) dt vdt(i) lw 1.5 \
+             pt vpt(i) ps 0.45 notitle, \
          b with lines lc rgb "black" lw 1 dt 1 notitle, \
          1.2 * b with lines lc rgb "#444444" lw 1 dt 2 notitle, \
          1.5 * b with lines lc rgb "#444444" lw 1 dt 3 notitle
@@ -61,12 +67,13 @@ do for [p = 1:4] {
 unset label
 unset logscale y
 set lmargin at screen 0.02; set rmargin at screen 0.98
-set bmargin at screen 0.005; set tmargin at screen 0.10
+set bmargin at screen 0.005; set tmargin at screen (LH - 8.0) / H
 unset border; unset tics; unset xlabel; unset ylabel; unset grid
 set xrange [0:1]; set yrange [0:1]
-set key at screen 0.5, 0.09 center top horizontal maxcols 4 reverse Left samplen 2.5 width 2 \
+set key at screen 0.5, (LH - 12.0) / H center top horizontal maxcols 4 reverse Left samplen 2.5 width 2 \
     spacing 1.2 font ",10"
-plot for [i = 1:n] NaN with linespoints lc rgb col(i) lw 1.5 pt 7 ps 0.6 title word(labels, i), \
+plot for [i = 1:n] NaN with linespoints lc rgb col(i) dt vdt(i) lw 1.5 pt vpt(i) ps 0.6 \
+         title word(labels, i), \
      NaN with lines lc rgb "black" dt 1 title "baseline (lowest test RMSE of any run)", \
      NaN with lines lc rgb "#444444" dt 2 title "1.2 × baseline", \
      NaN with lines lc rgb "#444444" dt 3 title "1.5 × baseline"

@@ -42,6 +42,12 @@ gp() {
     echo "$fig/$name.png"
 }
 
+# stale NAME WHY: a figure this experiment does not have: say why and remove an old drawing of it.
+stale() {
+    echo "figures.sh: $2, no $1 figure"
+    rm -f "$fig/$1.png" "$fig/$1.svg"
+}
+
 # Rows of a whitespace table without comment lines.
 rows() { grep -v '^#' "$1" || true; }
 # range FILE COLS [AWK-CONDITION] [SCALE]: "lo hi n" over the finite positive values of the
@@ -76,18 +82,55 @@ for ds in $datasets; do
         be=$be; bf=$bf; elo=$elo; ehi=$ehi; flo=$flo; fhi=$fhi"
 done
 
-# 2. speedup (bars exist only for datasets with an Adam variant)
+# 2. speedup (bars exist only for datasets with an Adam variant). Two joined tables for the
+# script, numbers copied, none computed: per bar slot, how many seeds of either side reached the
+# threshold (speedup.csv); per variant, the best test RMSE of it and its Adam reference
+# (accuracy.csv) with the baseline and the thresholds (speedup.csv).
 ngroups=$(rows "$rep/bars_groups.dat" | wc -l)
 if [ "$ngroups" -gt 0 ]; then
-    vars="rep='$rep'; ngroups=$ngroups"
+    # The CSV columns are found by their header names (H[name] = column of the current file).
+    hdr='FNR == 1 { delete H; if (FILENAME ~ /\.csv$/) { for (i = 1; i <= NF; i++) H[$i] = i; next } }'
+    # slots: 1-9 = bars.dat, 10 adam_label, 11/12 seeds_reached/seeds of the variant, 13/14 Adam's
+    awk -F, "$hdr"'
+        FILENAME ~ /speedup.csv$/ { k = $1 SUBSEP $2 SUBSEP $H["quantity"] SUBSEP ($H["factor"] + 0)
+            R[k] = $H["seeds_reached"]; N[k] = $H["seeds"]; next }
+        { split($0, c, " ") } c[1] ~ /^#/ { next }
+        FILENAME ~ /bars_groups.dat$/ { A[c[2] SUBSEP c[3]] = c[4]; next }
+        { a = A[c[2] SUBSEP c[3]]; q = c[4] SUBSEP (c[5] + 0)
+          v = c[2] SUBSEP c[3] SUBSEP q; w = c[2] SUBSEP a SUBSEP q
+          print $0, a, (v in R) ? R[v] " " N[v] : "nan nan", (w in R) ? R[w] " " N[w] : "nan nan" }' \
+        "$rep/speedup.csv" "$rep/bars_groups.dat" "$rep/bars.dat" >"$tmp/slots.dat"
+    # close: 1 xcenter 2 dataset 3 label 4 adam_label; best test RMSE mean/min/max (eV/atom,
+    # eV/Å): 5-7 variant E, 8-10 Adam E, 11-13 variant F, 14-16 Adam F; 17-19 E baseline and
+    # thresholds 1.2, 1.5; 20-22 the same for F
+    awk -F, "$hdr"'
+        function best(q,  p) { p = "best_test_rmse_" q
+            return $H[p "_mean"] " " $H[p "_min"] " " $H[p "_max"] }
+        FILENAME ~ /accuracy.csv$/ { k = $1 SUBSEP $2
+            E[k] = best("e_eV_per_atom"); F[k] = best("f_eV_per_A"); next }
+        FILENAME ~ /speedup.csv$/ { k = $1 SUBSEP $H["quantity"]; B[k] = $H["baseline"]
+            T[k SUBSEP ($H["factor"] + 0)] = $H["threshold"]; next }
+        { split($0, c, " ") } c[1] ~ /^#/ { next }
+        { v = c[2] SUBSEP c[3]; a = c[2] SUBSEP c[4]; e = c[2] SUBSEP "energy"
+          f = c[2] SUBSEP "force"; u = "nan nan nan"
+          print $0, (v in E) ? E[v] : u, (a in E) ? E[a] : u, (v in F) ? F[v] : u,
+                (a in F) ? F[a] : u, B[e], T[e SUBSEP 1.2], T[e SUBSEP 1.5],
+                B[f], T[f SUBSEP 1.2], T[f SUBSEP 1.5] }' \
+        "$rep/accuracy.csv" "$rep/speedup.csv" "$rep/bars_groups.dat" >"$tmp/close.dat"
+    xtl=$(rows "$rep/bars_groups.dat" |
+        awk '{ printf "%s\"%s\\n%s\\nvs %s\" %s", n++ ? ", " : "", $2, $3, $4, $1 }')
+    vars="rep='$rep'; slots='$tmp/slots.dat'; close='$tmp/close.dat'; ngroups=$ngroups; xtl='$xtl'"
     for m in 1 2 3; do
         read -r lo hi n < <(range "$rep/bars.dat" $((m + 5)))
         # range() widened for a log axis; the script wants the raw extremes
         [ "$n" -gt 0 ] && vars="$vars; lo$m=$lo*1.6; hi$m=$hi/1.6" || vars="$vars; lo$m=1; hi$m=1"
+        vars="$vars; has$m=$((n > 0))"
     done
-    gp speedup.gp speedup "$vars"
+    read -r celo cehi _ < <(range "$tmp/close.dat" 5,6,7,8,9,10,17,18,19 1 1000)
+    read -r cflo cfhi _ < <(range "$tmp/close.dat" 11,12,13,14,15,16,20,21,22 1 1000)
+    gp speedup.gp speedup "$vars; celo=$celo; cehi=$cehi; cflo=$cflo; cfhi=$cfhi"
 else
-    echo "figures.sh: no dataset with both an Adam and another variant, no speedup figure"
+    stale speedup "no dataset with both an Adam and another variant"
 fi
 
 # 3. parity_<dataset>: rlekf eval on the test frames of one cell per variant
@@ -114,54 +157,138 @@ for ds in $datasets; do
     gp parity.gp "parity_$ds" "ds='$ds'; prefixes='$prefixes'; labels='$labels'; seeds='$seeds'"
 done
 
-# 4. ablation_block_size: two or more Kalman variants in the block-size sweep
-if [ "$(rows "$rep/ablation.dat" | wc -l)" -ge 2 ]; then
-    series=$(rows "$rep/ablation.dat" | awk '!seen[$1 " " $3]++ {print $1, $3}')
+# 4. ablation_block_size: the datasets where rlekf/lekf run at two or more block sizes (a
+# sweep; a single N_b per dataset, as in a comparison study, is no curve)
+sweep=$(rows "$rep/ablation.dat" | awk '($3 == "rlekf" || $3 == "lekf") && !seen[$1 " " $4]++ { n[$1]++ }
+    END { for (d in n) if (n[d] >= 2) print d }' | sort | tr '\n' ' ')
+if [ -n "$sweep" ]; then
+    insweep="index(\" $sweep \", \" \" \$1 \" \") > 0"
+    series=$(rows "$rep/ablation.dat" | awk "$insweep && !seen[\$1 \" \" \$3]++ {print \$1, \$3}")
     sds=$(echo "$series" | awk '{printf "%s ", $1}')
     sos=$(echo "$series" | awk '{printf "%s ", $2}')
-    read -r xlo xhi _ < <(range "$rep/ablation.dat" 4)
+    read -r xlo xhi _ < <(range "$rep/ablation.dat" 4 "$insweep")
     vars="rep='$rep'; sds='$sds'; sos='$sos'; xlo=$xlo; xhi=$xhi"
     k=1
     for c in 8 7 9 10; do
-        read -r lo hi n < <(range "$rep/ablation.dat" $c)
+        read -r lo hi n < <(range "$rep/ablation.dat" $c "$insweep")
         vars="$vars; lo$k=$lo; hi$k=$hi; has$k=$((n > 0))"
         k=$((k + 1))
     done
     gp ablation.gp ablation_block_size "$vars"
+else
+    stale ablation_block_size "no dataset with rlekf or lekf at two or more block sizes"
 fi
 
-# 5. stability: variants with a group; one row of panels per (dataset, group)
-if [ "$(rows "$rep/stability.dat" | wc -l)" -ge 1 ]; then
-    groups=$(rows "$rep/stability.dat" | awk '!seen[$1 " " $2]++ {print $1 ":" $2}')
-    ng=$(echo "$groups" | wc -l)
-    vars="rep='$rep'; ng=$ng"
-    for a in GD GG GF GL XLO XHI XLOG ELO EHI FLO FHI DLO DHI; do vars="$vars; array $a[$ng]"; done
-    i=1
-    for g in $groups; do
-        d=${g%%:*} gr=${g#*:}
-        cond="\$1 == \"$d\" && \$2 == \"$gr\""
-        gf=$(rows "$rep/stability.dat" | awk "$cond && \$14 != \"-\" {printf \"%s \", \$14}")
-        gl=$(rows "$rep/stability.dat" | awk "$cond && \$14 != \"-\" {printf \"%s \", \$4}")
-        # log x only if every x of the group is positive; else a linear axis with a margin
-        read -r xlo xhi nx < <(range "$rep/stability.dat" 3 "$cond")
-        nxall=$(rows "$rep/stability.dat" | awk "$cond" | wc -l)
-        xlog=$((nx == nxall))
-        if [ "$xlog" = 0 ]; then
-            read -r xlo xhi < <(rows "$rep/stability.dat" | awk "$cond && \$3 != \"nan\" {
-                if (n == 0 || \$3 < lo) lo = \$3; if (n == 0 || \$3 > hi) hi = \$3; n++ }
-                END { if (n == 0) print 0, 1; else { w = (hi > lo) ? 0.1 * (hi - lo) : 1
-                      print lo - w, hi + w } }")
+# 5. stability (variant groups). Page 1, stability: per stress kind (group) other than
+# block_size (figure 4) with at least two distinct x, the final test RMSE against x, every
+# optimizer of the group on the same axes. Page 2, stability_traces: per group, the per-update
+# traces of every variant.
+st="$tmp/stability.dat"
+# Columns appended to stability.dat: 15 = the group's index (order of first appearance), 16 = the
+# series a row belongs to on page 1: its optimizer, or optimizer@dataset when that optimizer has
+# the same x twice in the group (the group then repeats over datasets); rows sorted by group,
+# series and x so every line runs in x order.
+rows "$rep/stability.dat" | awk 'NR == FNR { if ($3 != "nan") { k = $2 SUBSEP $5 SUBSEP $3
+        if (k in X) D[$2 SUBSEP $5] = 1; X[k] = 1 }; next }
+    !($2 in G) { G[$2] = ++n }
+    { print $0, G[$2], (($2 SUBSEP $5) in D) ? $5 "@" $1 : $5 }' - <(rows "$rep/stability.dat") \
+    >"$st.unsorted"
+sort -s -k15,15n -k16,16 -k3,3g "$st.unsorted" >"$st"
+ngall=$(awk 'END { print $15 + 0 }' "$st")
+# list COND AWK-EXPR [SEP]: the distinct values of AWK-EXPR over the rows meeting COND, in the
+# order of stability.dat, joined by SEP (default a space)
+list() {
+    awk "$1 { v = $2; if (!(v in S)) { S[v] = 1; printf \"%s%s\", n++ ? \"${3:- }\" : \"\", v } }" \
+        "$st.unsorted"
+}
+if [ "$ngall" -gt 0 ]; then
+    p1="" omitted=""
+    for gi in $(seq 1 "$ngall"); do
+        cond="\$15 == $gi"
+        gr=$(list "$cond" '$2')
+        xs=$(list "$cond && \$3 != \"nan\"" '$3' ', ')
+        nx=$(list "$cond && \$3 != \"nan\"" '$3' | wc -w)
+        if [ "$gr" = block_size ]; then
+            omitted="$omitted; block_size (see the ablation_block_size figure)"
+        elif [ "$nx" -lt 2 ]; then
+            omitted="$omitted; $gr (one value of x${xs:+, $xs}: a single point is no curve)"
+        else
+            p1="$p1 $gi"
         fi
-        read -r elo ehi _ < <(range "$rep/stability.dat" 6 "$cond" 1000)
-        read -r flo fhi _ < <(range "$rep/stability.dat" 7 "$cond" 1000)
-        dlo=1 dhi=10
-        if [ -n "$gf" ]; then
-            read -r dlo dhi _ < <(for f in $gf; do rows "$rep/curves/$f"; done | range /dev/stdin 14)
-        fi
-        vars="$vars; GD[$i]='$d'; GG[$i]='$gr'; GF[$i]='$gf'; GL[$i]='$gl'"
-        vars="$vars; XLO[$i]=$xlo; XHI[$i]=$xhi; XLOG[$i]=$xlog; ELO[$i]=$elo; EHI[$i]=$ehi"
-        vars="$vars; FLO[$i]=$flo; FHI[$i]=$fhi; DLO[$i]=$dlo; DHI[$i]=$dhi"
-        i=$((i + 1))
     done
-    gp stability.gp stability "$vars"
+    np=$(echo $p1 | wc -w)
+    if [ "$np" -gt 0 ]; then
+        vars="rep='$rep'; stab='$st'; np=$np; omitted='${omitted#; }'"
+        for a in GG GI GDS XT XLO XHI XLOG ELO EHI FLO FHI DIV SER SOP SDT SHX SHR; do
+            vars="$vars; array $a[$np]"
+        done
+        i=1
+        for gi in $p1; do
+            cond="\$15 == $gi"
+            xc="$cond && \$3 != \"nan\""
+            # log x only if every x of the group is positive; else a linear axis with a margin
+            read -r xlo xhi nxp < <(range "$st" 3 "$xc")
+            xlog=$((nxp == $(awk "$xc" "$st" | wc -l)))
+            if [ "$xlog" = 0 ]; then
+                read -r xlo xhi < <(awk "$xc { if (n == 0 || \$3 < lo) lo = \$3
+                    if (n == 0 || \$3 > hi) hi = \$3; n++ }
+                    END { w = 0.08 * (hi - lo); print lo - w, hi + w }" "$st")
+            fi
+            read -r elo ehi _ < <(range "$st" 6 "$cond" 1000)
+            read -r flo fhi _ < <(range "$st" 7 "$cond" 1000)
+            # per series: optimizer, dash type (rank of its dataset in the group, 1 if the series
+            # spans datasets), has rows with x, has a row without x (a reference line)
+            ser=$(list "$cond" '$16')
+            sop="" sdt="" shx="" shr=""
+            dss=$(list "$cond" '$1')
+            for sk in $ser; do
+                sop="$sop${sk%%@*} "
+                r=1
+                case "$sk" in *@*) r=$(echo "$dss" | tr ' ' '\n' | grep -nxF "${sk#*@}" | cut -d: -f1) ;; esac
+                sdt="$sdt$r "
+                shx="$shx$(awk "$xc && \$16 == \"$sk\" { n++ } END { print (n > 0) ? 1 : 0 }" "$st") "
+                shr="$shr$(awk "$cond && \$3 == \"nan\" && \$16 == \"$sk\" { n++ } END { print (n > 0) ? 1 : 0 }" "$st") "
+            done
+            vars="$vars; GG[$i]='$(list "$cond" '$2')'; GI[$i]=$gi; GDS[$i]='$(list "$cond" '$1' ', ')'"
+            vars="$vars; XT[$i]='$(list "$xc" '$3' ', ')'; XLO[$i]=$xlo; XHI[$i]=$xhi; XLOG[$i]=$xlog"
+            vars="$vars; ELO[$i]=$elo; EHI[$i]=$ehi; FLO[$i]=$flo; FHI[$i]=$fhi"
+            vars="$vars; DIV[$i]=$(awk "$cond && \$9 > 0 { n++ } END { print (n > 0) ? 1 : 0 }" "$st")"
+            vars="$vars; SER[$i]='$ser'; SOP[$i]='$sop'; SDT[$i]='$sdt'; SHX[$i]='$shx'; SHR[$i]='$shr'"
+            i=$((i + 1))
+        done
+        gp stability.gp stability "$vars"
+    else
+        stale stability "no stress group (other than block_size) with two or more values of x"
+    fi
+    # page 2: every group with a curve; colour = rank of x in the group, dash = optimizer,
+    # point type = rank of the dataset in the group where the group repeats a label over datasets
+    vars="rep='$rep'; ng=$ngall"
+    for a in TG TDS TF TL TO TC TP DLO DHI; do vars="$vars; array $a[$ngall]"; done
+    for gi in $(seq 1 "$ngall"); do
+        cond="\$15 == $gi"
+        sel="$cond && \$14 != \"-\""
+        # each EXPR: EXPR for every row of the group with a curve, space-separated; EXPR may
+        # use R[x] = rank of x among the group's distinct x, P[dataset] = rank of the dataset,
+        # L[label] = how often the label occurs in the group
+        each() {
+            awk -v xr="$(awk "$cond && \$3 != \"nan\" { print \$3 }" "$st" | sort -g -u)" \
+                -v dss="$(list "$cond" '$1')" "BEGIN { n = split(xr, X, \"\n\")
+                    for (k = 1; k <= n; k++) R[X[k]] = k
+                    n = split(dss, D, \" \"); for (k = 1; k <= n; k++) P[D[k]] = k }
+                NR == FNR { if ($sel) L[\$4]++; next }
+                $sel { printf \"%s%s\", c++ ? \" \" : \"\", $1 }" "$st.unsorted" "$st.unsorted"
+        }
+        tf=$(each '$14')
+        # a label the group repeats over datasets gets its dataset; no x is colour 0 (black)
+        tl=$(each '$4 (L[$4] > 1 ? "(" $1 ")" : "")')
+        tc=$(each '(($3 in R) ? R[$3] : 0)')
+        read -r dlo dhi _ < <(for f in $tf; do rows "$rep/curves/$f"; done | range /dev/stdin 14)
+        vars="$vars; TG[$gi]='$(list "$cond" '$2')'; TDS[$gi]='$(list "$cond" '$1' ', ')'"
+        vars="$vars; TF[$gi]='$tf'; TL[$gi]='$tl'; TO[$gi]='$(each '$5')'"
+        vars="$vars; TC[$gi]='$tc'; TP[$gi]='$(each '(L[$4] > 1 ? P[$1] : 1)')'; DLO[$gi]=$dlo; DHI[$gi]=$dhi"
+    done
+    gp stability_traces.gp stability_traces "$vars"
+else
+    stale stability "no variant group"
+    rm -f "$fig/stability_traces.png" "$fig/stability_traces.svg"
 fi

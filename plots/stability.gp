@@ -1,85 +1,109 @@
-# stability.gp: variant groups that probe stability (e.g. init-weight scale, Adam learning rate,
-# outliers). One row per (dataset, group): the largest single-weight change per update and the
-# change of the weight norm since the start against updates (log y, median over seeds, one line per variant), and the final
-# test RMSE of energy (left axis) and force (right axis) against the group's x, with the number
-# of diverged seeds written where any diverged.
-# Inputs (gnuplot -e): fmt, out, plotdir, rep, ng; arrays indexed by group: GD dataset, GG group,
-# GF curve files and GL labels (space-separated), XLO XHI XLOG x range and log flag, ELO EHI and
-# FLO FHI final RMSE ranges (meV), DLO DHI weight-change range.
-# Curve columns: 3 updates, 14 max weight change, 16 weight norm minus its value before
-# training; stability.dat: 1 dataset,
-# 2 group, 3 x, 6/7 final E/F (eV), 9 diverged seeds, 8..12 status counts.
-W = 1500
-H = 110 + 400 * ng
+# stability.gp: page 1 of the stress tests. One row per stress kind (variant group with at least
+# two values of x): the final test RMSE of energy (left) and force (right) against the group's x,
+# one line per series (an optimizer; optimizer@dataset when the group repeats over datasets), so
+# RLEKF and Adam share the axes. A variant of the group without x (e.g. RLEKF in the Adam
+# learning-rate group: it has no learning rate) is a dashed horizontal reference line; seeds
+# that diverged are a red × at the top of the panel with "series: k/n diverged".
+# Inputs (gnuplot -e): fmt, out, plotdir, rep; stab = stability.dat sorted by group, series and
+# x with two columns appended; np = number of rows; omitted = the groups this page leaves out
+# and why (empty if none); per row i: GG group, GI its index in stab, GDS its datasets, XT its x
+# values (comma-separated: the x tics), XLO XHI XLOG x range and log flag, ELO EHI FLO FHI the y
+# ranges (meV), DIV 1 if any seed of the group diverged, and per series (space-separated,
+# aligned) SER name, SOP optimizer, SDT dash type, SHX 1 if it has rows with x, SHR 1 if it has a
+# row without x.
+# stab columns: 1 dataset, 2 group, 3 x ("nan": none), 4 label, 5 optimizer, 6/7 final test E/F
+# (eV, mean over the seeds that finished), 8..12 seeds done/diverged/time_budget/skipped/failed,
+# 15 group index, 16 series.
+W = 1350
+H = 110 + 350 * np + 50
 load plotdir . "/common.gp"
-stab = rep . "/stability.dat"
-ingroup(i) = strcol(1) eq GD[i] && strcol(2) eq GG[i]
-nseeds(i) = column(8) + column(9) + column(10) + column(11) + column(12)
 
-set multiplot title "Stability: weight updates and final accuracy per variant group (medians / means over seeds)" font ",13"
-TOP = 1.0 - 70.0 / H
-ROWH = (TOP - 20.0 / H) / ng
+optcol(o) = (o eq "rlekf") ? PAL[1] : (o eq "adam") ? PAL[2] : (o eq "gekf") ? PAL[3] : \
+            (o eq "lekf") ? PAL[4] : PAL[7]
+optpt(o) = (o eq "rlekf") ? 7 : (o eq "adam") ? 5 : (o eq "gekf") ? 9 : (o eq "lekf") ? 13 : 11
+# What x means for the groups of the shipped manifests (experiments/README.md); else its name.
+kind(g) = (g eq "init_scale") ? "initial-weight scale (× the default initial weights)" : \
+          (g eq "adam_lr") ? "Adam learning rate start_lr (× the default)" : \
+          (g eq "outliers") ? "fraction of the training frames with corrupted labels" : g
+nseeds = '(column(8) + column(9) + column(10) + column(11) + column(12))'
+hasx = 'strcol(3) ne "nan"'
+# rows of page row i and series k
+inser(i, k) = column(15) == GI[i] && strcol(16) eq word(SER[i], k)
+# a series' key entry: its name, "(no x: reference)" if it only has the reference line
+sertitle(i, k) = word(SER[i], k) . (int(word(SHX[i], k)) ? "" : " (no x: reference)")
+# eV -> meV for the axes
+MEV = 1000.0
+
+set multiplot title "Stability: final test RMSE against the perturbation, RLEKF and Adam on the same axes (mean over the seeds that finished)\ndashed: a variant of the group without x, as reference; red ×: seeds that diverged (left out of the mean)" font ",13"
+TOP = 1.0 - 80.0 / H
+ROWH = (TOP - 50.0 / H) / np
+array YC[2] = [6, 7]
+array QN[2] = ["energy", "force"]
+array QU[2] = ["meV/atom", "meV/Å"]
 set format x "%g"; set format y "%g"
-do for [i = 1:ng] {
-    nf = words(GF[i])
-    yt = TOP - (i - 1) * ROWH - 30.0 / H
-    yb = TOP - i * ROWH + 60.0 / H
+do for [i = 1:np] {
+    ns = words(SER[i])
+    ys = TOP - (i - 1) * ROWH
+    yt = ys - 40.0 / H
+    yb = ys - ROWH + 62.0 / H
     set tmargin at screen yt; set bmargin at screen yb
-    set xlabel "updates"
-    unset y2tics; unset y2label; set ytics nomirror; set border 3
-    set logscale y; unset logscale x
-    set autoscale x
-    set key at screen 0.995, yt right top Left reverse samplen 2 font ",10" \
-        title sprintf("%s: %s", GD[i], GG[i])
-
-    set lmargin at screen 0.06; set rmargin at screen 0.29
-    set title sprintf("%s, group %s: largest weight change", GD[i], GG[i]) font ",11"
-    set ylabel "max |Δw| in one update"
-    set yrange [DLO[i] : DHI[i]]
-    AX = "y"; TLO = DLO[i]; THI = DHI[i]
-    eval LOGTICS
-    plot for [k = 1:nf] rep . "/curves/" . word(GF[i], k) using 3:14 with linespoints \
-        lc rgb col(k) pt 7 ps 0.5 title word(GL[i], k)
-
-    set key off
-    set lmargin at screen 0.36; set rmargin at screen 0.59
-    set title sprintf("%s, group %s: drift of the weight norm", GD[i], GG[i]) font ",11"
-    set ylabel "|w| − |w| before training"
-    # the change, on a linear axis: the output biases dominate |w| itself, whose changes then
-    # sit in its 6th digit
-    unset logscale y
-    set ytics autofreq
-    set autoscale y
-    plot for [k = 1:nf] rep . "/curves/" . word(GF[i], k) using 3:16 with linespoints \
-        lc rgb col(k) pt 7 ps 0.5 notitle
-
-    set lmargin at screen 0.67; set rmargin at screen 0.82
-    set title sprintf("%s, group %s: final test RMSE", GD[i], GG[i]) font ",11"
-    set xlabel sprintf("%s (x of the variant)", GG[i])
+    set label 1 sprintf("group %s   (data: %s)", GG[i], GDS[i]) at screen 0.02, ys - 12.0 / H \
+        left font ",12"
+    set xlabel kind(GG[i])
+    # the scale before the range: a log axis would reject a linear range with x <= 0
+    if (XLOG[i]) { set logscale x } else { unset logscale x }
     set xrange [XLO[i] : XHI[i]]
-    if (XLOG[i]) { set logscale x; AX = "x"; TLO = XLO[i]; THI = XHI[i]; eval LOGTICS } \
-    else { unset logscale x; set xtics autofreq }
-    set logscale y
-    set yrange [ELO[i] : EHI[i]]
-    AX = "y"; TLO = ELO[i]; THI = EHI[i]
-    eval LOGTICS
-    set logscale y2
-    set y2range [FLO[i] : FHI[i]]
-    AX = "y2"; TLO = FLO[i]; THI = FHI[i]
-    eval LOGTICS
-    set ytics nomirror; set y2tics tc rgb "#666666"; set border 11
-    set format y2 "%g"
-    # black and grey, not the variant colours of the other panels
-    set ylabel "energy (meV/atom): solid, circles"
-    set y2label "force (meV/Å): dashed, squares" tc rgb "#666666"
-    plot stab using (ingroup(i) ? $3 : NaN):($6 * 1000) with linespoints lc rgb "black" pt 7 \
-             ps 0.8 notitle, \
-         stab using (ingroup(i) ? $3 : NaN):($7 * 1000) axes x1y2 with linespoints \
-             lc rgb "#666666" dt 2 pt 5 ps 0.8 notitle, \
-         stab using (ingroup(i) && $9 > 0 ? $3 : NaN):(ELO[i] * 1.25): \
-             (sprintf("%d/%d diverged", $9, nseeds(i))) with labels font ",9" tc rgb "#aa0000" \
-             notitle
-    set xtics autofreq
-    unset logscale y2
+    eval "set xtics (" . XT[i] . ")"
+    XMID = XLOG[i] ? sqrt(XLO[i] * XHI[i]) : 0.5 * (XLO[i] + XHI[i])
+    do for [q = 1:2] {
+        set lmargin at screen (q == 1 ? 0.07 : 0.47); set rmargin at screen (q == 1 ? 0.38 : 0.78)
+        if (q == 1) {
+            set key at screen 0.80, yt left top Left reverse samplen 3 spacing 1.2 font ",10" \
+                title "series" left
+        } else {
+            set key off
+        }
+        lo = (q == 1) ? ELO[i] : FLO[i]
+        hi = (q == 1) ? EHI[i] : FHI[i]
+        # room on top for the diverged markers: a fifth more of the decades shown
+        if (DIV[i]) { hi = hi * (hi / lo) ** 0.2 }
+        set logscale y
+        set yrange [lo : hi]
+        AX = "y"; TLO = lo; THI = hi
+        eval LOGTICS
+        set ylabel sprintf("final test RMSE, %s (%s)", QN[q], QU[q])
+        c = YC[q]
+        # the diverged markers stack downwards from the top, one line per series; the text
+        # stands on the side of the marker that faces the middle of the axis
+        ytop(k) = hi / (hi / lo) ** (0.04 + 0.08 * (k - 1))
+        divtxt(k) = sprintf("%s: %d/%d diverged", word(SER[i], k), $9, @nseeds)
+        plot for [k = 1:ns] stab using (inser(i, k) && @hasx ? $3 : NaN):(column(c) * MEV) \
+                 with linespoints lc rgb optcol(word(SOP[i], k)) pt optpt(word(SOP[i], k)) \
+                 dt int(word(SDT[i], k)) ps 1.1 lw 1.8 \
+                 title (q == 1 && int(word(SHX[i], k)) ? sertitle(i, k) : ""), \
+             for [k = 1:ns] stab using (inser(i, k) && !(@hasx) ? XLO[i] : NaN): \
+                 (column(c) * MEV):(XHI[i] - XLO[i]):(0) with vectors nohead \
+                 lc rgb optcol(word(SOP[i], k)) dt 2 lw 1.5 \
+                 title (q == 1 && !int(word(SHX[i], k)) ? sertitle(i, k) : ""), \
+             for [k = 1:ns] stab using (inser(i, k) && !(@hasx) ? XHI[i] : NaN): \
+                 (column(c) * MEV):(strcol(4)) with labels right offset -0.5, 0.6 font ",9" \
+                 tc rgb optcol(word(SOP[i], k)) notitle, \
+             for [k = 1:ns] stab using (inser(i, k) && @hasx && $9 > 0 ? $3 : NaN):(ytop(k)) \
+                 with points pt 2 ps 1.6 lw 2 lc rgb "#cc0000" notitle, \
+             for [k = 1:ns] stab using (inser(i, k) && @hasx && $9 > 0 && $3 <= XMID ? $3 : NaN): \
+                 (ytop(k)):(divtxt(k)) with labels left offset 1.2, 0 font ",9" \
+                 tc rgb "#cc0000" notitle, \
+             for [k = 1:ns] stab using (inser(i, k) && @hasx && $9 > 0 && $3 > XMID ? $3 : NaN): \
+                 (ytop(k)):(divtxt(k)) with labels right offset -1.2, 0 font ",9" \
+                 tc rgb "#cc0000" notitle
+        unset label 1
+    }
+}
+if (strlen(omitted) > 0) {
+    set label 2 "Not shown on this page: " . omitted . "." at screen 0.5, 20.0 / H center \
+        font ",10" tc rgb "#555555"
+    unset border; unset tics; unset xlabel; unset ylabel; unset grid; unset logscale; set key off
+    set xrange [0:1]; set yrange [0:1]
+    plot NaN notitle
 }
 unset multiplot
