@@ -1,11 +1,11 @@
-# convergence.gp: test RMSE of energy and force against epochs and wall time, one dataset.
+# convergence.gp: test RMSE of energy and force against epochs and training time, one dataset.
 # 2x2 panels; per variant the median over seeds (line) and the min-max band over seeds; the
 # dataset's baseline (lowest test RMSE of any run, SPEC §4) and 1.2x / 1.5x of it as black lines.
 # Inputs (gnuplot -e): fmt, out, plotdir; rep = report folder; ds = dataset name;
 # files = curve file names (in rep/curves), labels = variant labels (same order, space-separated);
 # be, bf = baselines in eV/atom and eV/Å; elo, ehi, flo, fhi = y ranges (eV/atom, eV/Å) that
 # hold every band and the threshold lines.
-# Curve file columns: 2 epoch, 4 wall_s median, 5/6/7 test E median/min/max,
+# Curve file columns: 2 epoch, 4 train_s median (training clock), 5/6/7 test E median/min/max,
 # 8/9/10 test F median/min/max.
 n = words(files)
 # Pixel layout: title, two rows of panels (each with its x label), then a legend strip that
@@ -47,7 +47,7 @@ do for [p = 1:4] {
     set yrange [TLO : THI]
     AX = "y"
     eval LOGTICS
-    set xlabel (p <= 2) ? "epochs" : "wall time (s)"
+    set xlabel (p <= 2) ? "epochs" : "training time (s)"
     set ylabel (p % 2 == 1) ? "test RMSE energy (eV/atom)" : "test RMSE force (eV/Å)"
     unset label
     # stacked a little apart: on a log axis 1, 1.2 and 1.5 x b lie close together

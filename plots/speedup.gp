@@ -1,6 +1,6 @@
 # speedup.gp: how much faster than Adam each variant reaches 1.2x and 1.5x the baseline RMSE,
 # and, beside it, how close either side got.
-# Left, three stacked panels (epochs, updates, wall time): per dataset and non-Adam variant a
+# Left, three stacked panels (epochs, updates, training time): per dataset and non-Adam variant a
 # group of four bars (energy and force at 1.2x, then at 1.5x) of ratio = Adam's value / the
 # variant's value (mean over seeds), drawn from 1 on a log axis (above the line: the variant is
 # faster). A ratio needs every seed of both sides to reach the threshold: a table above the
@@ -32,7 +32,7 @@ barcol(q, fac) = (q eq "energy") ? ((fac < 1.3) ? 0x0072B2 : 0x9CCBEA) \
 why(s) = (strcol(9) eq "at_start") ? "at start" : \
         (strcol(9) eq "no_runs") ? "no runs" : strcol(9)
 HALF = 0.42
-array MEAS[3] = ["epochs", "updates", "wall time"]
+array MEAS[3] = ["epochs", "updates", "training time"]
 array LO[3] = [lo1, lo2, lo3]
 array HI[3] = [hi1, hi2, hi3]
 array HAS[3] = [has1, has2, has3]

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "csvio.h"
+#include "fs.h"
 #include "registry.h"
 #include "report.h"
 #include "schema.h"
@@ -36,7 +37,7 @@ static int close_rel(double a, double b, double tol) {
 /* ------------------------------------------------------------- pure functions -------------- */
 
 static report_row mkrow(double epoch, double updates, double wall, double te, double tf) {
-    report_row r = {epoch, updates, wall, NAN, NAN, te, tf, NAN, NAN};
+    report_row r = {epoch, updates, wall, wall, NAN, NAN, te, tf, NAN, NAN};
     return r;
 }
 
@@ -115,24 +116,37 @@ static void mkdirs(const char *dir) {
 }
 
 /* metrics.csv with n rows; weight_norm and max_weight_change are 10 + row and 0.01 x (row + 1);
- * status column "ok" except the last row. */
-static void write_metrics(const char *exp, const char *ds, const char *label, int seed, size_t n,
-                          const double *epoch, const double *upd, const double *wall,
-                          const double *te, const double *tf, const char *last_status) {
+ * status column "ok" except the last row. With train (the training clock) not NULL the file has
+ * train_s and eval_s = wall - train columns, as written since the clock exists; without, the
+ * older layout (the report then times by wall_s). */
+static void write_metrics_clock(const char *exp, const char *ds, const char *label, int seed,
+                                size_t n, const double *epoch, const double *upd,
+                                const double *wall, const double *train, const double *te,
+                                const double *tf, const char *last_status) {
     char dir[2048], path[2100];
     snprintf(dir, sizeof dir, "%s/%s/%s/seed-%d", exp, ds, label, seed);
     mkdirs(dir);
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
-    fprintf(f, "epoch,images,updates,wall_s,train_rmse_e_eV_per_atom,train_rmse_f_eV_per_A,"
+    fprintf(f, "epoch,images,updates,wall_s,%strain_rmse_e_eV_per_atom,train_rmse_f_eV_per_A,"
                "test_rmse_e_eV_per_atom,test_rmse_f_eV_per_A,lambda,lr,weight_norm,"
-               "max_weight_change,status\n");
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, "%.10g,%zu,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,0.99,nan,%.10g,%.10g,%s\n",
-                epoch[i], i, upd[i], wall[i], 2 * te[i], 2 * tf[i], te[i], tf[i], 10.0 + (double)i,
-                0.01 * (double)(i + 1), i + 1 == n ? last_status : "ok");
+               "max_weight_change,status\n",
+            train ? "train_s,eval_s," : "");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%.10g,%zu,%.10g,%.10g,", epoch[i], i, upd[i], wall[i]);
+        if (train) fprintf(f, "%.10g,%.10g,", train[i], wall[i] - train[i]);
+        fprintf(f, "%.10g,%.10g,%.10g,%.10g,0.99,nan,%.10g,%.10g,%s\n", 2 * te[i], 2 * tf[i],
+                te[i], tf[i], 10.0 + (double)i, 0.01 * (double)(i + 1),
+                i + 1 == n ? last_status : "ok");
+    }
     fclose(f);
+}
+
+static void write_metrics(const char *exp, const char *ds, const char *label, int seed, size_t n,
+                          const double *epoch, const double *upd, const double *wall,
+                          const double *te, const double *tf, const char *last_status) {
+    write_metrics_clock(exp, ds, label, seed, n, epoch, upd, wall, NULL, te, tf, last_status);
 }
 
 static const char *SUMMARY_HEAD =
@@ -247,12 +261,12 @@ Test(report_tree, baselines_and_crossings_from_load) {
     cr_expect_eq(c.n_reached, 2);
     cr_expect(close_rel(c.epoch, 1.25, REL_TOL));
     cr_expect(close_rel(c.updates, 125, REL_TOL));
-    cr_expect(close_rel(c.wall_s, 2.75, REL_TOL));
+    cr_expect(close_rel(c.clock_s, 2.75, REL_TOL));
     /* x1.5 E: row 1 for both (seed 2 dips to 0.7 and rises to 0.9 after: first crossing) */
     c = report_variant_crossing(a, REPORT_E, 1.5 * 0.5);
     cr_expect(close_rel(c.epoch, 0.5, REL_TOL));
     cr_expect(close_rel(c.updates, 50, REL_TOL));
-    cr_expect(close_rel(c.wall_s, 1.25, REL_TOL));
+    cr_expect(close_rel(c.clock_s, 1.25, REL_TOL));
     /* rlekf-b: never at x1.2; one of two seeds at x1.5 -> no mean */
     c = report_variant_crossing(b, REPORT_E, 1.2 * 0.5);
     cr_expect_eq(c.n_reached, 0);
@@ -260,7 +274,7 @@ Test(report_tree, baselines_and_crossings_from_load) {
     c = report_variant_crossing(b, REPORT_E, 1.5 * 0.5);
     cr_expect_eq(c.n_runs, 2);
     cr_expect_eq(c.n_reached, 1);
-    cr_expect(isnan(c.epoch) && isnan(c.updates) && isnan(c.wall_s));
+    cr_expect(isnan(c.epoch) && isnan(c.updates) && isnan(c.clock_s));
     /* skipped gekf has no rows */
     cr_expect_str_eq(e.vars[3].label, "gekf");
     cr_expect_eq(e.vars[3].runs[0].status, REPORT_ST_SKIPPED);
@@ -285,26 +299,26 @@ Test(report_cli, speedup_accuracy_curves_and_markdown) {
     cr_expect(close_rel(cell_num(&t, path, r, "threshold"), 0.6, PRINT_TOL));
     cr_expect(close_rel(cell_num(&t, path, r, "epochs"), 1.25, PRINT_TOL));
     cr_expect(close_rel(cell_num(&t, path, r, "updates"), 125, PRINT_TOL));
-    cr_expect(close_rel(cell_num(&t, path, r, "wall_s"), 2.75, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "train_s"), 2.75, PRINT_TOL));
     cr_expect_str_eq(cell_str(&t, r, "adam_label"), "adam");
     cr_expect(close_rel(cell_num(&t, path, r, "ratio_epochs"), 3.5 / 1.25, PRINT_TOL));
     cr_expect(close_rel(cell_num(&t, path, r, "ratio_updates"), 35.0 / 125.0, PRINT_TOL));
-    cr_expect(close_rel(cell_num(&t, path, r, "ratio_wall_s"), 3.5 / 2.75, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_train_s"), 3.5 / 2.75, PRINT_TOL));
     /* x1.5 E: rlekf-a 0.5, 50, 1.25; adam 2, 20, 2 */
     r = speedup_row(&t, "rlekf-a", "energy", 1.5);
     cr_expect(close_rel(cell_num(&t, path, r, "ratio_epochs"), 2.0 / 0.5, PRINT_TOL));
     cr_expect(close_rel(cell_num(&t, path, r, "ratio_updates"), 20.0 / 50.0, PRINT_TOL));
-    cr_expect(close_rel(cell_num(&t, path, r, "ratio_wall_s"), 2.0 / 1.25, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_train_s"), 2.0 / 1.25, PRINT_TOL));
     /* force x1.2 (<= 0.12): rlekf-a rows 2, 3 -> 1.25, 125, 2.75; adam rows 4, 3 -> 3.5, 35, 3.5
      * force x1.5 (<= 0.15): rlekf-a rows 1, 2 -> 0.75, 75, 1.75; adam rows 3, 2 -> 2.5, 25, 2.5 */
     r = speedup_row(&t, "rlekf-a", "force", 1.2);
     cr_expect(close_rel(cell_num(&t, path, r, "ratio_epochs"), 3.5 / 1.25, PRINT_TOL));
-    cr_expect(close_rel(cell_num(&t, path, r, "ratio_wall_s"), 3.5 / 2.75, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_train_s"), 3.5 / 2.75, PRINT_TOL));
     r = speedup_row(&t, "rlekf-a", "force", 1.5);
     cr_expect(close_rel(cell_num(&t, path, r, "epochs"), 0.75, PRINT_TOL));
     cr_expect(close_rel(cell_num(&t, path, r, "ratio_epochs"), 2.5 / 0.75, PRINT_TOL));
     cr_expect(close_rel(cell_num(&t, path, r, "ratio_updates"), 25.0 / 75.0, PRINT_TOL));
-    cr_expect(close_rel(cell_num(&t, path, r, "ratio_wall_s"), 2.5 / 1.75, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_train_s"), 2.5 / 1.75, PRINT_TOL));
     /* never: no number, no ratio */
     r = speedup_row(&t, "rlekf-b", "energy", 1.2);
     cr_expect_str_eq(cell_str(&t, r, "epochs"), "never (0/2 reached)");
@@ -314,7 +328,7 @@ Test(report_cli, speedup_accuracy_curves_and_markdown) {
     cr_expect_str_eq(cell_str(&t, r, "ratio_updates"), "n/a");
     /* no Adam variant on H2O */
     r = speedup_row(&t, "lekf-c", "energy", 1.2);
-    cr_expect_str_eq(cell_str(&t, r, "ratio_wall_s"), "n/a");
+    cr_expect_str_eq(cell_str(&t, r, "ratio_train_s"), "n/a");
     cr_expect_str_eq(cell_str(&t, r, "adam_label"), "");
     csvio_free(&t);
 
@@ -689,13 +703,15 @@ static void expect_header(const char *const *cols, size_t n, const char *want) {
  * order. */
 Test(report_schema, headers_as_documented) {
     expect_header(schema_metrics_cols, SCHEMA_METRICS_NCOLS,
-                  "epoch,images,updates,wall_s,train_rmse_e_eV_per_atom,train_rmse_f_eV_per_A,"
-                  "test_rmse_e_eV_per_atom,test_rmse_f_eV_per_A,lambda,lr,weight_norm,"
-                  "max_weight_change,status");
-    char summary[1024];
-    snprintf(summary, sizeof summary, "%s", SUMMARY_HEAD);
-    summary[strcspn(summary, "\n")] = '\0';
-    expect_header(schema_summary_cols, SCHEMA_SUMMARY_NCOLS, summary);
+                  "epoch,images,updates,wall_s,train_s,eval_s,train_rmse_e_eV_per_atom,"
+                  "train_rmse_f_eV_per_A,test_rmse_e_eV_per_atom,test_rmse_f_eV_per_A,lambda,lr,"
+                  "weight_norm,max_weight_change,status");
+    expect_header(schema_summary_cols, SCHEMA_SUMMARY_NCOLS,
+                  "dataset,label,optimizer,seed,status,reason,group,x,block_size,n_blocks,"
+                  "state_bytes,n_params,n_train,n_test,epochs,updates,wall_s,train_s,eval_s,"
+                  "final_test_rmse_e_eV_per_atom,final_test_rmse_f_eV_per_A,"
+                  "best_test_rmse_e_eV_per_atom,best_test_rmse_f_eV_per_A,"
+                  "final_train_rmse_e_eV_per_atom,final_train_rmse_f_eV_per_A");
     expect_header(schema_accuracy_cols, SCHEMA_ACCURACY_NCOLS,
                   "dataset,label,optimizer,n_seeds,n_done,n_diverged,n_time_budget,n_skipped,"
                   "n_failed,final_test_rmse_e_eV_per_atom_mean,final_test_rmse_e_eV_per_atom_min,"
@@ -704,8 +720,56 @@ Test(report_schema, headers_as_documented) {
                   "best_test_rmse_e_eV_per_atom_mean,best_test_rmse_e_eV_per_atom_min,"
                   "best_test_rmse_e_eV_per_atom_max,best_test_rmse_f_eV_per_A_mean,"
                   "best_test_rmse_f_eV_per_A_min,best_test_rmse_f_eV_per_A_max,epochs_mean,"
-                  "updates_mean,wall_s_mean");
+                  "updates_mean,wall_s_mean,train_s_mean");
     expect_header(schema_speedup_cols, SCHEMA_SPEEDUP_NCOLS,
                   "dataset,label,optimizer,quantity,unit,factor,baseline,threshold,seeds_reached,"
-                  "seeds,epochs,updates,wall_s,adam_label,ratio_epochs,ratio_updates,ratio_wall_s");
+                  "seeds,epochs,updates,train_s,adam_label,ratio_epochs,ratio_updates,ratio_train_s");
+}
+
+/* Time speed-ups use the training clock (SPEC §4): the same training times with evaluations that
+ * cost 3x or 30x more wall time on the Adam side give the same ratio, and the report says which
+ * clock it used. */
+static double clock_ratio(const char *name, double eval_factor, int *warned) {
+    const char *exp = build_tree(name);
+    /* Cu adam again, now with a training clock: train_s is the old wall column, and wall_s grows
+     * by the evaluations (eval_factor x the training time). */
+    double eA[5] = {0, 1, 2, 3, 4}, uA[5] = {0, 10, 20, 30, 40}, tA[5] = {0.1, 1, 2, 3, 4};
+    double wA[5];
+    for (int i = 0; i < 5; i++)
+        wA[i] = tA[i] * (1.0 + eval_factor);
+    double eA1[5] = {1.0, 0.8, 0.7, 0.6, 0.5}, eA2[5] = {1.0, 0.9, 0.74, 0.65, 0.59};
+    double fA1[5] = {1, 0.5, 0.2, 0.13, 0.1}, fA2[5] = {1, 0.5, 0.14, 0.11, 0.105};
+    write_metrics_clock(exp, "Cu", "adam", 1, 5, eA, uA, wA, tA, eA1, fA1, "done");
+    write_metrics_clock(exp, "Cu", "adam", 2, 5, eA, uA, wA, tA, eA2, fA2, "done");
+    /* and rlekf-a with a clock equal to its old wall column, evaluations free */
+    double ek[4] = {0, 0.5, 1, 1.5}, uk[4] = {0, 50, 100, 150};
+    double wk1[4] = {0.1, 1, 2, 3}, wk2[4] = {0.1, 1.5, 2.5, 3.5};
+    double ea1[4] = {1.0, 0.75, 0.6, 0.9}, ea2[4] = {1.0, 0.7, 0.9, 0.58};
+    double fa1[4] = {1, 0.14, 0.11, 0.2}, fa2[4] = {1, 0.3, 0.13, 0.115};
+    write_metrics_clock(exp, "Cu", "rlekf-a", 1, 4, ek, uk, wk1, wk1, ea1, fa1, "done");
+    write_metrics_clock(exp, "Cu", "rlekf-a", 2, 4, ek, uk, wk2, wk2, ea2, fa2, "done");
+    char args[2048], err[2048], path[1200];
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    snprintf(path, sizeof path, "%s/report/speedup.csv", exp);
+    csvio_table t;
+    cr_assert_eq(csvio_read(path, &t), RK_OK, "%s", err_msg());
+    double r = cell_num(&t, path, speedup_row(&t, "rlekf-a", "energy", 1.2), "ratio_train_s");
+    csvio_free(&t);
+    snprintf(path, sizeof path, "%s/report/report.md", exp);
+    char *md;
+    cr_assert_eq(fs_read_all(path, &md, NULL), RK_OK);
+    *warned = strstr(md, "without a training clock") != NULL;
+    free(md);
+    return r;
+}
+
+Test(report_cli, speedup_uses_the_training_clock_not_wall_time) {
+    int w3, w30;
+    double r3 = clock_ratio("clock3", 3.0, &w3), r30 = clock_ratio("clock30", 30.0, &w30);
+    /* adam reaches x1.2 E at 3.5 s of training (rows 3 and 4 of its seeds), rlekf-a at 2.75 s */
+    cr_expect(close_rel(r3, 3.5 / 2.75, PRINT_TOL), "ratio %.6g", r3);
+    cr_expect_eq(r3, r30, "evaluation time changed the ratio: %.17g vs %.17g", r3, r30);
+    /* the other variants of the tree still lack the clock: the report says so */
+    cr_expect(w3 && w30);
 }

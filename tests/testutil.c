@@ -70,3 +70,8 @@ void tu_write(const char *path, const char *text) {
     fputs(text, f);
     fclose(f);
 }
+
+int tu_is_clock_column(const char *name) {
+    return strcmp(name, "wall_s") == 0 || strcmp(name, "train_s") == 0 ||
+           strcmp(name, "eval_s") == 0;
+}

@@ -15,6 +15,9 @@ const char *tu_tmp(const char *name);
 int tu_rlekf(const char *args, char *err, size_t errcap);
 /* Run a shell command, return exit status. */
 int tu_sh(const char *cmd);
+/* 1 for the clock columns of metrics.csv and summary.csv (wall_s, train_s, eval_s): seconds, which
+ * no two runs share, so comparisons of runs skip them. */
+int tu_is_clock_column(const char *name);
 /* Write text to a file (for synthetic inputs). */
 void tu_write(const char *path, const char *text);
 

@@ -7,7 +7,7 @@
  * The quantities (SPEC §4), per dataset d and quantity q (test RMSE of energy per atom, of force):
  *   baseline(d, q)   = min over every evaluation row of every run on d of the test RMSE of q
  *   crossing(run, t) = the first row r (in file order) with rmse_q(r) <= t, t = factor * baseline
- *   variant value    = mean over seeds of crossing epoch / updates / wall_s, defined only when
+ *   variant value    = mean over seeds of crossing epoch / updates / train_s, defined only when
  *                      every seed with metrics crossed ("never (k/n reached)" otherwise)
  *   ratio(V)         = value(reference) / value(V), per quantity, factor and measure; the
  *                      reference is the dataset's gradient-kind variant (report_gradient_reference)
@@ -57,6 +57,7 @@ const char *report_status_str(report_status s);
 /* One metrics.csv row; NAN where the file says nan or lacks the column. */
 typedef struct {
     double epoch, updates, wall_s;
+    double clock_s; /* the training clock train_s (SPEC §4); wall_s in files recorded before it */
     double train_e, train_f; /* eV/atom, eV/Å */
     double test_e, test_f;   /* eV/atom, eV/Å */
     double weight_norm, max_dw;
@@ -68,9 +69,11 @@ typedef struct {
     report_status status;
     /* from summary.csv (NAN if empty) */
     double epochs, updates, wall_s;
+    double clock_s; /* train_s; wall_s in files recorded before it */
     double final_e, final_f, best_e, best_f;
     report_row *rows; /* (nrows) */
     size_t nrows;
+    int clock_is_wall; /* its metrics.csv has no train_s: clock_s is wall_s */
     char dir[REPORT_PATH_MAX]; /* the cell folder */
 } report_run;
 
@@ -90,6 +93,7 @@ typedef struct {
     report_variant *vars;       /* (nvars) */
     size_t nvars, cap;
     char *provenance; /* text of provenance.json, or NULL */
+    size_t n_wall_clock; /* runs whose files have no train_s: their times include evaluations */
 } report_exp;
 
 /* ------------------------------------------------------------- math without files ---------- */
@@ -112,7 +116,7 @@ report_stats report_describe(const double *v, size_t n, double *scratch);
 typedef struct {
     size_t n_runs;                 /* seeds with metrics */
     size_t n_reached;              /* of those, seeds that crossed */
-    double epoch, updates, wall_s; /* means over seeds if all n_runs > 0 crossed, else NAN */
+    double epoch, updates, clock_s; /* means over seeds if all n_runs > 0 crossed, else NAN */
 } report_crossing;
 report_crossing report_variant_crossing(const report_variant *v, report_qty q, double threshold);
 

@@ -18,7 +18,7 @@
 #define REPORT_MEV_PER_EV 1000.0
 /* Bytes per MiB for the covariance memory column. */
 #define REPORT_BYTES_PER_MIB 1048576.0
-/* Crossing measures: 0 epoch, 1 updates, 2 wall_s. */
+/* Crossing measures: 0 epoch, 1 updates, 2 train_s (the training clock). */
 #define REPORT_NMEASURES 3
 
 /* ------------------------------------------------------------- kinds (report_math.c) ------- */
@@ -35,7 +35,7 @@ double report_block_size_of(const report_variant *v);
 /* Per-variant derived numbers shared by the writers. */
 typedef struct {
     size_t n_status[REPORT_NSTATUS];
-    report_stats final_e, final_f, best_e, best_f, epochs, updates, wall, s_per_epoch;
+    report_stats final_e, final_f, best_e, best_f, epochs, updates, wall, clock, s_per_epoch;
     double max_dw; /* max over rows and seeds of max_weight_change */
     int has_curve;
     char curve[2 * REPORT_NAME_MAX + 16]; /* file name inside curves/ */

@@ -74,6 +74,11 @@ static rk_status load_metrics(const char *path, report_run *r) {
         if ((st = csvio_num(&t, path, i, MCOL(EPOCH), &w->epoch))) break;
         if ((st = csvio_num(&t, path, i, MCOL(UPDATES), &w->updates))) break;
         if ((st = csvio_num(&t, path, i, MCOL(WALL_S), &w->wall_s))) break;
+        if ((st = opt_num(&t, path, i, MCOL(TRAIN_S), &w->clock_s))) break;
+        if (isnan(w->clock_s)) {
+            w->clock_s = w->wall_s; /* recorded before the training clock existed */
+            r->clock_is_wall = 1;
+        }
         if ((st = csvio_num(&t, path, i, MCOL(TEST_E), &w->test_e))) break;
         if ((st = csvio_num(&t, path, i, MCOL(TEST_F), &w->test_f))) break;
         if ((st = opt_num(&t, path, i, MCOL(TRAIN_E), &w->train_e))) break;
@@ -191,6 +196,8 @@ static rk_status parse_summary_row(report_exp *e, const csvio_table *t, const ch
     if ((st = opt_num(t, path, row, SCOL(EPOCHS), &r->epochs))) return st;
     if ((st = opt_num(t, path, row, SCOL(UPDATES), &r->updates))) return st;
     if ((st = opt_num(t, path, row, SCOL(WALL_S), &r->wall_s))) return st;
+    if ((st = opt_num(t, path, row, SCOL(TRAIN_S), &r->clock_s))) return st;
+    if (isnan(r->clock_s)) r->clock_s = r->wall_s;
     if ((st = opt_num(t, path, row, SCOL(FINAL_TEST_E), &r->final_e))) return st;
     if ((st = opt_num(t, path, row, SCOL(FINAL_TEST_F), &r->final_f))) return st;
     if ((st = opt_num(t, path, row, SCOL(BEST_TEST_E), &r->best_e))) return st;
@@ -200,7 +207,7 @@ static rk_status parse_summary_row(report_exp *e, const csvio_table *t, const ch
         return err_set(RK_EINPUT, "%s: row %zu: cell path too long", path, row + 2);
     if (status == REPORT_ST_SKIPPED || status == REPORT_ST_FAILED) {
         /* no training happened: whatever the row holds (the runner writes 0) is not a result */
-        r->epochs = r->updates = r->wall_s = NAN;
+        r->epochs = r->updates = r->wall_s = r->clock_s = NAN;
         r->final_e = r->final_f = r->best_e = r->best_f = NAN;
         return RK_OK;
     }
@@ -241,6 +248,9 @@ rk_status report_load(const char *exp_dir, report_exp *e) {
     for (size_t row = 0; !st && row < t.nrows; row++)
         st = parse_summary_row(e, &t, path, row);
     csvio_free(&t);
+    for (size_t j = 0; !st && j < e->nvars; j++)
+        for (size_t k = 0; k < e->vars[j].nruns; k++)
+            e->n_wall_clock += e->vars[j].runs[k].clock_is_wall;
     if (!st) {
         snprintf(path, sizeof path, "%s/provenance.json", e->dir);
         if (fs_is_file(path)) st = fs_read_all(path, &e->provenance, NULL);

@@ -94,12 +94,12 @@ report_crossing report_variant_crossing(const report_variant *v, report_qty q, d
         c.n_reached++;
         se += r->rows[i].epoch;
         su += r->rows[i].updates;
-        sw += r->rows[i].wall_s;
+        sw += r->rows[i].clock_s;
     }
     if (c.n_runs > 0 && c.n_reached == c.n_runs) {
         c.epoch = se / (double)c.n_runs;
         c.updates = su / (double)c.n_runs;
-        c.wall_s = sw / (double)c.n_runs;
+        c.clock_s = sw / (double)c.n_runs;
     }
     return c;
 }
@@ -139,7 +139,7 @@ const report_variant *report_gradient_reference(const report_exp *e, const char 
 /* ------------------------------------------------------------- crossings of pairs ---------- */
 
 double report_crossing_value(const report_crossing *c, int m) {
-    return m == 0 ? c->epoch : m == 1 ? c->updates : c->wall_s;
+    return m == 0 ? c->epoch : m == 1 ? c->updates : c->clock_s;
 }
 
 double report_pair_ratio(const report_crossing *ref, const report_crossing *v, int m) {
@@ -166,10 +166,11 @@ static void var_derive(const report_variant *v, report_var_info *vi, double *a, 
     DESCRIBE(epochs, epochs);
     DESCRIBE(updates, updates);
     DESCRIBE(wall, wall_s);
+    DESCRIBE(clock, clock_s);
 #undef DESCRIBE
-    /* seconds per epoch of each seed: wall_s / epochs (seeds with epochs > 0) */
+    /* training seconds per epoch of each seed: train_s / epochs (seeds with epochs > 0) */
     for (size_t k = 0; k < v->nruns; k++)
-        a[k] = v->runs[k].epochs > 0.0 ? v->runs[k].wall_s / v->runs[k].epochs : NAN;
+        a[k] = v->runs[k].epochs > 0.0 ? v->runs[k].clock_s / v->runs[k].epochs : NAN;
     vi->s_per_epoch = report_describe(a, v->nruns, scratch);
     vi->max_dw = NAN;
     for (size_t k = 0; k < v->nruns; k++) {

@@ -50,6 +50,7 @@ static rk_status write_accuracy(const report_ctx *c) {
         row[k++] = report_n(vi->epochs.mean);
         row[k++] = report_n(vi->updates.mean);
         row[k++] = report_n(vi->wall.mean);
+        row[k++] = report_n(vi->clock.mean);
         RK_ASSERT(k == NH);
         csvio_write_row(o.f, row, NH);
     }
@@ -141,7 +142,7 @@ static rk_status write_curves(const report_ctx *c, const char *curve_dir) {
         if ((st = report_out_open(&o, curve_dir, c->vi[j].curve))) break;
         fprintf(o.f, "# %s %s (%s): per evaluation row, statistics over seeds\n", v->dataset,
                 v->label, v->optimizer);
-        fprintf(o.f, "# row epoch updates wall_s_median test_e_eV_per_atom_median "
+        fprintf(o.f, "# row epoch updates train_s_median test_e_eV_per_atom_median "
                      "test_e_eV_per_atom_min test_e_eV_per_atom_max test_f_eV_per_A_median "
                      "test_f_eV_per_A_min test_f_eV_per_A_max train_e_eV_per_atom_median "
                      "train_f_eV_per_A_median weight_norm_median max_weight_change_median "
@@ -152,7 +153,7 @@ static rk_status write_curves(const report_ctx *c, const char *curve_dir) {
         for (size_t i = 0; i < nrows; i++) {
             size_t ns = 0;
 #define COL(member) row_stats(v, i, offsetof(report_row, member), a, scratch, &ns)
-            report_stats ep = COL(epoch), up = COL(updates), wl = COL(wall_s);
+            report_stats ep = COL(epoch), up = COL(updates), wl = COL(clock_s);
             report_stats te = COL(test_e), tf = COL(test_f), re = COL(train_e), rf = COL(train_f);
             report_stats wn = COL(weight_norm), dw = COL(max_dw);
 #undef COL

@@ -136,6 +136,8 @@ static rk_status write_result(const manifest_t *m, size_t k, const char *status,
         jsonw_add_num(o, "updates", (double)res->updates);
         jsonw_add_num(o, "images", (double)res->images);
         jsonw_add_num(o, "wall_s", res->wall_s);
+        jsonw_add_num(o, "train_s", res->train_s);
+        jsonw_add_num(o, "eval_s", res->eval_s);
         jsonw_add_num(o, "n_train", (double)res->n_train);
         jsonw_add_num(o, "n_test", (double)res->n_test);
         jsonw_add_num(o, "n_blocks", (double)res->n_blocks);
@@ -267,11 +269,17 @@ rk_status runner_write_summary(const manifest_t *m) {
         num_field(o, "n_test", fld[SCHEMA_SUMMARY_N_TEST], 512, 1);
         num_field(o, "epochs", fld[SCHEMA_SUMMARY_EPOCHS], 512, 0);
         num_field(o, "updates", fld[SCHEMA_SUMMARY_UPDATES], 512, 1);
-        const jsonw *w = jsonw_get(o, "wall_s");
-        if (w)
-            snprintf(fld[SCHEMA_SUMMARY_WALL_S], 512, "%.3f", jsonw_number(w));
-        else
-            fld[SCHEMA_SUMMARY_WALL_S][0] = '\0';
+        /* seconds with 3 decimals; "" when the record has none (skipped, failed, older runs) */
+        const char *const secs[] = {"wall_s", "train_s", "eval_s"};
+        const int secs_col[] = {SCHEMA_SUMMARY_WALL_S, SCHEMA_SUMMARY_TRAIN_S,
+                                SCHEMA_SUMMARY_EVAL_S};
+        for (size_t q = 0; q < sizeof secs / sizeof secs[0]; q++) {
+            const jsonw *w = jsonw_get(o, secs[q]);
+            if (w)
+                snprintf(fld[secs_col[q]], 512, "%.3f", jsonw_number(w));
+            else
+                fld[secs_col[q]][0] = '\0';
+        }
         num_field(o, "final_test_e", fld[SCHEMA_SUMMARY_FINAL_TEST_E], 512, 0);
         num_field(o, "final_test_f", fld[SCHEMA_SUMMARY_FINAL_TEST_F], 512, 0);
         num_field(o, "best_test_e", fld[SCHEMA_SUMMARY_BEST_TEST_E], 512, 0);

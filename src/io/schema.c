@@ -7,6 +7,8 @@ const char *const schema_metrics_cols[SCHEMA_METRICS_NCOLS] = {
     [SCHEMA_METRICS_IMAGES] = "images",
     [SCHEMA_METRICS_UPDATES] = "updates",
     [SCHEMA_METRICS_WALL_S] = "wall_s",
+    [SCHEMA_METRICS_TRAIN_S] = "train_s",
+    [SCHEMA_METRICS_EVAL_S] = "eval_s",
     [SCHEMA_METRICS_TRAIN_E] = "train_rmse_e_eV_per_atom",
     [SCHEMA_METRICS_TRAIN_F] = "train_rmse_f_eV_per_A",
     [SCHEMA_METRICS_TEST_E] = "test_rmse_e_eV_per_atom",
@@ -36,6 +38,8 @@ const char *const schema_summary_cols[SCHEMA_SUMMARY_NCOLS] = {
     [SCHEMA_SUMMARY_EPOCHS] = "epochs",
     [SCHEMA_SUMMARY_UPDATES] = "updates",
     [SCHEMA_SUMMARY_WALL_S] = "wall_s",
+    [SCHEMA_SUMMARY_TRAIN_S] = "train_s",
+    [SCHEMA_SUMMARY_EVAL_S] = "eval_s",
     [SCHEMA_SUMMARY_FINAL_TEST_E] = "final_test_rmse_e_eV_per_atom",
     [SCHEMA_SUMMARY_FINAL_TEST_F] = "final_test_rmse_f_eV_per_A",
     [SCHEMA_SUMMARY_BEST_TEST_E] = "best_test_rmse_e_eV_per_atom",
@@ -69,6 +73,7 @@ const char *const schema_accuracy_cols[SCHEMA_ACCURACY_NCOLS] = {
     [SCHEMA_ACCURACY_EPOCHS_MEAN] = "epochs_mean",
     [SCHEMA_ACCURACY_UPDATES_MEAN] = "updates_mean",
     [SCHEMA_ACCURACY_WALL_S_MEAN] = "wall_s_mean",
+    [SCHEMA_ACCURACY_TRAIN_S_MEAN] = "train_s_mean",
 };
 
 const char *const schema_speedup_cols[SCHEMA_SPEEDUP_NCOLS] = {
@@ -84,9 +89,9 @@ const char *const schema_speedup_cols[SCHEMA_SPEEDUP_NCOLS] = {
     [SCHEMA_SPEEDUP_SEEDS] = "seeds",
     [SCHEMA_SPEEDUP_EPOCHS] = "epochs",
     [SCHEMA_SPEEDUP_UPDATES] = "updates",
-    [SCHEMA_SPEEDUP_WALL_S] = "wall_s",
+    [SCHEMA_SPEEDUP_TRAIN_S] = "train_s",
     [SCHEMA_SPEEDUP_REF_LABEL] = "adam_label",
     [SCHEMA_SPEEDUP_RATIO_EPOCHS] = "ratio_epochs",
     [SCHEMA_SPEEDUP_RATIO_UPDATES] = "ratio_updates",
-    [SCHEMA_SPEEDUP_RATIO_WALL_S] = "ratio_wall_s",
+    [SCHEMA_SPEEDUP_RATIO_TRAIN_S] = "ratio_train_s",
 };

@@ -17,6 +17,8 @@ typedef enum {
     SCHEMA_METRICS_IMAGES,      /* count */
     SCHEMA_METRICS_UPDATES,     /* count: optimizer steps */
     SCHEMA_METRICS_WALL_S,      /* s since the start of the run */
+    SCHEMA_METRICS_TRAIN_S,     /* s spent in training steps only (model passes and updates) */
+    SCHEMA_METRICS_EVAL_S,      /* s spent in evaluations and saves, this row's RMSEs included */
     SCHEMA_METRICS_TRAIN_E,     /* eV/atom: training RMSE of energy per atom */
     SCHEMA_METRICS_TRAIN_F,     /* eV/Å: training RMSE of force components */
     SCHEMA_METRICS_TEST_E,      /* eV/atom */
@@ -48,6 +50,8 @@ typedef enum {
     SCHEMA_SUMMARY_EPOCHS,
     SCHEMA_SUMMARY_UPDATES,
     SCHEMA_SUMMARY_WALL_S,        /* s */
+    SCHEMA_SUMMARY_TRAIN_S,       /* s: training steps only ("" for runs recorded before it) */
+    SCHEMA_SUMMARY_EVAL_S,        /* s: evaluations and saves */
     SCHEMA_SUMMARY_FINAL_TEST_E,  /* eV/atom */
     SCHEMA_SUMMARY_FINAL_TEST_F,  /* eV/Å */
     SCHEMA_SUMMARY_BEST_TEST_E,   /* eV/atom */
@@ -84,11 +88,12 @@ typedef enum {
     SCHEMA_ACCURACY_EPOCHS_MEAN,
     SCHEMA_ACCURACY_UPDATES_MEAN,
     SCHEMA_ACCURACY_WALL_S_MEAN, /* s */
+    SCHEMA_ACCURACY_TRAIN_S_MEAN, /* s: the training clock (wall_s for results without it) */
     SCHEMA_ACCURACY_NCOLS
 } schema_accuracy_col;
 extern const char *const schema_accuracy_cols[SCHEMA_ACCURACY_NCOLS];
 
-/* epochs, updates, wall_s: the mean first crossing, or "never (k/n reached)"; the ratios are the
+/* epochs, updates, train_s: the mean first crossing, or "never (k/n reached)"; the ratios are the
  * reference (gradient-kind) variant's value over this variant's, or "n/a". */
 typedef enum {
     SCHEMA_SPEEDUP_DATASET,
@@ -103,12 +108,12 @@ typedef enum {
     SCHEMA_SPEEDUP_SEEDS,
     SCHEMA_SPEEDUP_EPOCHS,
     SCHEMA_SPEEDUP_UPDATES,
-    SCHEMA_SPEEDUP_WALL_S,    /* s */
+    SCHEMA_SPEEDUP_TRAIN_S,   /* s of the training clock (SPEC §4), not wall time */
     SCHEMA_SPEEDUP_REF_LABEL, /* label of the reference variant, "" if none (named adam_label:
                                * the reference was Adam when the column was introduced) */
     SCHEMA_SPEEDUP_RATIO_EPOCHS,
     SCHEMA_SPEEDUP_RATIO_UPDATES,
-    SCHEMA_SPEEDUP_RATIO_WALL_S,
+    SCHEMA_SPEEDUP_RATIO_TRAIN_S,
     SCHEMA_SPEEDUP_NCOLS
 } schema_speedup_col;
 extern const char *const schema_speedup_cols[SCHEMA_SPEEDUP_NCOLS];

@@ -302,6 +302,7 @@ typedef struct {
     char model_path[TRAIN_PATH_MAX + 32];
     size_t images, updates;
     double t0, last_progress, max_dw;
+    double train_s, eval_s; /* training steps only; evaluations and saves (SPEC §4) */
     double last_test_e, last_test_f;
     train_result *res;
 } run_t;
@@ -411,6 +412,7 @@ static void fmt(char *buf, size_t cap, double v) {
 
 /* Evaluate, append a metrics row, keep the model file of the last finite evaluation. */
 static rk_status evaluate(run_t *r, const char *status) {
+    const double t_eval = clock_now_s();
     double tre, trf, tee, tef;
     rk_status st = train_rmse(&r->m, r->ws, r->ds, r->ev_train, r->n_ev_train, &tre, &trf);
     if (!st) st = train_rmse(&r->m, r->ws, r->ds, r->ev_test, r->n_ev_test, &tee, &tef);
@@ -419,12 +421,15 @@ static rk_status evaluate(run_t *r, const char *status) {
     optim_report(r->opt, &rep);
     size_t N = r->m.layout.n_params;
     double wn = blas_nrm2(N, r->m.w);
-    double wall = clock_now_s() - r->t0;
+    const double now = clock_now_s(), wall = now - r->t0;
+    r->eval_s += now - t_eval;
     char f[SCHEMA_METRICS_NCOLS][64];
     fmt(f[SCHEMA_METRICS_EPOCH], 64, (double)r->images / (double)r->n_train);
     snprintf(f[SCHEMA_METRICS_IMAGES], 64, "%zu", r->images);
     snprintf(f[SCHEMA_METRICS_UPDATES], 64, "%zu", r->updates);
     snprintf(f[SCHEMA_METRICS_WALL_S], 64, "%.3f", wall);
+    snprintf(f[SCHEMA_METRICS_TRAIN_S], 64, "%.3f", r->train_s);
+    snprintf(f[SCHEMA_METRICS_EVAL_S], 64, "%.3f", r->eval_s);
     fmt(f[SCHEMA_METRICS_TRAIN_E], 64, tre);
     fmt(f[SCHEMA_METRICS_TRAIN_F], 64, trf);
     fmt(f[SCHEMA_METRICS_TEST_E], 64, tee);
@@ -452,8 +457,9 @@ static rk_status evaluate(run_t *r, const char *status) {
     r->last_test_e = tee;
     r->last_test_f = tef;
     if (isfinite(tre) && isfinite(trf) && isfinite(tee) && isfinite(tef) && all_finite(r->m.w, N))
-        return model_save(&r->m, r->model_path);
-    return RK_OK;
+        st = model_save(&r->m, r->model_path);
+    r->eval_s += clock_now_s() - now; /* the save counts to the next row */
+    return st;
 }
 
 static void progress(run_t *r, size_t epoch, size_t pos, int force) {
@@ -651,7 +657,9 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
         for (size_t i = 0; i < r.n_train && !st; i++) {
             size_t before = r.updates;
             model_frame_ref fr = r.train[order[i]];
+            const double t_step = clock_now_s();
             st = kalman ? kalman_image(&r, fr) : gradient_image(&r, fr);
+            r.train_s += clock_now_s() - t_step;
             if (st == RK_EDIVERGED) {
                 outcome = TRAIN_DIVERGED;
                 st = RK_OK;
@@ -685,6 +693,8 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     res->updates = r.updates;
     res->epochs_done = r.n_train ? (double)r.images / (double)r.n_train : 0.0;
     res->wall_s = clock_now_s() - r.t0;
+    res->train_s = r.train_s;
+    res->eval_s = r.eval_s;
     if (r.csv.f) {
         if (st)
             fs_atomic_abort(&r.csv);

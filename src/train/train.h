@@ -65,6 +65,7 @@ typedef struct {
     double epochs_done;
     size_t images, updates;
     double wall_s;
+    double train_s, eval_s; /* the training clock (SPEC §4) and evaluations plus saves */
     double final_test_e, final_test_f, best_test_e, best_test_f; /* eV/atom, eV/Å */
     double final_train_e, final_train_f;
     size_t n_train, n_test;
