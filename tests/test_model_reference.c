@@ -236,11 +236,10 @@ Test(model_reference, h2o_min_norm_bias) {
     for (size_t f = 0; f < 6; f++)
         meanE += ds.sys[0].energy[f] / 6.0;
     double cc = meanE / (64.0 * 64.0 + 128.0 * 128.0);
-    size_t o0 = 0, o1 = 0;
-    for (size_t t = 0; t < m.layout.n_tensors; t++) {
-        if (strcmp(m.layout.t[t].name, "fit[0].out.b") == 0) o0 = m.layout.t[t].offset;
-        if (strcmp(m.layout.t[t].name, "fit[1].out.b") == 0) o1 = m.layout.t[t].offset;
-    }
+    size_t t0 = layout_lookup(&m.layout, LAYOUT_OUT_B, 0, LAYOUT_NO_TYPE, 0);
+    size_t t1 = layout_lookup(&m.layout, LAYOUT_OUT_B, 1, LAYOUT_NO_TYPE, 0);
+    cr_assert(t0 < m.layout.n_tensors && t1 < m.layout.n_tensors, "output biases by role");
+    size_t o0 = m.layout.t[t0].offset, o1 = m.layout.t[t1].offset;
     cr_assert_str_eq(ds.type_map[0], "O");
     cr_assert_leq(fabs(m.w[o0] - 64 * cc), 1e-9 * fabs(64 * cc), "e_O %.12g vs %.12g", m.w[o0],
                   64 * cc);
