@@ -245,7 +245,8 @@ static void synthetic(dataset_t *ds, size_t na, uint64_t seed) {
     s->energy[0] = -10.0 * (double)na;
 }
 
-/* Embedding [4, 8, 8, 16], fitting [16, 32, 32]. */
+/* Embedding [4, 8, 8, 16]: layer 2 doubles (+ (h, h)), layer 3 keeps the width (+ h), layer 4
+ * doubles again; fitting [16, 32, 32]: doubling without a skip, then + z. */
 static model_config doubling_config(void) {
     model_config c = model_default_config();
     c.n_neuron = 4;
@@ -261,6 +262,7 @@ static model_config doubling_config(void) {
     return c;
 }
 
+/* Embedding [4, 8, 8]: the first skip of the embedding doubles the width. */
 static model_config small_config(void) {
     model_config c = model_default_config();
     c.rcut = 4.5;
@@ -327,6 +329,35 @@ Test(model_fd, ligeps_real_frame_four_types, .timeout = 300) {
     model_t m;
     mu_model(&ds, NULL, 6, 10, &m);
     check_derivatives(&m, &ds.sys[0], 42, 6);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+Test(model_fd, cu_doubling_embedding, .timeout = 300) {
+    dataset_t ds;
+    mu_load("datasets/Cu/0_300_MOVEMENT", "", &ds);
+    model_config c = doubling_config();
+    model_t m;
+    mu_model(&ds, &c, 7, 20, &m);
+    cr_assert_eq(m.embed.skip[1], MLP_SKIP_DOUBLE);
+    cr_assert_eq(m.embed.skip[2], MLP_SKIP_IDENTITY);
+    cr_assert_eq(m.embed.skip[3], MLP_SKIP_DOUBLE);
+    check_derivatives(&m, &ds.sys[0], 13, 7);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+Test(model_fd, h2o_doubling_embedding_two_types, .timeout = 300) {
+    dataset_t ds;
+    mu_load("datasets/H2O/data_0", "", &ds);
+    model_config c = doubling_config();
+    c.n_neuron = 3;
+    c.neuron[2] = 16; /* [4, 8, 16]: doubles twice */
+    model_t m;
+    mu_model(&ds, &c, 8, 10, &m);
+    cr_assert_eq(m.embed.skip[1], MLP_SKIP_DOUBLE);
+    cr_assert_eq(m.embed.skip[2], MLP_SKIP_DOUBLE);
+    check_derivatives(&m, &ds.sys[0], 3, 8);
     model_free(&m);
     dataset_free(&ds);
 }

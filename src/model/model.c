@@ -22,6 +22,17 @@
 
 /* ---------------------------------------------------------------- parameters -------------- */
 
+/* Skip connection of hidden layer l (0-based) with widths nin -> nout (SPEC §2): none for
+ * layer 1 or without resnet; identity when the widths are equal; in the embedding net only,
+ * (h, h) when the output is twice the input (DeePMD-kit's rule for e.g. [25, 50, 100]). */
+static mlp_skip layer_skip(const model_config *cfg, size_t l, size_t nin, size_t nout,
+                           int embedding) {
+    if (!cfg->resnet || l == 0) return MLP_SKIP_NONE;
+    if (nout == nin) return MLP_SKIP_IDENTITY;
+    if (embedding && nout == 2 * nin) return MLP_SKIP_DOUBLE;
+    return MLP_SKIP_NONE;
+}
+
 rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
                        char (*type_map)[DS_SYMBOL_MAX]) {
     memset(m, 0, sizeof *m);
@@ -54,7 +65,7 @@ rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
     e->width[0] = 1;
     for (size_t l = 0; l < cfg->n_neuron; l++) {
         e->width[l + 1] = cfg->neuron[l];
-        e->residual[l] = cfg->resnet && l > 0 && e->width[l] == e->width[l + 1];
+        e->skip[l] = layer_skip(cfg, l, e->width[l], e->width[l + 1], 1);
         e->linear[l] = 0;
     }
     for (size_t a = 0; a < ntypes; a++)
@@ -76,11 +87,11 @@ rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
     f->width[0] = m->m1 * m->m2;
     for (size_t l = 0; l < cfg->n_fitting; l++) {
         f->width[l + 1] = cfg->fitting_neuron[l];
-        f->residual[l] = cfg->resnet && l > 0 && f->width[l] == f->width[l + 1];
+        f->skip[l] = layer_skip(cfg, l, f->width[l], f->width[l + 1], 0);
         f->linear[l] = 0;
     }
     f->width[f->n_layers] = 1;
-    f->residual[f->n_layers - 1] = 0;
+    f->skip[f->n_layers - 1] = MLP_SKIP_NONE;
     f->linear[f->n_layers - 1] = 1;
     for (size_t a = 0; a < ntypes; a++) {
         m->fit_base[a] = m->layout.n_params;
@@ -206,7 +217,7 @@ static void mlp_buf_take(arena *ar, const mlp_shape *s, size_t rows, mlp_buf *b)
     for (size_t l = 0; l < s->n_layers; l++) {
         size_t n = rows * s->width[l + 1];
         b->t[l] = take(ar, n);
-        b->h[l] = s->residual[l] ? take(ar, n) : b->t[l];
+        b->h[l] = s->skip[l] != MLP_SKIP_NONE ? take(ar, n) : b->t[l];
         b->gz[l] = take(ar, n);
         b->zd[l] = take(ar, n);
         b->hd[l] = take(ar, n);

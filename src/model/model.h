@@ -73,7 +73,9 @@ typedef struct {
 /* ---- model.c: parameters ---- */
 
 /* Build the layout (every tensor tagged with its role and net) and allocate w (zeroed); stats
- * set to avg 0, std 1. cfg.n_sel must equal ntypes. */
+ * set to avg 0, std 1. cfg.n_sel must equal ntypes. Embedding layer k > 1 with resnet adds
+ * h_in when its widths are equal and (h_in, h_in) when it doubles the width; fitting hidden
+ * layers only the former (SPEC §2). */
 rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
                        char (*type_map)[DS_SYMBOL_MAX]);
 void model_free(model_t *m);
