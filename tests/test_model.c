@@ -22,6 +22,8 @@
 /* Forces are sums of ~1e2 pair terms that largely cancel: rounding relative to the largest
  * force component stays below this. */
 #define FORCE_INVARIANCE_TOL 1e-8
+/* The energy-bias fit on a 2 x 2 normal matrix is one Jacobi rotation: exact to rounding. */
+#define BIAS_FIT_REL_TOL 1e-12
 /* Number of weights probed per check (spread over every tensor) and atoms probed for forces. */
 #define N_PROBE_W 64
 #define N_PROBE_ATOMS 4
@@ -81,13 +83,12 @@ static void check_derivatives(model_t *m, ds_system *sys, size_t frame, uint64_t
      * rounding; they do not change any derivative except their own (dE/db_out = n_a), which we
      * probe separately below. */
     double *saved_bias = calloc(m->ntypes, sizeof(double));
-    for (size_t t = 0; t < m->layout.n_tensors; t++)
-        if (strstr(m->layout.t[t].name, ".out.b")) {
-            size_t a = 0;
-            sscanf(m->layout.t[t].name, "fit[%zu]", &a);
-            saved_bias[a] = m->w[m->layout.t[t].offset];
-            m->w[m->layout.t[t].offset] = 0.0;
-        }
+    for (size_t a = 0; a < m->ntypes; a++) {
+        size_t t = layout_lookup(&m->layout, LAYOUT_OUT_B, a, LAYOUT_NO_TYPE, 0);
+        cr_assert_lt(t, m->layout.n_tensors, "output bias of type %zu", a);
+        saved_bias[a] = m->w[m->layout.t[t].offset];
+        m->w[m->layout.t[t].offset] = 0.0;
+    }
     cr_assert_eq(model_set_frame(m, ws, sys, frame), RK_OK, "%s", err_msg());
     double *F = calloc(3 * na, sizeof *F), *Fs = calloc(3 * na, sizeof *F);
     double *g = calloc(N, sizeof *g);
@@ -179,15 +180,13 @@ static void check_derivatives(model_t *m, ds_system *sys, size_t frame, uint64_t
     cr_assert_leq(fabs(dir_an - dir_fd), FD_REL_TOL * fabs(dir_fd), "%s: J_c.v %.12g vs FD %.12g",
                   sys->name, dir_an, dir_fd);
     /* restore biases and check dE/db_out = number of atoms of that type */
-    for (size_t t = 0; t < m->layout.n_tensors; t++)
-        if (strstr(m->layout.t[t].name, ".out.b")) {
-            size_t a = 0, cnt = 0;
-            sscanf(m->layout.t[t].name, "fit[%zu]", &a);
-            m->w[m->layout.t[t].offset] = saved_bias[a];
-            for (size_t i = 0; i < na; i++)
-                cnt += (size_t)sys->type[i] == a;
-            cr_assert_eq(g[m->layout.t[t].offset], (double)cnt);
-        }
+    for (size_t a = 0; a < m->ntypes; a++) {
+        size_t t = layout_lookup(&m->layout, LAYOUT_OUT_B, a, LAYOUT_NO_TYPE, 0), cnt = 0;
+        m->w[m->layout.t[t].offset] = saved_bias[a];
+        for (size_t i = 0; i < na; i++)
+            cnt += (size_t)sys->type[i] == a;
+        cr_assert_eq(g[m->layout.t[t].offset], (double)cnt);
+    }
     for (int q = 0; q < NC; q++) {
         free(cv[q]);
         free(jac[q]);
@@ -246,6 +245,24 @@ static void synthetic(dataset_t *ds, size_t na, uint64_t seed) {
     s->energy[0] = -10.0 * (double)na;
 }
 
+/* Embedding [4, 8, 8, 16]: layer 2 doubles (+ (h, h)), layer 3 keeps the width (+ h), layer 4
+ * doubles again; fitting [16, 32, 32]: doubling without a skip, then + z. */
+static model_config doubling_config(void) {
+    model_config c = model_default_config();
+    c.n_neuron = 4;
+    c.neuron[0] = 4;
+    c.neuron[1] = 8;
+    c.neuron[2] = 8;
+    c.neuron[3] = 16;
+    c.axis_neuron = 4;
+    c.n_fitting = 3;
+    c.fitting_neuron[0] = 16;
+    c.fitting_neuron[1] = 32;
+    c.fitting_neuron[2] = 32;
+    return c;
+}
+
+/* Embedding [4, 8, 8]: the first skip of the embedding doubles the width. */
 static model_config small_config(void) {
     model_config c = model_default_config();
     c.rcut = 4.5;
@@ -312,6 +329,103 @@ Test(model_fd, ligeps_real_frame_four_types, .timeout = 300) {
     model_t m;
     mu_model(&ds, NULL, 6, 10, &m);
     check_derivatives(&m, &ds.sys[0], 42, 6);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+Test(model_fd, cu_doubling_embedding, .timeout = 300) {
+    dataset_t ds;
+    mu_load("datasets/Cu/0_300_MOVEMENT", "", &ds);
+    model_config c = doubling_config();
+    model_t m;
+    mu_model(&ds, &c, 7, 20, &m);
+    cr_assert_eq(m.embed.skip[1], MLP_SKIP_DOUBLE);
+    cr_assert_eq(m.embed.skip[2], MLP_SKIP_IDENTITY);
+    cr_assert_eq(m.embed.skip[3], MLP_SKIP_DOUBLE);
+    check_derivatives(&m, &ds.sys[0], 13, 7);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+Test(model_fd, h2o_doubling_embedding_two_types, .timeout = 300) {
+    dataset_t ds;
+    mu_load("datasets/H2O/data_0", "", &ds);
+    model_config c = doubling_config();
+    c.n_neuron = 3;
+    c.neuron[2] = 16; /* [4, 8, 16]: doubles twice */
+    model_t m;
+    mu_model(&ds, &c, 8, 10, &m);
+    cr_assert_eq(m.embed.skip[1], MLP_SKIP_DOUBLE);
+    cr_assert_eq(m.embed.skip[2], MLP_SKIP_DOUBLE);
+    check_derivatives(&m, &ds.sys[0], 3, 8);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+/* ---------------------------------------------------------------- layout ---------------- */
+
+/* Every tensor carries its role and net, in SPEC §2 order, and its (file) name agrees. */
+static void check_roles(const model_t *m) {
+    size_t nt = m->ntypes, k = 0, Le = m->cfg.n_neuron, Lf = m->cfg.n_fitting + 1;
+    char want[2 * LAYOUT_NAME_MAX]; /* room for any size_t; the names compared fit the layout's */
+    for (size_t a = 0; a < nt; a++)
+        for (size_t b = 0; b < nt; b++)
+            for (size_t l = 1; l <= Le; l++)
+                for (int bias = 0; bias < 2; bias++, k++) {
+                    const layout_tensor *T = &m->layout.t[k];
+                    cr_assert_eq(T->tag.role, bias ? LAYOUT_EMBED_B : LAYOUT_EMBED_W, "%s",
+                                 T->name);
+                    cr_assert_eq(T->tag.centre, a, "%s", T->name);
+                    cr_assert_eq(T->tag.neighbour, b, "%s", T->name);
+                    cr_assert_eq(T->tag.layer, l, "%s", T->name);
+                    snprintf(want, sizeof want, "embed[%zu,%zu].l%zu.%c", a, b, l,
+                             bias ? 'b' : 'W');
+                    cr_assert_str_eq(T->name, want);
+                    cr_assert_eq(layout_lookup(&m->layout, T->tag.role, a, b, l), k);
+                }
+    for (size_t a = 0; a < nt; a++)
+        for (size_t l = 1; l <= Lf; l++)
+            for (int bias = 0; bias < 2; bias++, k++) {
+                const layout_tensor *T = &m->layout.t[k];
+                int out = l == Lf;
+                layout_role r = out ? (bias ? LAYOUT_OUT_B : LAYOUT_OUT_W)
+                                    : (bias ? LAYOUT_FIT_B : LAYOUT_FIT_W);
+                cr_assert_eq(T->tag.role, r, "%s", T->name);
+                cr_assert_eq(T->tag.centre, a, "%s", T->name);
+                cr_assert_eq(T->tag.neighbour, LAYOUT_NO_TYPE, "%s", T->name);
+                cr_assert_eq(T->tag.layer, l, "%s", T->name);
+                cr_assert_eq(layout_role_is_bias(r), bias, "%s", T->name);
+                if (out)
+                    snprintf(want, sizeof want, "fit[%zu].out.%c", a, bias ? 'b' : 'W');
+                else
+                    snprintf(want, sizeof want, "fit[%zu].l%zu.%c", a, l, bias ? 'b' : 'W');
+                cr_assert_str_eq(T->name, want);
+                cr_assert_eq(layout_lookup(&m->layout, r, a, LAYOUT_NO_TYPE, l), k);
+            }
+    cr_assert_eq(k, m->layout.n_tensors);
+    cr_assert_eq(layout_lookup(&m->layout, LAYOUT_OUT_B, nt, LAYOUT_NO_TYPE, 0),
+                 m->layout.n_tensors, "no net for a type the model does not have");
+}
+
+Test(model_layout, roles_follow_spec_order) {
+    dataset_t ds;
+    synthetic(&ds, 9, 13);
+    model_config c = doubling_config();
+    c.rcut = 4.5;
+    c.rcut_smth = 1.0;
+    model_t m;
+    mu_model(&ds, &c, 1, 1, &m);
+    check_roles(&m);
+    /* initialisation by role: the output bias of type a is e_a, not a N(0, 1) draw; with one
+     * frame of na atoms split evenly-ish the fit gives e_a = E n_a / sum n^2 (min-norm). */
+    size_t n0 = 5, n1 = 4; /* synthetic(): types alternate 0, 1, ... over 9 atoms */
+    double E = ds.sys[0].energy[0], den = (double)(n0 * n0 + n1 * n1);
+    size_t t0 = layout_lookup(&m.layout, LAYOUT_OUT_B, 0, LAYOUT_NO_TYPE, 0);
+    size_t t1 = layout_lookup(&m.layout, LAYOUT_OUT_B, 1, LAYOUT_NO_TYPE, 0);
+    cr_assert_float_eq(m.w[m.layout.t[t0].offset], E * (double)n0 / den,
+                       BIAS_FIT_REL_TOL * fabs(E));
+    cr_assert_float_eq(m.w[m.layout.t[t1].offset], E * (double)n1 / den,
+                       BIAS_FIT_REL_TOL * fabs(E));
     model_free(&m);
     dataset_free(&ds);
 }

@@ -25,15 +25,29 @@ static const double *take(walker *k, size_t n) {
     return x;
 }
 
-/* y = act(x W + b) (+x when residual), x of width nin */
+/* Widest layer the transcription's stack buffers hold. */
+#define REF_MAX_WIDTH 128
+
+/* What a layer adds to act(x W + b) (SPEC §2). */
+enum { ADD_NOTHING, ADD_X, ADD_X_X };
+
+/* y = act(x W + b), plus x (ADD_X, nout = nin) or x concatenated with itself (ADD_X_X,
+ * nout = 2 nin: y[o] += x[o] for o < nin, y[o] += x[o - nin] above); x of width nin */
 static void layer(const double *x, size_t nin, const double *W, const double *b, size_t nout,
-                  int linear, int residual, double *y) {
+                  int linear, int add, double *y) {
+    cr_assert_leq(nout, REF_MAX_WIDTH);
     for (size_t o = 0; o < nout; o++) {
         double z = b[o];
         for (size_t i = 0; i < nin; i++)
             z += x[i] * W[i * nout + o];
         y[o] = linear ? z : tanh(z);
-        if (residual) y[o] += x[o];
+        if (add == ADD_X) {
+            cr_assert_eq(nout, nin);
+            y[o] += x[o];
+        } else if (add == ADD_X_X) {
+            cr_assert_eq(nout, 2 * nin);
+            y[o] += o < nin ? x[o] : x[o - nin];
+        }
     }
 }
 
@@ -91,7 +105,9 @@ static double ref_energy(const model_t *m, const ds_system *sys, size_t f) {
     int nimg[3];
     image_range(B, c->rcut, nimg);
     double E = 0;
-    double *T = calloc(4 * M1, sizeof *T), h[64], h2[64], D[4096], z[64], z2[64];
+    double *T = calloc(4 * M1, sizeof *T), h[REF_MAX_WIDTH], h2[REF_MAX_WIDTH], D[4096],
+           z[REF_MAX_WIDTH], z2[REF_MAX_WIDTH];
+    cr_assert_leq(M1 * M2, 4096);
     for (size_t i = 0; i < na; i++) {
         size_t a = (size_t)sys->type[i];
         memset(T, 0, 4 * M1 * sizeof *T);
@@ -114,9 +130,13 @@ static double ref_energy(const model_t *m, const ds_system *sys, size_t f) {
                         double x = Rh[0];
                         layer(&x, 1, eW[a][b][0], eB[a][b][0], c->neuron[0], 0, 0, h);
                         for (size_t l = 1; l < L; l++) {
-                            int res = c->resnet && c->neuron[l] == c->neuron[l - 1];
-                            layer(h, c->neuron[l - 1], eW[a][b][l], eB[a][b][l], c->neuron[l], 0,
-                                  res, h2);
+                            /* embedding: + h when widths match, + (h, h) when they double */
+                            size_t wi = c->neuron[l - 1], wo = c->neuron[l];
+                            int add = !c->resnet     ? ADD_NOTHING
+                                      : wo == wi     ? ADD_X
+                                      : wo == 2 * wi ? ADD_X_X
+                                                     : ADD_NOTHING;
+                            layer(h, wi, eW[a][b][l], eB[a][b][l], wo, 0, add, h2);
                             memcpy(h, h2, c->neuron[l] * sizeof *h);
                         }
                         for (int q = 0; q < 4; q++)
@@ -132,8 +152,10 @@ static double ref_energy(const model_t *m, const ds_system *sys, size_t f) {
             }
         layer(D, M1 * M2, fW[a][0], fB[a][0], c->fitting_neuron[0], 0, 0, z);
         for (size_t l = 1; l < Lf; l++) {
-            int res = c->resnet && c->fitting_neuron[l] == c->fitting_neuron[l - 1];
-            layer(z, c->fitting_neuron[l - 1], fW[a][l], fB[a][l], c->fitting_neuron[l], 0, res,
+            /* fitting: + z only when widths match (no doubling rule) */
+            int add =
+                c->resnet && c->fitting_neuron[l] == c->fitting_neuron[l - 1] ? ADD_X : ADD_NOTHING;
+            layer(z, c->fitting_neuron[l - 1], fW[a][l], fB[a][l], c->fitting_neuron[l], 0, add,
                   z2);
             memcpy(z, z2, c->fitting_neuron[l] * sizeof *z);
         }
@@ -207,6 +229,8 @@ Test(model_reference, cu_default_model, .timeout = 300) {
     compare("datasets/Cu/0_300_MOVEMENT", 4, NULL);
 }
 
+/* Embedding [8, 16, 16]: layer 2 doubles (+ (h, h)), layer 3 keeps the width (+ h); fitting
+ * [24, 24, 12]: + z, then nothing. */
 Test(model_reference, h2o_two_types_uneven_widths, .timeout = 300) {
     model_config c = model_default_config();
     c.n_neuron = 3;
@@ -219,6 +243,54 @@ Test(model_reference, h2o_two_types_uneven_widths, .timeout = 300) {
     c.fitting_neuron[1] = 24;
     c.fitting_neuron[2] = 12;
     compare("datasets/H2O/data_0", 2, &c);
+}
+
+/* Embedding [4, 8, 8, 16]: doubles, keeps, doubles; fitting [16, 32, 32]: the doubling layer
+ * has no skip in a fitting net, the equal one has. */
+Test(model_reference, cu_doubling_embedding, .timeout = 300) {
+    model_config c = model_default_config();
+    c.n_neuron = 4;
+    c.neuron[0] = 4;
+    c.neuron[1] = 8;
+    c.neuron[2] = 8;
+    c.neuron[3] = 16;
+    c.axis_neuron = 4;
+    c.n_fitting = 3;
+    c.fitting_neuron[0] = 16;
+    c.fitting_neuron[1] = 32;
+    c.fitting_neuron[2] = 32;
+    compare("datasets/Cu/0_300_MOVEMENT", 11, &c);
+}
+
+/* Embedding [4, 8, 16] (doubles twice), fitting [12, 24, 24], two types. */
+Test(model_reference, h2o_doubling_embedding, .timeout = 300) {
+    model_config c = model_default_config();
+    c.n_neuron = 3;
+    c.neuron[0] = 4;
+    c.neuron[1] = 8;
+    c.neuron[2] = 16;
+    c.axis_neuron = 4;
+    c.n_fitting = 3;
+    c.fitting_neuron[0] = 12;
+    c.fitting_neuron[1] = 24;
+    c.fitting_neuron[2] = 24;
+    compare("datasets/H2O/data_0", 5, &c);
+}
+
+/* The same embedding without resnet: no skip anywhere (so a doubling skip applied regardless of
+ * resnet would show). */
+Test(model_reference, h2o_doubling_without_resnet, .timeout = 300) {
+    model_config c = model_default_config();
+    c.n_neuron = 3;
+    c.neuron[0] = 4;
+    c.neuron[1] = 8;
+    c.neuron[2] = 16;
+    c.axis_neuron = 4;
+    c.n_fitting = 2;
+    c.fitting_neuron[0] = 12;
+    c.fitting_neuron[1] = 12;
+    c.resnet = 0;
+    compare("datasets/H2O/data_0", 5, &c);
 }
 
 Test(model_reference, ligeps_four_types, .timeout = 300) {
@@ -236,11 +308,10 @@ Test(model_reference, h2o_min_norm_bias) {
     for (size_t f = 0; f < 6; f++)
         meanE += ds.sys[0].energy[f] / 6.0;
     double cc = meanE / (64.0 * 64.0 + 128.0 * 128.0);
-    size_t o0 = 0, o1 = 0;
-    for (size_t t = 0; t < m.layout.n_tensors; t++) {
-        if (strcmp(m.layout.t[t].name, "fit[0].out.b") == 0) o0 = m.layout.t[t].offset;
-        if (strcmp(m.layout.t[t].name, "fit[1].out.b") == 0) o1 = m.layout.t[t].offset;
-    }
+    size_t t0 = layout_lookup(&m.layout, LAYOUT_OUT_B, 0, LAYOUT_NO_TYPE, 0);
+    size_t t1 = layout_lookup(&m.layout, LAYOUT_OUT_B, 1, LAYOUT_NO_TYPE, 0);
+    cr_assert(t0 < m.layout.n_tensors && t1 < m.layout.n_tensors, "output biases by role");
+    size_t o0 = m.layout.t[t0].offset, o1 = m.layout.t[t1].offset;
     cr_assert_str_eq(ds.type_map[0], "O");
     cr_assert_leq(fabs(m.w[o0] - 64 * cc), 1e-9 * fabs(64 * cc), "e_O %.12g vs %.12g", m.w[o0],
                   64 * cc);

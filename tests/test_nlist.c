@@ -1,5 +1,5 @@
-/* Tests of the neighbour list (src/model/nlist.c) against an independent brute-force search over all
- * periodic images, plus known coordination numbers, and the `rlekf neighbor-stat` command.
+/* Tests of the neighbour list (src/model/nlist.c) against an independent brute-force search over
+ * all periodic images, plus known coordination numbers, and the `rlekf neighbor-stat` command.
  *
  * Pairs are compared as sets keyed by (i, j, integer lattice shift S): the shift of a reported
  * pair is recovered from d by solving d - (r_j - r_i) = S B in fractional coordinates, which also
@@ -13,6 +13,7 @@
 
 #include "dataset.h"
 #include "h5io.h"
+#include "model.h"
 #include "nlist.h"
 #include "rng.h"
 #include "testutil.h"
@@ -453,7 +454,7 @@ Test(nlist, count_types) {
     nlist_free(&nl);
 }
 
-/* ---- rlekf neighbor-stat ---------------------------------------------------------------- */
+/* ---- model_neighbor_scan and rlekf neighbor-stat ----------------------------------------- */
 
 /* Three atoms, types Cu Cu O, in a 20 x 20 x 2.5 Å cell (every atom sees its own images at
  * +-2.5 Å along c with rcut 3), on a line along x at y = z = 1:
@@ -529,6 +530,57 @@ Test(neighbor_stat, counts_of_a_known_dataset) {
     cr_assert_eq(run_stat(args, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "sel [0, 0]\n"), "%s", out);
     cr_assert(strstr(out, "min_distance_A none"), "%s", out);
+}
+
+/* The model layer's scan (which the command prints): maxima, their first sites in scan order
+ * (frame, then centre), and the closest pair. */
+Test(neighbor_stat, model_scan_sites) {
+    const char *h5 = tu_tmp("chain-scan.h5");
+    write_chain_dataset(h5);
+    dataset_t ds = {0};
+    cr_assert_eq(h5io_dataset_read(h5, &ds), RK_OK, "%s", err_msg());
+    model_frame_ref fr[2] = {{0, 0}, {0, 1}};
+    size_t max[2];
+    model_site at[2];
+    model_nbr_stat ns = {.max_count = max, .max_at = at};
+    cr_assert_eq(model_neighbor_scan(&ds, 3.0, fr, 2, &ns), RK_OK, "%s", err_msg());
+    /* Cu: 3 first at frame 1 atom 0; O: 2 (the O's own images) first at frame 0 atom 2 */
+    cr_assert_eq(max[0], 3);
+    cr_assert(at[0].sys == 0 && at[0].frame == 1 && at[0].atom == 0, "Cu max at %zu %zu",
+              at[0].frame, at[0].atom);
+    cr_assert_eq(max[1], 2);
+    cr_assert(at[1].frame == 0 && at[1].atom == 2, "O max at %zu %zu", at[1].frame, at[1].atom);
+    /* Cu1 in frame 1: 3 Cu + 1 O */
+    cr_assert_eq(ns.max_total, 4);
+    cr_assert(ns.total_at.frame == 1 && ns.total_at.atom == 1);
+    /* Cu0-Cu1, 2 Å, in frame 1 */
+    cr_assert_float_eq(ns.min_dist, 2.0, D_TOL);
+    cr_assert(ns.min_at.frame == 1 && ns.min_at.atom == 0 && ns.min_at.other == 1);
+    /* frames in the order given: frame 1 first moves the O maximum's site there (atom 2) */
+    model_frame_ref rev[2] = {{0, 1}, {0, 0}};
+    cr_assert_eq(model_neighbor_scan(&ds, 3.0, rev, 2, &ns), RK_OK);
+    cr_assert(at[1].frame == 1 && at[1].atom == 2, "O max at %zu %zu", at[1].frame, at[1].atom);
+    /* the sel-only form agrees; no frames: zeros and no distance */
+    size_t sel[2];
+    double dmin;
+    cr_assert_eq(model_neighbor_stat(&ds, 3.0, fr, 2, sel, &dmin), RK_OK);
+    cr_assert(sel[0] == 3 && sel[1] == 2 && dmin == ns.min_dist);
+    cr_assert_eq(model_neighbor_scan(&ds, 3.0, fr, 0, &ns), RK_OK);
+    cr_assert(max[0] == 0 && max[1] == 0 && ns.max_total == 0 && isinf(ns.min_dist));
+    dataset_free(&ds);
+}
+
+/* The command prints the sites of the scan. */
+Test(neighbor_stat, command_prints_sites) {
+    const char *h5 = tu_tmp("chain-sites.h5");
+    write_chain_dataset(h5);
+    char out[4096], args[1024];
+    snprintf(args, sizeof args, "%s --rcut 3", h5);
+    cr_assert_eq(run_stat(args, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "     0  Cu                    3  chain 1 0\n"), "%s", out);
+    cr_assert(strstr(out, "     1  O                     2  chain 0 2\n"), "%s", out);
+    cr_assert(strstr(out, "max_total_neighbours 4 (system chain frame 1 atom 1)\n"), "%s", out);
+    cr_assert(strstr(out, "min_distance_A 2.000000 (system chain frame 1 atoms 0 1)\n"), "%s", out);
 }
 
 Test(neighbor_stat, usage_and_input_errors_exit_2) {

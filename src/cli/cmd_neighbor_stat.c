@@ -1,10 +1,12 @@
 /* cmd_neighbor_stat: `rlekf neighbor-stat DATA.h5 --rcut R [--frames K]`.
  *
- * For every (or every K-th) frame of every system, builds the periodic neighbour list (SPEC §2:
- * all images, 0 < r_ij < rcut) and records, per neighbour type t, the largest number of type-t
- * neighbours around any centre: sel[t] = max over frames and centres i of |{j : type j = t}|.
- * That is the smallest `sel` a model with this rcut can use on these frames. Also reports the
- * shortest interatomic distance found (a quick check for overlapping atoms or bad units).
+ * For every (or every K-th) frame of every system, the model layer's neighbour scan
+ * (model_neighbor_scan: the periodic neighbour list of SPEC §2, all images, 0 < r_ij < rcut)
+ * gives, per neighbour type t, the largest number of type-t neighbours around any centre:
+ * sel[t] = max over frames and centres i of |{j : type j = t}|. That is the smallest `sel` a
+ * model with this rcut can use on these frames (training computes its default sel with the same
+ * function). Also reports the shortest interatomic distance found (a quick check for
+ * overlapping atoms or bad units).
  */
 #include <errno.h>
 #include <math.h>
@@ -16,7 +18,7 @@
 #include "cmd.h"
 #include "dataset.h"
 #include "h5io.h"
-#include "nlist.h"
+#include "model.h"
 
 static const char help_text[] =
     "usage: rlekf neighbor-stat DATA.h5 --rcut R [--frames K]\n"
@@ -30,11 +32,6 @@ static const char help_text[] =
     "  --rcut R     cut-off radius in Å (the model's rcut, e.g. 6.0); required\n"
     "  --frames K   use every K-th frame of each system (frames 0, K, 2K, ...); default 1\n"
     "  -h, --help   this text\n";
-
-/* Where a maximum or minimum was found. */
-typedef struct {
-    size_t sys, frame, atom, other;
-} where_t;
 
 static rk_status parse_double(const char *opt, const char *s, double *out) {
     char *end = NULL;
@@ -108,58 +105,33 @@ rk_status cmd_neighbor_stat(int argc, char **argv) {
     rk_status st = h5io_dataset_read(path, &ds);
     if (st != RK_OK) return st;
 
-    size_t ntypes = ds.ntypes, max_atoms = 0;
+    /* frames 0, K, 2K, ... of every system, in system order */
+    size_t ntypes = ds.ntypes, nframes_used = 0;
     for (size_t s = 0; s < ds.nsystems; s++)
-        if (ds.sys[s].natoms > max_atoms) max_atoms = ds.sys[s].natoms;
-    nlist_t nl;
-    nlist_init(&nl);
-    size_t *counts = rk_calloc(max_atoms * ntypes, sizeof *counts); /* (natoms, ntypes) */
-    size_t *sel = rk_calloc(ntypes, sizeof *sel);                   /* (ntypes) */
-    where_t *sel_at = rk_calloc(ntypes, sizeof *sel_at);            /* (ntypes) */
-    if (!counts || !sel || !sel_at) {
+        nframes_used += (ds.sys[s].nframes + every - 1) / every;
+    model_frame_ref *frames = rk_malloc((nframes_used ? nframes_used : 1) * sizeof *frames);
+    size_t *sel = rk_calloc(ntypes, sizeof *sel);           /* (ntypes) */
+    model_site *sel_at = rk_calloc(ntypes, sizeof *sel_at); /* (ntypes) */
+    if (!frames || !sel || !sel_at) {
         st = RK_ENOMEM;
         goto done;
     }
-    size_t max_total = 0, nframes_used = 0;
-    where_t total_at = {0}, dmin_at = {0};
-    double dmin = INFINITY;
-    for (size_t s = 0; s < ds.nsystems; s++) {
-        const ds_system *sy = &ds.sys[s];
-        for (size_t f = 0; f < sy->nframes; f += every) {
-            st =
-                nlist_build(&nl, sy->natoms, sy->coord + f * sy->natoms * 3, sy->box + f * 9, rcut);
-            if (st != RK_OK) {
-                err_prefix(st, "%s: system %s frame %zu: ", path, sy->name, f);
-                goto done;
-            }
-            nframes_used++;
-            nlist_count_types(&nl, sy->type, ntypes, counts);
-            for (size_t i = 0; i < sy->natoms; i++) {
-                size_t total = 0;
-                for (size_t t = 0; t < ntypes; t++) {
-                    size_t c = counts[i * ntypes + t];
-                    total += c;
-                    if (c > sel[t]) {
-                        sel[t] = c;
-                        sel_at[t] = (where_t){s, f, i, 0};
-                    }
-                }
-                if (total > max_total) {
-                    max_total = total;
-                    total_at = (where_t){s, f, i, 0};
-                }
-                for (size_t p = nl.start[i]; p < nl.start[i + 1]; p++) {
-                    const double *d = nl.d + 3 * p;
-                    double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-                    if (r < dmin) {
-                        dmin = r;
-                        dmin_at = (where_t){s, f, i, (size_t)nl.j[p]};
-                    }
-                }
-            }
-            if (sy->nframes - f <= every) break; /* f += every would pass nframes (or wrap) */
+    size_t k = 0;
+    for (size_t s = 0; s < ds.nsystems; s++)
+        for (size_t f = 0; f < ds.sys[s].nframes; f += every) {
+            frames[k++] = (model_frame_ref){s, f};
+            if (ds.sys[s].nframes - f <= every) break; /* f += every would pass nframes (or wrap) */
         }
+    RK_ASSERT(k == nframes_used);
+    model_nbr_stat ns = {.max_count = sel, .max_at = sel_at};
+    st = model_neighbor_scan(&ds, rcut, frames, nframes_used, &ns);
+    if (st != RK_OK) {
+        err_prefix(st, "%s: ", path);
+        goto done;
     }
+    size_t max_total = ns.max_total;
+    model_site total_at = ns.total_at, dmin_at = ns.min_at;
+    double dmin = ns.min_dist;
 
     printf("# rlekf neighbor-stat %s: rcut %g Å, %zu of %zu frames (every %zu), %zu systems\n",
            path, rcut, nframes_used, dataset_total_frames(&ds), every, ds.nsystems);
@@ -187,10 +159,9 @@ rk_status cmd_neighbor_stat(int argc, char **argv) {
     if (fflush(stdout) != 0) st = err_set(RK_ERUNTIME, "cannot write to standard output");
 
 done:
-    free(counts);
+    free(frames);
     free(sel);
     free(sel_at);
-    nlist_free(&nl);
     dataset_free(&ds);
     return st;
 }

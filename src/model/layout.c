@@ -19,6 +19,12 @@ rk_status layout_init(layout_t *L, size_t capacity) {
 }
 
 rk_status layout_add(layout_t *L, const char *name, size_t rows, size_t cols) {
+    layout_tag none = {LAYOUT_ROLE_NONE, LAYOUT_NO_TYPE, LAYOUT_NO_TYPE, 0};
+    return layout_add_tagged(L, name, rows, cols, none);
+}
+
+rk_status layout_add_tagged(layout_t *L, const char *name, size_t rows, size_t cols,
+                            layout_tag tag) {
     RK_ASSERT(L->t);
     size_t cap = layout_cap(L);
     if (L->n_tensors == cap) {
@@ -35,6 +41,7 @@ rk_status layout_add(layout_t *L, const char *name, size_t rows, size_t cols) {
     t->cols = cols;
     t->size = rows * cols;
     t->offset = L->n_params;
+    t->tag = tag;
     L->n_params += t->size;
     return RK_OK;
 }
@@ -48,8 +55,25 @@ size_t layout_find(const layout_t *L, size_t p) {
     size_t lo = 0, hi = L->n_tensors;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (L->t[mid].offset <= p) lo = mid;
-        else hi = mid;
+        if (L->t[mid].offset <= p)
+            lo = mid;
+        else
+            hi = mid;
     }
     return lo;
+}
+
+size_t layout_lookup(const layout_t *L, layout_role role, size_t centre, size_t neighbour,
+                     size_t layer) {
+    for (size_t k = 0; k < L->n_tensors; k++) {
+        const layout_tag *g = &L->t[k].tag;
+        if (g->role == role && g->centre == centre && g->neighbour == neighbour &&
+            (layer == 0 || g->layer == layer))
+            return k;
+    }
+    return L->n_tensors;
+}
+
+int layout_role_is_bias(layout_role role) {
+    return role == LAYOUT_EMBED_B || role == LAYOUT_FIT_B || role == LAYOUT_OUT_B;
 }

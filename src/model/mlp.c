@@ -14,6 +14,45 @@ size_t mlp_max_width(const mlp_shape *s) {
     return m;
 }
 
+/* h (rows,nout) += S x with x (rows,nin): identity (nout = nin) or x concatenated with itself
+ * (nout = 2 nin). */
+static void skip_forward(mlp_skip sk, size_t rows, size_t nin, size_t nout, const double *x,
+                         double *h) {
+    if (sk == MLP_SKIP_IDENTITY) {
+        RK_ASSERT(nout == nin);
+        for (size_t k = 0; k < rows * nout; k++)
+            h[k] += x[k];
+    } else if (sk == MLP_SKIP_DOUBLE) {
+        RK_ASSERT(nout == 2 * nin);
+        for (size_t r = 0; r < rows; r++) {
+            const double *xr = x + r * nin;
+            double *hr = h + r * nout;
+            for (size_t c = 0; c < nin; c++) {
+                hr[c] += xr[c];
+                hr[nin + c] += xr[c];
+            }
+        }
+    }
+}
+
+/* g_x (rows,nin) += S^T g (rows,nout): g itself (identity) or g[:, :nin] + g[:, nin:] (double). */
+static void skip_adjoint(mlp_skip sk, size_t rows, size_t nin, size_t nout, const double *g,
+                         double *gx) {
+    if (sk == MLP_SKIP_IDENTITY) {
+        RK_ASSERT(nout == nin);
+        for (size_t k = 0; k < rows * nin; k++)
+            gx[k] += g[k];
+    } else if (sk == MLP_SKIP_DOUBLE) {
+        RK_ASSERT(nout == 2 * nin);
+        for (size_t r = 0; r < rows; r++) {
+            const double *gr = g + r * nout;
+            double *gxr = gx + r * nin;
+            for (size_t c = 0; c < nin; c++)
+                gxr[c] += gr[c] + gr[nin + c];
+        }
+    }
+}
+
 /* acc[c] += sum_r g[r][c] */
 static void colsum_add(size_t rows, size_t n, const double *g, double *acc) {
     for (size_t r = 0; r < rows; r++) {
@@ -40,13 +79,11 @@ void mlp_forward(const mlp_shape *s, const double *w, size_t rows, const double 
                 for (size_t c = 0; c < nout; c++)
                     tr[c] = tanh(tr[c] + bias[c]);
         }
-        if (s->residual[l]) {
-            RK_ASSERT(nin == nout && b->h[l] != t);
-            /* h = t + in */
-            for (size_t k = 0; k < rows * nout; k++)
-                b->h[l][k] = t[k] + in[k];
-        } else if (b->h[l] != t) {
-            memcpy(b->h[l], t, rows * nout * sizeof *t);
+        /* h = t + S in */
+        if (b->h[l] != t) memcpy(b->h[l], t, rows * nout * sizeof *t);
+        if (s->skip[l] != MLP_SKIP_NONE) {
+            RK_ASSERT(b->h[l] != t);
+            skip_forward(s->skip[l], rows, nin, nout, in, b->h[l]);
         }
     }
 }
@@ -76,11 +113,9 @@ void mlp_backward(const mlp_shape *s, const double *w, size_t rows, const double
         }
         if (l == 0 && !gin) break;
         double *dst = l ? pp[l & 1] : gin;
-        /* g_in (rows,nin) = g_z (rows,nout) W^T (nout,nin) */
+        /* g_in (rows,nin) = g_z (rows,nout) W^T (nout,nin) + S^T g_h */
         blas_gemm(0, 1, rows, nin, nout, 1.0, gz, nout, W, nout, 0.0, dst, nin);
-        if (s->residual[l])
-            for (size_t k = 0; k < rows * nin; k++)
-                dst[k] += gh[k];
+        skip_adjoint(s->skip[l], rows, nin, nout, gh, dst);
         gh = dst;
     }
 }
@@ -95,11 +130,10 @@ void mlp_tangent_forward(const mlp_shape *s, const double *w, size_t rows, const
         double *zd = b->zd[l], *hd = b->hd[l];
         /* z' (rows,nout) = h'_{l-1} (rows,nin) W (nin,nout) */
         blas_gemm(0, 0, rows, nout, nin, 1.0, ind, nin, W, nout, 0.0, zd, nout);
-        /* h' = (1 - t^2) z' (+ h'_{l-1}) */
-        for (size_t k = 0; k < rows * nout; k++) {
-            double td = s->linear[l] ? zd[k] : (1.0 - t[k] * t[k]) * zd[k];
-            hd[k] = s->residual[l] ? td + ind[k] : td;
-        }
+        /* h' = (1 - t^2) z' + S h'_{l-1} */
+        for (size_t k = 0; k < rows * nout; k++)
+            hd[k] = s->linear[l] ? zd[k] : (1.0 - t[k] * t[k]) * zd[k];
+        skip_forward(s->skip[l], rows, nin, nout, ind, hd);
     }
 }
 
@@ -128,11 +162,9 @@ void mlp_tangent_backward(const mlp_shape *s, const double *w, size_t rows, cons
         colsum_add(rows, nout, gzd, gW + nin * nout);
         if (l == 0 && !gind) break;
         double *dst = l ? pp[l & 1] : gind;
-        /* g'_in (rows,nin) = g_z' W^T (+ g_h') */
+        /* g'_in (rows,nin) = g_z' W^T + S^T g_h' */
         blas_gemm(0, 1, rows, nin, nout, 1.0, gzd, nout, W, nout, 0.0, dst, nin);
-        if (s->residual[l] && ghd)
-            for (size_t k = 0; k < rows * nin; k++)
-                dst[k] += ghd[k];
+        if (ghd) skip_adjoint(s->skip[l], rows, nin, nout, ghd, dst);
         ghd = dst;
     }
 }

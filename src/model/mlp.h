@@ -2,13 +2,18 @@
  * forward, backward (reverse mode) and the forward-mode tangent of both (forward-over-reverse).
  *
  * Layer l: z_l = h_{l-1} W_l + b_l (W_l row-major [n_in][n_out]); t_l = tanh(z_l) (or t_l = z_l
- * for a linear layer); h_l = t_l + h_{l-1} when the layer is residual (widths equal). h_{-1} = X.
+ * for a linear layer); h_l = t_l + S h_{l-1}, where the skip S is one of
+ *   none      S h = 0
+ *   identity  S h = h         (n_out = n_in)
+ *   double    S h = (h, h)    (n_out = 2 n_in: h concatenated with itself; DeePMD-kit's embedding)
+ * and h_{-1} = X. S^T g (the adjoint of the skip) is g for identity and g[:, :n_in] + g[:, n_in:]
+ * for double.
  * Backward, given g_h = dE/dh_L:   g_z = g_h (1 - t^2);  dW += h_{l-1}^T g_z;  db += colsum g_z;
- *                                  g_{h_{l-1}} = g_z W^T (+ g_h if residual).
+ *                                  g_{h_{l-1}} = g_z W^T + S^T g_h.
  * Tangent (dot = d/d eps along an input direction):
- *   forward   z' = h'_{l-1} W;  t' = (1 - t^2) z';  h' = t' (+ h'_{l-1})
+ *   forward   z' = h'_{l-1} W;  t' = (1 - t^2) z';  h' = t' + S h'_{l-1}
  *   backward  g_z' = g_h' (1 - t^2) - 2 g_z t z';  dW' += h'_{l-1}^T g_z + h_{l-1}^T g_z';
- *             db' += colsum g_z';  g'_{h_{l-1}} = g_z' W^T (+ g_h').
+ *             db' += colsum g_z';  g'_{h_{l-1}} = g_z' W^T + S^T g_h'.
  * All buffers are caller-provided (rows x width per layer), nothing is allocated here.
  */
 #ifndef RLEKF_MLP_H
@@ -18,16 +23,23 @@
 
 #define MLP_MAX_LAYERS 8
 
+/* The skip connection S of a layer (see above). */
+typedef enum {
+    MLP_SKIP_NONE = 0,
+    MLP_SKIP_IDENTITY, /* h = t + h_in,         n_out = n_in */
+    MLP_SKIP_DOUBLE    /* h = t + (h_in, h_in), n_out = 2 n_in */
+} mlp_skip;
+
 typedef struct {
     size_t n_layers;
     size_t width[MLP_MAX_LAYERS + 1]; /* width[0] = input width, width[l+1] = output of layer l */
-    int residual[MLP_MAX_LAYERS];
+    mlp_skip skip[MLP_MAX_LAYERS];
     int linear[MLP_MAX_LAYERS];
     size_t w_off[MLP_MAX_LAYERS]; /* offset of W_l in the flat parameter vector; b_l follows W_l */
 } mlp_shape;
 
 /* Per-layer activation buffers for `rows` rows; each pointer is (rows, width[l+1]) with a row
- * stride of width[l+1]. h[l] may equal t[l] for non-residual layers (aliasing is handled). */
+ * stride of width[l+1]. h[l] may equal t[l] for layers without a skip (aliasing is handled). */
 typedef struct {
     double *t[MLP_MAX_LAYERS];  /* tanh outputs (or z for linear layers) */
     double *h[MLP_MAX_LAYERS];  /* layer outputs */

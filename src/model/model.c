@@ -8,6 +8,9 @@
  *   pairs of atom k with neighbours of type b are the contiguous block blk_start[k,b] + [0, blk_n).
  * Per pair p: rhat (4) = R^_p, jr (4x3) = dR^_p/dr_ij, x = rhat[0] (embedding input).
  * Per atom k: T (4,M1), D = fitting input (M1*M2), plus their gradients and tangents.
+ *
+ * The passes live here; the configuration text and the model file are model_io.c, what is
+ * computed from training data before the first step (sel, avg/std, initial weights) model_init.c.
  */
 #include "model.h"
 
@@ -15,101 +18,20 @@
 #include <string.h>
 
 #include "blas.h"
-#include "h5io.h"
 #include "nlist.h"
 
-/* Standard deviations below this floor are raised to it (SPEC §2 "Statistics"). */
-#define MODEL_STD_FLOOR 1e-2
-/* Relative eigenvalue cut-off of the minimum-norm least-squares bias fit. */
-#define MODEL_PINV_RTOL 1e-10
-
-/* ---------------------------------------------------------------- configuration ----------- */
-
-model_config model_default_config(void) {
-    model_config c;
-    memset(&c, 0, sizeof c);
-    c.rcut = 6.0;
-    c.rcut_smth = 0.5;
-    c.n_neuron = 3;
-    c.neuron[0] = c.neuron[1] = c.neuron[2] = 25;
-    c.axis_neuron = 16;
-    c.n_fitting = 3;
-    c.fitting_neuron[0] = c.fitting_neuron[1] = c.fitting_neuron[2] = 50;
-    c.resnet = 1;
-    return c;
-}
-
-static rk_status get_sizes(const jsonw *obj, const char *ctx, const char *key, size_t *out,
-                           size_t *n, size_t cap, long lo) {
-    long tmp[MODEL_MAX_TYPES];
-    size_t len = 0;
-    if (!jsonw_get(obj, key)) return RK_OK;
-    rk_status st = jsonw_get_int_array(obj, ctx, key, 1, lo, 100000, tmp, cap, &len);
-    if (st) return st;
-    for (size_t i = 0; i < len; i++)
-        out[i] = (size_t)tmp[i];
-    *n = len;
-    return RK_OK;
-}
-
-rk_status model_config_from_json(const jsonw *obj, const char *ctx, model_config *c) {
-    static const char *const keys[] = {"type",   "rcut",        "rcut_smth",      "sel",
-                                       "neuron", "axis_neuron", "fitting_neuron", "activation",
-                                       "resnet", NULL};
-    static const char *const types[] = {"se_e2_a", NULL};
-    static const char *const acts[] = {"tanh", NULL};
-    rk_status st = jsonw_check_keys(obj, ctx, keys);
-    if (st) return st;
-    int idx = 0;
-    if ((st = jsonw_get_choice(obj, ctx, "type", 0, types, &idx))) return st;
-    if ((st = jsonw_get_choice(obj, ctx, "activation", 0, acts, &idx))) return st;
-    if ((st = jsonw_get_num(obj, ctx, "rcut", 0, 1e-3, 100.0, &c->rcut))) return st;
-    if ((st = jsonw_get_num(obj, ctx, "rcut_smth", 0, 0.0, 100.0, &c->rcut_smth))) return st;
-    if ((st = get_sizes(obj, ctx, "sel", c->sel, &c->n_sel, MODEL_MAX_TYPES, 0))) return st;
-    if ((st = get_sizes(obj, ctx, "neuron", c->neuron, &c->n_neuron, MODEL_MAX_HIDDEN, 1)))
-        return st;
-    if ((st = get_sizes(obj, ctx, "fitting_neuron", c->fitting_neuron, &c->n_fitting,
-                        MODEL_MAX_HIDDEN, 1)))
-        return st;
-    long ax = (long)c->axis_neuron;
-    if ((st = jsonw_get_int(obj, ctx, "axis_neuron", 0, 1, 100000, &ax))) return st;
-    c->axis_neuron = (size_t)ax;
-    if ((st = jsonw_get_bool(obj, ctx, "resnet", 0, &c->resnet))) return st;
-    if (c->rcut_smth >= c->rcut)
-        return err_set(RK_EINPUT, "%s.rcut_smth: must be below rcut = %g, got %g", ctx, c->rcut,
-                       c->rcut_smth);
-    if (c->axis_neuron > c->neuron[c->n_neuron - 1])
-        return err_set(RK_EINPUT, "%s.axis_neuron: must be at most neuron[-1] = %zu, got %zu", ctx,
-                       c->neuron[c->n_neuron - 1], c->axis_neuron);
-    return RK_OK;
-}
-
-char *model_config_to_json(const model_config *c) {
-    jsonw *o = jsonw_new_object();
-    jsonw_add_str(o, "type", "se_e2_a");
-    jsonw_add_num(o, "rcut", c->rcut);
-    jsonw_add_num(o, "rcut_smth", c->rcut_smth);
-    jsonw *sel = jsonw_new_array();
-    for (size_t i = 0; i < c->n_sel; i++)
-        jsonw_append_num(sel, (double)c->sel[i]);
-    jsonw_add(o, "sel", sel);
-    jsonw *ne = jsonw_new_array();
-    for (size_t i = 0; i < c->n_neuron; i++)
-        jsonw_append_num(ne, (double)c->neuron[i]);
-    jsonw_add(o, "neuron", ne);
-    jsonw_add_num(o, "axis_neuron", (double)c->axis_neuron);
-    jsonw *fn = jsonw_new_array();
-    for (size_t i = 0; i < c->n_fitting; i++)
-        jsonw_append_num(fn, (double)c->fitting_neuron[i]);
-    jsonw_add(o, "fitting_neuron", fn);
-    jsonw_add_str(o, "activation", "tanh");
-    jsonw_add_bool(o, "resnet", c->resnet);
-    char *s = jsonw_print(o);
-    jsonw_free(o);
-    return s;
-}
-
 /* ---------------------------------------------------------------- parameters -------------- */
+
+/* Skip connection of hidden layer l (0-based) with widths nin -> nout (SPEC §2): none for
+ * layer 1 or without resnet; identity when the widths are equal; in the embedding net only,
+ * (h, h) when the output is twice the input (DeePMD-kit's rule for e.g. [25, 50, 100]). */
+static mlp_skip layer_skip(const model_config *cfg, size_t l, size_t nin, size_t nout,
+                           int embedding) {
+    if (!cfg->resnet || l == 0) return MLP_SKIP_NONE;
+    if (nout == nin) return MLP_SKIP_IDENTITY;
+    if (embedding && nout == 2 * nin) return MLP_SKIP_DOUBLE;
+    return MLP_SKIP_NONE;
+}
 
 rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
                        char (*type_map)[DS_SYMBOL_MAX]) {
@@ -143,7 +65,7 @@ rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
     e->width[0] = 1;
     for (size_t l = 0; l < cfg->n_neuron; l++) {
         e->width[l + 1] = cfg->neuron[l];
-        e->residual[l] = cfg->resnet && l > 0 && e->width[l] == e->width[l + 1];
+        e->skip[l] = layer_skip(cfg, l, e->width[l], e->width[l + 1], 1);
         e->linear[l] = 0;
     }
     for (size_t a = 0; a < ntypes; a++)
@@ -151,10 +73,12 @@ rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
             m->embed_base[a * ntypes + b] = m->layout.n_params;
             for (size_t l = 0; l < e->n_layers; l++) {
                 if (a == 0 && b == 0) e->w_off[l] = m->layout.n_params;
+                layout_tag tw = {LAYOUT_EMBED_W, a, b, l + 1}, tb = {LAYOUT_EMBED_B, a, b, l + 1};
                 snprintf(name, sizeof name, "embed[%zu,%zu].l%zu.W", a, b, l + 1);
-                if ((st = layout_add(&m->layout, name, e->width[l], e->width[l + 1]))) return st;
+                if ((st = layout_add_tagged(&m->layout, name, e->width[l], e->width[l + 1], tw)))
+                    return st;
                 snprintf(name, sizeof name, "embed[%zu,%zu].l%zu.b", a, b, l + 1);
-                if ((st = layout_add(&m->layout, name, 1, e->width[l + 1]))) return st;
+                if ((st = layout_add_tagged(&m->layout, name, 1, e->width[l + 1], tb))) return st;
             }
         }
     /* fitting nets a: M1*M2 -> fitting_neuron... -> 1 (linear) */
@@ -163,27 +87,30 @@ rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
     f->width[0] = m->m1 * m->m2;
     for (size_t l = 0; l < cfg->n_fitting; l++) {
         f->width[l + 1] = cfg->fitting_neuron[l];
-        f->residual[l] = cfg->resnet && l > 0 && f->width[l] == f->width[l + 1];
+        f->skip[l] = layer_skip(cfg, l, f->width[l], f->width[l + 1], 0);
         f->linear[l] = 0;
     }
     f->width[f->n_layers] = 1;
-    f->residual[f->n_layers - 1] = 0;
+    f->skip[f->n_layers - 1] = MLP_SKIP_NONE;
     f->linear[f->n_layers - 1] = 1;
     for (size_t a = 0; a < ntypes; a++) {
         m->fit_base[a] = m->layout.n_params;
         for (size_t l = 0; l < f->n_layers; l++) {
             if (a == 0) f->w_off[l] = m->layout.n_params;
             int out = l + 1 == f->n_layers;
+            layout_tag tw = {out ? LAYOUT_OUT_W : LAYOUT_FIT_W, a, LAYOUT_NO_TYPE, l + 1};
+            layout_tag tb = {out ? LAYOUT_OUT_B : LAYOUT_FIT_B, a, LAYOUT_NO_TYPE, l + 1};
             if (out)
                 snprintf(name, sizeof name, "fit[%zu].out.W", a);
             else
                 snprintf(name, sizeof name, "fit[%zu].l%zu.W", a, l + 1);
-            if ((st = layout_add(&m->layout, name, f->width[l], f->width[l + 1]))) return st;
+            if ((st = layout_add_tagged(&m->layout, name, f->width[l], f->width[l + 1], tw)))
+                return st;
             if (out)
                 snprintf(name, sizeof name, "fit[%zu].out.b", a);
             else
                 snprintf(name, sizeof name, "fit[%zu].l%zu.b", a, l + 1);
-            if ((st = layout_add(&m->layout, name, 1, f->width[l + 1]))) return st;
+            if ((st = layout_add_tagged(&m->layout, name, 1, f->width[l + 1], tb))) return st;
         }
     }
     m->w = rk_calloc(m->layout.n_params, sizeof *m->w);
@@ -216,8 +143,7 @@ static mlp_shape fit_shape(const model_t *m, size_t a) {
 
 /* ---------------------------------------------------------------- switching --------------- */
 
-/* s(r) and ds/dr (SPEC §2 "Switching"). */
-static void switch_fn(double r, double rs, double rc, double *s, double *ds) {
+void model_switch(double r, double rs, double rc, double *s, double *ds) {
     if (r < rs) {
         *s = 1.0 / r;
         *ds = -1.0 / (r * r);
@@ -291,7 +217,7 @@ static void mlp_buf_take(arena *ar, const mlp_shape *s, size_t rows, mlp_buf *b)
     for (size_t l = 0; l < s->n_layers; l++) {
         size_t n = rows * s->width[l + 1];
         b->t[l] = take(ar, n);
-        b->h[l] = s->residual[l] ? take(ar, n) : b->t[l];
+        b->h[l] = s->skip[l] != MLP_SKIP_NONE ? take(ar, n) : b->t[l];
         b->gz[l] = take(ar, n);
         b->zd[l] = take(ar, n);
         b->hd[l] = take(ar, n);
@@ -423,7 +349,7 @@ rk_status model_set_frame(const model_t *m, model_ws *ws, const ds_system *sys, 
                     const double *d = nl->d + 3 * q;
                     double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2], r = sqrt(r2);
                     double s, ds;
-                    switch_fn(r, m->cfg.rcut_smth, m->cfg.rcut, &s, &ds);
+                    model_switch(r, m->cfg.rcut_smth, m->cfg.rcut, &s, &ds);
                     const double *av = m->avg[a], *sd = m->std[a];
                     double q0 = s / r, dq = ds / r - s / r2; /* q = s/r and dq/dr */
                     double *rh = ws->rhat + 4 * p, *J = ws->jr + 12 * p;
@@ -644,271 +570,4 @@ void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, doubl
     /* J_c = d(sum c.F)/dw = -(tangent of dE/dw along dr = c) */
     for (size_t i = 0; i < m->layout.n_params; i++)
         jac[i] = -jac[i];
-}
-
-/* ---------------------------------------------------------------- statistics -------------- */
-
-rk_status model_compute_stats(model_t *m, const dataset_t *ds, const model_frame_ref *frames,
-                              size_t n) {
-    size_t nt = m->ntypes;
-    double sum[MODEL_MAX_TYPES] = {0}, sum2[MODEL_MAX_TYPES] = {0};
-    size_t cnt[MODEL_MAX_TYPES] = {0};
-    nlist_t nl;
-    nlist_init(&nl);
-    for (size_t f = 0; f < n; f++) {
-        const ds_system *sys = &ds->sys[frames[f].sys];
-        size_t fr = frames[f].frame, na = sys->natoms;
-        rk_status st =
-            nlist_build(&nl, na, sys->coord + fr * na * 3, sys->box + fr * 9, m->cfg.rcut);
-        if (st) {
-            nlist_free(&nl);
-            return err_prefix(st, "system %s frame %zu: ", sys->name, fr);
-        }
-        for (size_t i = 0; i < na; i++) {
-            size_t a = (size_t)sys->type[i];
-            for (size_t q = nl.start[i]; q < nl.start[i + 1]; q++) {
-                const double *d = nl.d + 3 * q;
-                double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]), s, ds_;
-                switch_fn(r, m->cfg.rcut_smth, m->cfg.rcut, &s, &ds_);
-                sum[a] += s;
-                sum2[a] += s * s;
-                cnt[a]++;
-            }
-        }
-    }
-    nlist_free(&nl);
-    for (size_t a = 0; a < nt; a++) {
-        if (cnt[a] == 0) {
-            for (int k = 0; k < 4; k++) {
-                m->avg[a][k] = 0.0;
-                m->std[a][k] = 1.0;
-            }
-            continue;
-        }
-        double mean = sum[a] / (double)cnt[a], mean2 = sum2[a] / (double)cnt[a];
-        double var = mean2 - mean * mean;
-        m->avg[a][0] = mean;
-        m->avg[a][1] = m->avg[a][2] = m->avg[a][3] = 0.0;
-        m->std[a][0] = sqrt(var > 0.0 ? var : 0.0);
-        m->std[a][1] = m->std[a][2] = m->std[a][3] = sqrt(mean2 / 3.0);
-        for (int k = 0; k < 4; k++)
-            if (m->std[a][k] < MODEL_STD_FLOOR) m->std[a][k] = MODEL_STD_FLOOR;
-    }
-    return RK_OK;
-}
-
-rk_status model_neighbor_stat(const dataset_t *ds, double rcut, const model_frame_ref *frames,
-                              size_t n, size_t *counts, double *min_dist) {
-    size_t nt = ds->ntypes;
-    nlist_t nl;
-    nlist_init(&nl);
-    memset(counts, 0, nt * sizeof *counts);
-    double dmin = INFINITY;
-    size_t *c = NULL, cap = 0;
-    for (size_t f = 0; f < n; f++) {
-        const ds_system *sys = &ds->sys[frames[f].sys];
-        size_t fr = frames[f].frame, na = sys->natoms;
-        rk_status st = nlist_build(&nl, na, sys->coord + fr * na * 3, sys->box + fr * 9, rcut);
-        if (st) {
-            free(c);
-            nlist_free(&nl);
-            return err_prefix(st, "system %s frame %zu: ", sys->name, fr);
-        }
-        if (na * nt > cap) {
-            free(c);
-            cap = na * nt;
-            c = rk_malloc(cap * sizeof *c);
-            if (!c) {
-                nlist_free(&nl);
-                return RK_ENOMEM;
-            }
-        }
-        nlist_count_types(&nl, sys->type, nt, c);
-        for (size_t i = 0; i < na * nt; i++)
-            if (c[i] > counts[i % nt]) counts[i % nt] = c[i];
-        for (size_t q = 0; q < nl.npairs; q++) {
-            const double *d = nl.d + 3 * q;
-            double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-            if (r < dmin) dmin = r;
-        }
-    }
-    free(c);
-    nlist_free(&nl);
-    if (min_dist) *min_dist = dmin;
-    return RK_OK;
-}
-
-/* Symmetric eigen-decomposition of a small n x n matrix by cyclic Jacobi rotations:
- * A = V diag(ev) V^T. A is destroyed. */
-static void jacobi_eigen(size_t n, double *A, double *V, double *ev) {
-    const int max_sweeps = 100;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++)
-            V[i * n + j] = i == j ? 1.0 : 0.0;
-    for (int sweep = 0; sweep < max_sweeps; sweep++) {
-        double off = 0.0, diag = 0.0;
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++) {
-                if (i != j)
-                    off += A[i * n + j] * A[i * n + j];
-                else
-                    diag += A[i * n + j] * A[i * n + j];
-            }
-        if (off <= 1e-30 * diag || off == 0.0) break;
-        for (size_t p = 0; p < n; p++)
-            for (size_t q = p + 1; q < n; q++) {
-                double apq = A[p * n + q];
-                if (apq == 0.0) continue;
-                double theta = (A[q * n + q] - A[p * n + p]) / (2.0 * apq);
-                double t = (theta >= 0 ? 1.0 : -1.0) / (fabs(theta) + sqrt(theta * theta + 1.0));
-                double cs = 1.0 / sqrt(t * t + 1.0), sn = t * cs;
-                for (size_t k = 0; k < n; k++) { /* A <- A J */
-                    double akp = A[k * n + p], akq = A[k * n + q];
-                    A[k * n + p] = cs * akp - sn * akq;
-                    A[k * n + q] = sn * akp + cs * akq;
-                }
-                for (size_t k = 0; k < n; k++) { /* A <- J^T A */
-                    double apk = A[p * n + k], aqk = A[q * n + k];
-                    A[p * n + k] = cs * apk - sn * aqk;
-                    A[q * n + k] = sn * apk + cs * aqk;
-                }
-                for (size_t k = 0; k < n; k++) { /* V <- V J */
-                    double vkp = V[k * n + p], vkq = V[k * n + q];
-                    V[k * n + p] = cs * vkp - sn * vkq;
-                    V[k * n + q] = sn * vkp + cs * vkq;
-                }
-            }
-    }
-    for (size_t i = 0; i < n; i++)
-        ev[i] = A[i * n + i];
-}
-
-/* Minimum-norm least squares e = argmin |A e - E| over frames, A = type counts:
- * e = V diag(1/ev, kept) V^T A^T E with eigenpairs of A^T A. */
-static rk_status fit_energy_bias(const model_t *m, const dataset_t *ds,
-                                 const model_frame_ref *frames, size_t n, double *e) {
-    size_t nt = m->ntypes;
-    double AtA[MODEL_MAX_TYPES * MODEL_MAX_TYPES] = {0}, AtE[MODEL_MAX_TYPES] = {0};
-    for (size_t f = 0; f < n; f++) {
-        const ds_system *sys = &ds->sys[frames[f].sys];
-        double cnt[MODEL_MAX_TYPES] = {0};
-        for (size_t i = 0; i < sys->natoms; i++)
-            cnt[sys->type[i]] += 1.0;
-        double E = sys->energy[frames[f].frame];
-        for (size_t a = 0; a < nt; a++) {
-            AtE[a] += cnt[a] * E;
-            for (size_t b = 0; b < nt; b++)
-                AtA[a * nt + b] += cnt[a] * cnt[b];
-        }
-    }
-    double V[MODEL_MAX_TYPES * MODEL_MAX_TYPES], ev[MODEL_MAX_TYPES];
-    jacobi_eigen(nt, AtA, V, ev);
-    double evmax = 0.0;
-    for (size_t a = 0; a < nt; a++)
-        if (ev[a] > evmax) evmax = ev[a];
-    if (evmax <= 0.0) return err_set(RK_EINPUT, "energy bias fit: no training frames");
-    for (size_t a = 0; a < nt; a++)
-        e[a] = 0.0;
-    for (size_t k = 0; k < nt; k++) {
-        if (ev[k] <= MODEL_PINV_RTOL * evmax) continue;
-        double proj = 0.0; /* v_k^T A^T E */
-        for (size_t a = 0; a < nt; a++)
-            proj += V[a * nt + k] * AtE[a];
-        for (size_t a = 0; a < nt; a++)
-            e[a] += V[a * nt + k] * proj / ev[k];
-    }
-    return RK_OK;
-}
-
-rk_status model_init_weights(model_t *m, rng_t *r, const dataset_t *ds,
-                             const model_frame_ref *frames, size_t n) {
-    double e[MODEL_MAX_TYPES];
-    rk_status st = fit_energy_bias(m, ds, frames, n, e);
-    if (st) return st;
-    /* tensors in parameter-vector order: W ~ N(0, 1/(n_in+n_out)), hidden b ~ N(0, 1),
-     * output b = e_a. Names end in ".W" or ".b"; the output bias is "fit[a].out.b". */
-    for (size_t t = 0; t < m->layout.n_tensors; t++) {
-        const layout_tensor *T = &m->layout.t[t];
-        double *w = m->w + T->offset;
-        size_t len = strlen(T->name);
-        int is_bias = T->name[len - 1] == 'b';
-        if (!is_bias) {
-            double sd = sqrt(1.0 / (double)(T->rows + T->cols));
-            for (size_t i = 0; i < T->size; i++)
-                w[i] = sd * rng_normal(r);
-        } else if (strstr(T->name, ".out.b")) {
-            size_t a = 0;
-            sscanf(T->name, "fit[%zu]", &a);
-            w[0] = e[a];
-        } else {
-            for (size_t i = 0; i < T->size; i++)
-                w[i] = rng_normal(r);
-        }
-    }
-    return RK_OK;
-}
-
-/* ---------------------------------------------------------------- files ------------------- */
-
-rk_status model_check_types(const model_t *m, const dataset_t *ds, const char *what) {
-    if (ds->ntypes != m->ntypes)
-        return err_set(RK_EINPUT, "%s: dataset has %zu types, model has %zu", what, ds->ntypes,
-                       m->ntypes);
-    for (size_t a = 0; a < m->ntypes; a++)
-        if (strcmp(ds->type_map[a], m->type_map[a]) != 0)
-            return err_set(RK_EINPUT,
-                           "%s: type %zu is '%s' in the dataset but '%s' in the model (type maps "
-                           "must match)",
-                           what, a, ds->type_map[a], m->type_map[a]);
-    return RK_OK;
-}
-
-rk_status model_save(const model_t *m, const char *path) {
-    h5io_model_rec rec;
-    double avg[MODEL_MAX_TYPES * 4], sd[MODEL_MAX_TYPES * 4];
-    for (size_t a = 0; a < m->ntypes; a++)
-        for (int k = 0; k < 4; k++) {
-            avg[a * 4 + k] = m->avg[a][k];
-            sd[a * 4 + k] = m->std[a][k];
-        }
-    rec.config_json = model_config_to_json(&m->cfg);
-    rec.ntypes = m->ntypes;
-    rec.type_map = (char(*)[DS_SYMBOL_MAX])m->type_map;
-    rec.avg = avg;
-    rec.std = sd;
-    rec.params = m->w;
-    rec.n_params = m->layout.n_params;
-    rk_status st = h5io_model_write(path, &rec, NULL, 0);
-    free(rec.config_json);
-    return st;
-}
-
-rk_status model_load(model_t *m, const char *path) {
-    h5io_model_rec rec;
-    memset(&rec, 0, sizeof rec);
-    rk_status st = h5io_model_read(path, &rec);
-    if (st) return st;
-    jsonw *j = NULL;
-    model_config cfg = model_default_config();
-    char ctx[600];
-    snprintf(ctx, sizeof ctx, "%s: /config", path);
-    st = jsonw_parse_text(rec.config_json, ctx, &j);
-    if (!st) st = model_config_from_json(j, ctx, &cfg);
-    jsonw_free(j);
-    if (!st) st = model_create(m, &cfg, rec.ntypes, rec.type_map);
-    if (!st && m->layout.n_params != rec.n_params)
-        st = err_set(RK_EINPUT, "%s: /params has %zu entries, the config implies %zu", path,
-                     rec.n_params, m->layout.n_params);
-    if (!st) {
-        memcpy(m->w, rec.params, rec.n_params * sizeof *m->w);
-        for (size_t a = 0; a < m->ntypes; a++)
-            for (int k = 0; k < 4; k++) {
-                m->avg[a][k] = rec.avg[a * 4 + k];
-                m->std[a][k] = rec.std[a * 4 + k];
-            }
-    } else if (m->w) {
-        model_free(m);
-    }
-    h5io_model_rec_free(&rec);
-    return st;
 }

@@ -11,6 +11,10 @@
  * the geometry), model_forward (E), model_backward (dE/dw and/or F), model_force_jacobian (J_c,
  * after model_backward at the same weights). All scratch lives in a model_ws sized once from
  * the largest frame.
+ *
+ * Implemented in three files: model.c (parameters, workspace, environment, the passes),
+ * model_init.c (neighbour and environment statistics, initial weights), model_io.c
+ * (configuration JSON, model file).
  */
 #ifndef RLEKF_MODEL_H
 #define RLEKF_MODEL_H
@@ -40,6 +44,8 @@ typedef struct {
     int resnet;
 } model_config;
 
+/* ---- model_io.c: configuration ---- */
+
 /* The paper's model: rcut 6, rcut_smth 0.5, neuron [25,25,25], axis_neuron 16,
  * fitting_neuron [50,50,50], tanh, resnet true; sel unset. */
 model_config model_default_config(void);
@@ -64,17 +70,52 @@ typedef struct {
     size_t fit_base[MODEL_MAX_TYPES];
 } model_t;
 
-/* Build the layout and allocate w (zeroed); stats set to avg 0, std 1. cfg.n_sel must equal
- * ntypes. */
+/* ---- model.c: parameters ---- */
+
+/* Build the layout (every tensor tagged with its role and net) and allocate w (zeroed); stats
+ * set to avg 0, std 1. cfg.n_sel must equal ntypes. Embedding layer k > 1 with resnet adds
+ * h_in when its widths are equal and (h_in, h_in) when it doubles the width; fitting hidden
+ * layers only the former (SPEC §2). */
 rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
                        char (*type_map)[DS_SYMBOL_MAX]);
 void model_free(model_t *m);
+
+/* s(r) and ds/dr (SPEC §2 "Switching"): 1/r below rs, smoothed to 0 at rc, 0 beyond. */
+void model_switch(double r, double rs, double rc, double *s, double *ds);
+
+/* ---- model_init.c: from the training data ---- */
 
 /* A frame of a dataset. */
 typedef struct {
     size_t sys, frame;
 } model_frame_ref;
 
+/* Where a neighbour statistic was found: frame (system index, frame index), centre atom, and
+ * for a distance the other atom (its index in the frame). */
+typedef struct {
+    size_t sys, frame, atom, other;
+} model_site;
+
+/* Neighbour statistics of frames at cut-off rcut (SPEC §2 "Neighbours": every image,
+ * 0 < r < rcut). Each site is the first (frame in the given order, then centre atom, then pair)
+ * where the extreme value was reached. */
+typedef struct {
+    size_t *max_count;   /* (ntypes) caller-provided: largest number of type-t neighbours of any
+                            centre, the smallest sel[t] that fits these frames */
+    model_site *max_at;  /* (ntypes) caller-provided, or NULL: where max_count[t] was found */
+    size_t max_total;    /* largest number of neighbours (all types) of any centre */
+    model_site total_at; /* where */
+    double min_dist;     /* shortest r_ij in Å; INFINITY when no pair is within rcut */
+    model_site min_at;   /* where (atom = i, other = j) */
+} model_nbr_stat;
+
+/* Scan the frames; fills *out (its arrays sized ds->ntypes). A neighbour-list error is
+ * prefixed with the system and frame. */
+rk_status model_neighbor_scan(const dataset_t *ds, double rcut, const model_frame_ref *frames,
+                              size_t n, model_nbr_stat *out);
+/* The per-type maxima only (counts: ntypes) and, if non-NULL, the shortest distance. */
+rk_status model_neighbor_stat(const dataset_t *ds, double rcut, const model_frame_ref *frames,
+                              size_t n, size_t *counts, double *min_dist);
 /* Statistics avg/std over the given frames (SPEC §2 "Statistics"). */
 rk_status model_compute_stats(model_t *m, const dataset_t *ds, const model_frame_ref *frames,
                               size_t n);
@@ -82,14 +123,16 @@ rk_status model_compute_stats(model_t *m, const dataset_t *ds, const model_frame
  * minimum-norm least-squares fit of frame energies on type counts over the given frames. */
 rk_status model_init_weights(model_t *m, rng_t *r, const dataset_t *ds,
                              const model_frame_ref *frames, size_t n);
-/* Largest neighbour count per neighbour type over the frames (counts: ntypes). */
-rk_status model_neighbor_stat(const dataset_t *ds, double rcut, const model_frame_ref *frames,
-                              size_t n, size_t *counts, double *min_dist);
 
+/* ---- model_io.c: files ---- */
+
+/* Write / read the model file of SPEC §5. */
 rk_status model_save(const model_t *m, const char *path);
 rk_status model_load(model_t *m, const char *path);
 /* Map a dataset's type ids onto the model's type map; error names the missing element. */
 rk_status model_check_types(const model_t *m, const dataset_t *ds, const char *what);
+
+/* ---- model.c: workspace and passes ---- */
 
 typedef struct model_ws model_ws;
 /* Workspace for frames of up to max_atoms atoms. */

@@ -520,7 +520,7 @@ static rk_status run_setup(run_t *r, train_config *tcm) {
     if (tc->init_weight_scale != 1.0)
         for (size_t t = 0; t < r->m.layout.n_tensors; t++) {
             const layout_tensor *T = &r->m.layout.t[t];
-            if (strstr(T->name, ".out.b")) continue;
+            if (T->tag.role == LAYOUT_OUT_B) continue;
             blas_scal(T->size, tc->init_weight_scale, r->m.w + T->offset);
         }
     size_t maxat = 0;
