@@ -55,10 +55,7 @@ static void eval(const char *model, const char *opts, eval_out *o) {
     snprintf(cmd, sizeof cmd, "%s eval --model %s --data %s --out %s %s > %s 2>&1", RLEKF_EXE,
              tu_tmp(model), tu_tmp("cu.h5"), tu_tmp("pred.h5"), opts, tu_tmp("eval.txt"));
     int rc = tu_sh(cmd);
-    FILE *f = fopen(tu_tmp("eval.txt"), "r");
-    cr_assert_not_null(f);
-    o->out[fread(o->out, 1, sizeof o->out - 1, f)] = '\0';
-    fclose(f);
+    cr_assert_eq(tu_read(tu_tmp("eval.txt"), o->out, sizeof o->out), 0);
     cr_assert_eq(rc, 0, "%s", o->out);
     const char *p = strstr(o->out, "split, ");
     cr_assert(p && sscanf(p, "split, %zu frames", &o->frames) == 1, "%s", o->out);
@@ -82,25 +79,32 @@ static void last_metric(const char *dir, const char *col, char *buf, size_t cap)
 
 /* eval --split test and --split train print exactly the last metrics row's test and train RMSEs. */
 static void assert_matches_metrics(const char *dir, size_t n_test, size_t n_train) {
-    char model[512], want_e[64], want_f[64];
+    const struct {
+        const char *part;
+        size_t frames;
+    } parts[] = {{"test", n_test}, {"train", n_train}};
+    char model[512];
     snprintf(model, sizeof model, "%s/model.h5", dir);
-    eval_out o;
-    eval(model, "--split test", &o);
-    last_metric(dir, "test_rmse_e_eV_per_atom", want_e, sizeof want_e);
-    last_metric(dir, "test_rmse_f_eV_per_A", want_f, sizeof want_f);
-    cr_assert_eq(o.frames, n_test, "%s", o.out);
-    cr_assert_str_eq(o.e, want_e, "%s", o.out);
-    cr_assert_str_eq(o.f, want_f, "%s", o.out);
-    eval(model, "--split train", &o);
-    last_metric(dir, "train_rmse_e_eV_per_atom", want_e, sizeof want_e);
-    last_metric(dir, "train_rmse_f_eV_per_A", want_f, sizeof want_f);
-    cr_assert_eq(o.frames, n_train, "%s", o.out);
-    cr_assert_str_eq(o.e, want_e, "%s", o.out);
-    cr_assert_str_eq(o.f, want_f, "%s", o.out);
+    for (size_t i = 0; i < 2; i++) {
+        char opts[64], col_e[64], col_f[64], want_e[64], want_f[64];
+        snprintf(opts, sizeof opts, "--split %s", parts[i].part);
+        snprintf(col_e, sizeof col_e, "%s_rmse_e_eV_per_atom", parts[i].part);
+        snprintf(col_f, sizeof col_f, "%s_rmse_f_eV_per_A", parts[i].part);
+        eval_out o;
+        eval(model, opts, &o);
+        last_metric(dir, col_e, want_e, sizeof want_e);
+        last_metric(dir, col_f, want_f, sizeof want_f);
+        cr_assert_eq(o.frames, parts[i].frames, "%s", o.out);
+        cr_assert_str_eq(o.e, want_e, "%s", o.out);
+        cr_assert_str_eq(o.f, want_f, "%s", o.out);
+    }
 }
 
-/* The frames of the last --parity energy table, in file order. */
-static size_t parity_frames(size_t *frames, size_t cap) {
+/* eval --split test --parity: the frames of its energy table, in file order. */
+static size_t test_frames(const char *model, eval_out *o, size_t *frames, size_t cap) {
+    char opts[4096];
+    snprintf(opts, sizeof opts, "--split test --parity %s", tu_tmp("par"));
+    eval(model, opts, o);
     FILE *f = fopen(tu_tmp("par_energy.dat"), "r");
     cr_assert_not_null(f);
     char line[512];
@@ -141,11 +145,8 @@ Test(eval, random_split_model_scores_the_runs_test_and_train_frames) {
     assert_matches_metrics("rnd", 25, 30);
     /* the test frames are the random ones of (stream "cu", seed 3), not the last 25 */
     eval_out o;
-    char opts[4096];
-    snprintf(opts, sizeof opts, "--split test --parity %s", tu_tmp("par"));
-    eval("rnd/model.h5", opts, &o);
     size_t got[CU_FRAMES];
-    size_t n = parity_frames(got, CU_FRAMES);
+    size_t n = test_frames("rnd/model.h5", &o, got, CU_FRAMES);
     dataset_t ds;
     memset(&ds, 0, sizeof ds);
     cr_assert_eq(h5io_dataset_read(tu_tmp("cu.h5"), &ds), RK_OK);
@@ -171,11 +172,8 @@ Test(eval, tail_split_model_scores_the_runs_test_and_train_frames) {
     train("tail", "\"split\": \"tail\", \"max_train_frames\": 20");
     assert_matches_metrics("tail", 20, 20);
     eval_out o;
-    char opts[4096];
-    snprintf(opts, sizeof opts, "--split test --parity %s", tu_tmp("par"));
-    eval("tail/model.h5", opts, &o);
     size_t got[CU_FRAMES];
-    cr_assert_eq(parity_frames(got, CU_FRAMES), 20);
+    cr_assert_eq(test_frames("tail/model.h5", &o, got, CU_FRAMES), 20);
     for (size_t i = 0; i < 20; i++)
         cr_assert_eq(got[i], CU_FRAMES - 20 + i);
     cr_assert(strstr(o.out, "split: tail, test_fraction 0.2, seed 1, stream 'cu'"), "%s", o.out);

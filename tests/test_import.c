@@ -332,11 +332,8 @@ Test(import, registry_table_drives_names_detection_and_help) {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s import --help > %s", RLEKF_EXE, tu_tmp("help.txt"));
     cr_assert_eq(tu_sh(cmd), 0);
-    FILE *h = fopen(tu_tmp("help.txt"), "r");
-    cr_assert_not_null(h);
     char help[8192];
-    help[fread(help, 1, sizeof help - 1, h)] = '\0';
-    fclose(h);
+    cr_assert_eq(tu_read(tu_tmp("help.txt"), help, sizeof help), 0);
     for (size_t i = 0; i < n; i++) {
         import_format t = import_format_at(i);
         const char *name = import_format_name(t);
@@ -408,12 +405,8 @@ Test(import, cli_merges_sources_and_prints_summary) {
     cr_assert_eq(dataset_total_frames(&ds), 400);
     cr_assert_str_eq(ds.sys[3].name, "data_3");
     dataset_free(&ds);
-    FILE *f = fopen(tu_tmp("summary.txt"), "r");
-    cr_assert_not_null(f);
     char text[4096];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
+    cr_assert_eq(tu_read(tu_tmp("summary.txt"), text, sizeof text), 0);
     cr_assert(strstr(text, "data_1") && strstr(text, "160 frames") && strstr(text, "O64 H128"),
               "%s", text);
     cr_assert(strstr(text, "total: 4 systems, 400 frames"), "%s", text);

@@ -15,6 +15,9 @@ const char *tu_tmp(const char *name);
 int tu_rlekf(const char *args, char *err, size_t errcap);
 /* Run a shell command, return exit status. */
 int tu_sh(const char *cmd);
+/* The text of a file (its first cap-1 bytes), NUL-terminated; -1 and buf = "" if it cannot be
+ * read. */
+int tu_read(const char *path, char *buf, size_t cap);
 /* Write text to a file (for synthetic inputs). */
 void tu_write(const char *path, const char *text);
 

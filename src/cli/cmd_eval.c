@@ -36,10 +36,6 @@ static const char *USAGE =
 
 /* Longest parity file name. */
 #define EVAL_PATH_MAX 1100
-/* Largest --seed: what a model file's split record holds exactly (a JSON number). */
-#define EVAL_SEED_MAX 9007199254740992.0
-/* Largest --test-fraction, as the training config accepts it. */
-#define EVAL_TEST_FRACTION_MAX 0.9
 
 typedef enum { PART_TEST, PART_TRAIN, PART_ALL } eval_part;
 static const char *const part_names[] = {"test", "train", "all", NULL};
@@ -115,16 +111,16 @@ static rk_status resolve_split(const eval_args *a, evaluate_split *sp, const cha
         char *e;
         errno = 0;
         double f = strtod(a->test_fraction, &e);
-        if (e == a->test_fraction || *e || errno || !(f >= 0.0 && f <= EVAL_TEST_FRACTION_MAX))
+        if (e == a->test_fraction || *e || errno || !(f >= 0.0 && f <= EVALUATE_TEST_FRACTION_MAX))
             return err_set(RK_EINPUT, "--test-fraction: expected a number in [0, %g], got '%s'",
-                           EVAL_TEST_FRACTION_MAX, a->test_fraction);
+                           EVALUATE_TEST_FRACTION_MAX, a->test_fraction);
         sp->test_fraction = f;
     }
     if (a->seed) {
         char *e;
         errno = 0;
         double s = strtod(a->seed, &e);
-        if (e == a->seed || *e || errno || !(s >= 0.0 && s <= EVAL_SEED_MAX) ||
+        if (e == a->seed || *e || errno || !(s >= 0.0 && s <= (double)EVALUATE_SEED_MAX) ||
             s != (double)(uint64_t)s)
             return err_set(RK_EINPUT, "--seed: expected an integer in [0, 2^53], got '%s'",
                            a->seed);

@@ -784,8 +784,7 @@ static rk_status write_bars(const ctx_t *c) {
     rk_status st = out_open(&o, c->out_dir, "bars.dat");
     if (st) return st;
     if ((st = out_open(&g, c->out_dir, "bars_groups.dat"))) {
-        fclose(o.f);
-        unlink(o.tmp);
+        fs_atomic_abort(&o);
         return st;
     }
     fprintf(o.f, "# xpos dataset label quantity factor ratio_epochs ratio_updates ratio_wall_s "

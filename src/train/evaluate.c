@@ -9,10 +9,7 @@
 #include "jsonw.h"
 #include "rng.h"
 
-/* Largest seed a JSON number (a double) holds exactly: 2^53. */
-#define EVALUATE_SEED_MAX 9007199254740992L
-/* Bounds of a recorded test fraction and frame cap, as the training config accepts them. */
-#define EVALUATE_TEST_FRACTION_MAX 0.9
+/* Largest recorded frame cap, as the training config accepts it. */
 #define EVALUATE_FRAMES_MAX 100000000L
 
 const char *const evaluate_split_mode_names[] = {"tail", "random", NULL};

@@ -26,6 +26,10 @@
 
 /* Default test split (SPEC §4): the last floor(0.2 n) frames of each system of n frames. */
 #define EVALUATE_TEST_FRACTION 0.2
+/* Largest test fraction a config, a manifest, a split record or eval accepts. */
+#define EVALUATE_TEST_FRACTION_MAX 0.9
+/* Largest seed a split record holds exactly (a JSON number, a double): 2^53. */
+#define EVALUATE_SEED_MAX 9007199254740992L
 /* Room for a stream name (the default is the dataset file's stem). */
 #define EVALUATE_STREAM_MAX 256
 

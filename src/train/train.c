@@ -88,15 +88,16 @@ rk_status train_parse_training(const jsonw *obj, const char *ctx, train_config *
         "dataset",    "split", "test_fraction", "max_train_frames", "eval_max_frames",   "epochs",
         "eval_every", "seed",  "threads",       "time_budget_s",    "init_weight_scale", "pref_e",
         "pref_f",     NULL};
-    static const char *const splits[] = {"tail", "random", NULL};
     rk_status st = jsonw_check_keys(obj, ctx, keys);
     if (st) return st;
     long v;
     int idx = (int)tc->split;
     if ((st = jsonw_get_str(obj, ctx, "dataset", 0, tc->dataset, sizeof tc->dataset))) return st;
-    if ((st = jsonw_get_choice(obj, ctx, "split", 0, splits, &idx))) return st;
+    if ((st = jsonw_get_choice(obj, ctx, "split", 0, evaluate_split_mode_names, &idx))) return st;
     tc->split = (evaluate_split_mode)idx;
-    if ((st = jsonw_get_num(obj, ctx, "test_fraction", 0, 0.0, 0.9, &tc->test_fraction))) return st;
+    if ((st = jsonw_get_num(obj, ctx, "test_fraction", 0, 0.0, EVALUATE_TEST_FRACTION_MAX,
+                            &tc->test_fraction)))
+        return st;
     v = (long)tc->max_train_frames;
     if ((st = jsonw_get_int(obj, ctx, "max_train_frames", 0, 0, 100000000, &v))) return st;
     tc->max_train_frames = (size_t)v;
@@ -172,7 +173,7 @@ static jsonw *config_object(const train_config *tc) {
     jsonw_add(o, "optimizer", op);
     jsonw *tr = jsonw_new_object();
     jsonw_add_str(tr, "dataset", tc->dataset);
-    jsonw_add_str(tr, "split", tc->split == EVALUATE_SPLIT_TAIL ? "tail" : "random");
+    jsonw_add_str(tr, "split", evaluate_split_mode_names[tc->split]);
     jsonw_add_num(tr, "test_fraction", tc->test_fraction);
     jsonw_add_num(tr, "max_train_frames", (double)tc->max_train_frames);
     jsonw_add_num(tr, "eval_max_frames", (double)tc->eval_max_frames);
