@@ -8,21 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "blas.h"
+#include "clock.h"
 #include "h5io.h"
 #include "model.h"
 #include "rng.h"
 
 #define BENCH_FRAMES 16
 #define BENCH_REPS 7
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -78,7 +72,7 @@ int main(int argc, char **argv) {
         for (int pass = 0; pass < PASS_N; pass++) {
             double t[BENCH_REPS];
             for (int rep = 0; rep < BENCH_REPS; rep++) {
-                double t0 = now();
+                double t0 = clock_now_s();
                 for (size_t f = 0; f < nf; f++) {
                     model_set_frame(&m, ws, sys, f);
                     model_forward(&m, ws);
@@ -86,7 +80,7 @@ int main(int argc, char **argv) {
                                    pass == PASS_GRAD ? NULL : F);
                     if (pass == PASS_JAC) model_force_jacobian(&m, ws, cv, jac);
                 }
-                t[rep] = (now() - t0) / (double)nf;
+                t[rep] = (clock_now_s() - t0) / (double)nf;
             }
             qsort(t, BENCH_REPS, sizeof t[0], cmp);
             med[pass] = t[BENCH_REPS / 2];

@@ -90,7 +90,7 @@ Test(h5io, model_roundtrip_with_extras) {
     for (int i = 0; i < 37; i++)
         params[i] = cos(i) / 3.0;
     char cfg[] = "{\"rcut\": 6.0, \"sel\": [40, 80]}";
-    h5io_model_rec rec = {cfg, 2, tm, avg, sd, params, 37};
+    h5io_model_rec rec = {cfg, 2, tm, avg, sd, params, 37, NULL};
     const double lam[3] = {0.98, 0.99, 0.997};
     h5io_extra extra[1] = {{"lambda", lam, 3}};
     cr_assert_eq(h5io_model_write(tu_tmp("m.h5"), &rec, extra, 1), RK_OK, "%s", err_msg());

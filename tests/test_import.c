@@ -20,8 +20,15 @@
  * operations in Python, so a few ulps of relative difference is the most that could differ. */
 #define CART_RTOL 1e-14
 
-static void import_into(dataset_t *ds, const char *rel, import_format fmt, int fixed) {
-    import_opts o = {fmt, fixed};
+/* The registered format of that name (or IMPORT_AUTO for "auto"). */
+static import_format fmt_named(const char *name) {
+    import_format f = IMPORT_AUTO;
+    cr_assert_eq(import_format_parse(name, &f), RK_OK, "%s", err_msg());
+    return f;
+}
+
+static void import_into(dataset_t *ds, const char *rel, const char *fmt, int fixed) {
+    import_opts o = {fmt_named(fmt), fixed};
     rk_status st = import_source(tu_src(rel), &o, ds, NULL);
     cr_assert_eq(st, RK_OK, "import %s: %s", rel, err_msg());
 }
@@ -50,8 +57,8 @@ static void assert_exact3(const double *got, double x, double y, double z) {
 
 Test(import, movement_cu_label_is_ep_force_negated_positions_fractional) {
     dataset_t ds = {0};
-    import_into(&ds, "datasets/Cu/0_300_MOVEMENT", IMPORT_AUTO, 0);
-    import_into(&ds, "datasets/Cu/1_500_MOVEMENT", IMPORT_MOVEMENT, 0);
+    import_into(&ds, "datasets/Cu/0_300_MOVEMENT", "auto", 0);
+    import_into(&ds, "datasets/Cu/1_500_MOVEMENT", "movement", 0);
     cr_assert_eq(ds.ntypes, 1);
     cr_assert_str_eq(ds.type_map[0], "Cu");
     const ds_system *a = find_sys(&ds, "0_300_MOVEMENT"), *b = find_sys(&ds, "1_500_MOVEMENT");
@@ -81,7 +88,7 @@ Test(import, movement_cu_label_is_ep_force_negated_positions_fractional) {
 
 Test(import, movement_ligeps_four_types_in_file_order_triclinic_cell) {
     dataset_t ds = {0};
-    import_into(&ds, "datasets/LiGePS/100_1200k_movement", IMPORT_AUTO, 0);
+    import_into(&ds, "datasets/LiGePS/100_1200k_movement", "auto", 0);
     cr_assert_eq(ds.nsystems, 1);
     const ds_system *s = &ds.sys[0];
     cr_assert_str_eq(s->name, "100_1200k_movement");
@@ -110,7 +117,7 @@ Test(import, movement_ligeps_four_types_in_file_order_triclinic_cell) {
 
 Test(import, deepmd_h2o_float32_widened_sets_concatenated_types_from_type_map) {
     dataset_t ds = {0};
-    import_into(&ds, "datasets/H2O/data_1", IMPORT_AUTO, 0);
+    import_into(&ds, "datasets/H2O/data_1", "auto", 0);
     cr_assert_eq(ds.nsystems, 1);
     const ds_system *s = &ds.sys[0];
     cr_assert_str_eq(s->name, "data_1");
@@ -140,7 +147,7 @@ Test(import, deepmd_h2o_float32_widened_sets_concatenated_types_from_type_map) {
 Test(import, deepmd_fixed_type_map_reorders_types_by_symbol) {
     dataset_t ds = {0};
     cr_assert_eq(import_set_type_map(&ds, "H,O"), RK_OK);
-    import_into(&ds, "datasets/H2O/data_0", IMPORT_DEEPMD, 1);
+    import_into(&ds, "datasets/H2O/data_0", "deepmd", 1);
     const ds_system *s = &ds.sys[0];
     cr_assert_eq(s->type[0], 1, "atom 0 is O, which is type 1 in H,O");
     cr_assert_eq(s->type[191], 0);
@@ -169,7 +176,7 @@ Test(import, deepmd_without_type_map_raw_needs_and_indexes_the_given_map) {
 
 Test(import, pwdata_hfo2_fractional_positions_recursive_names) {
     dataset_t ds = {0};
-    import_into(&ds, "datasets/HfO2/pwdata", IMPORT_AUTO, 0);
+    import_into(&ds, "datasets/HfO2/pwdata", "auto", 0);
     cr_assert_eq(ds.nsystems, 56);
     cr_assert_eq(dataset_total_frames(&ds), 1140);
     cr_assert_str_eq(ds.type_map[0], "Hf");
@@ -195,8 +202,8 @@ Test(import, pwdata_hfo2_fractional_positions_recursive_names) {
 
 Test(import, mlearn_si_grouped_by_atom_count) {
     dataset_t ds = {0};
-    import_into(&ds, "datasets/Si_mlearn/training.json", IMPORT_AUTO, 0);
-    import_into(&ds, "datasets/Si_mlearn/test.json", IMPORT_MLEARN, 0);
+    import_into(&ds, "datasets/Si_mlearn/training.json", "auto", 0);
+    import_into(&ds, "datasets/Si_mlearn/test.json", "mlearn", 0);
     /* training counts {12,16,18,20,24,36,40,63,64,96}, test counts {24,36,63,64} */
     cr_assert_eq(ds.nsystems, 14);
     cr_assert_eq(dataset_total_frames(&ds), 239);
@@ -222,7 +229,7 @@ Test(import, mlearn_si_grouped_by_atom_count) {
 
 Test(import, extxyz_fixture_groups_keys_in_any_order) {
     dataset_t ds = {0};
-    import_into(&ds, "tests/data/import/mixed.xyz", IMPORT_AUTO, 0);
+    import_into(&ds, "tests/data/import/mixed.xyz", "auto", 0);
     dataset_sort(&ds);
     cr_assert_eq(ds.nsystems, 3);
     cr_assert_str_eq(ds.type_map[0], "H");
@@ -254,7 +261,7 @@ Test(import, extxyz_fixture_groups_keys_in_any_order) {
 
 Test(import, deepmd_raw_fixture) {
     dataset_t ds = {0};
-    import_into(&ds, "tests/data/import/raw_sys", IMPORT_AUTO, 0);
+    import_into(&ds, "tests/data/import/raw_sys", "auto", 0);
     const ds_system *s = &ds.sys[0];
     cr_assert_str_eq(s->name, "raw_sys");
     cr_assert_eq(s->natoms, 3);
@@ -268,29 +275,81 @@ Test(import, deepmd_raw_fixture) {
 }
 
 Test(import, detect_formats) {
+    /* by directory contents, by file-name suffix, and (copies without a suffix) by first line */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp %s %s && cp %s %s", tu_src("tests/data/import/mixed.xyz"),
+             tu_tmp("xyz_no_suffix"), tu_src("datasets/Si_mlearn/test.json"),
+             tu_tmp("json_no_suffix"));
+    cr_assert_eq(tu_sh(cmd), 0);
     struct {
-        const char *rel;
-        import_format f;
+        const char *rel, *f;
+        int tmp; /* rel is in tu_tmpdir(), not the source tree */
     } cases[] = {
-        {"datasets/Cu/0_300_MOVEMENT", IMPORT_MOVEMENT},
-        {"datasets/LiGePS/100_1200k_movement", IMPORT_MOVEMENT},
-        {"datasets/H2O/data_0", IMPORT_DEEPMD},
-        {"datasets/H2O", IMPORT_DEEPMD},
-        {"datasets/HfO2/pwdata", IMPORT_PWDATA},
-        {"datasets/HfO2/pwdata/init_000_50/train", IMPORT_PWDATA},
-        {"datasets/Si_mlearn/test.json", IMPORT_MLEARN},
-        {"tests/data/import/mixed.xyz", IMPORT_EXTXYZ},
-        {"tests/data/import/raw_sys", IMPORT_DEEPMD_RAW},
+        {"datasets/Cu/0_300_MOVEMENT", "movement", 0},
+        {"datasets/LiGePS/100_1200k_movement", "movement", 0},
+        {"datasets/H2O/data_0", "deepmd", 0},
+        {"datasets/H2O", "deepmd", 0},
+        {"datasets/HfO2/pwdata", "pwdata", 0},
+        {"datasets/HfO2/pwdata/init_000_50/train", "pwdata", 0},
+        {"datasets/Si_mlearn/test.json", "mlearn", 0},
+        {"tests/data/import/mixed.xyz", "extxyz", 0},
+        {"tests/data/import/raw_sys", "deepmd-raw", 0},
+        {"xyz_no_suffix", "extxyz", 1},
+        {"json_no_suffix", "mlearn", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *path = cases[i].tmp ? tu_tmp(cases[i].rel) : tu_src(cases[i].rel);
         import_format f;
-        cr_assert_eq(import_detect(tu_src(cases[i].rel), &f), RK_OK, "%s: %s", cases[i].rel,
-                     err_msg());
-        cr_assert_eq(f, cases[i].f, "%s detected as %s", cases[i].rel, import_format_name(f));
+        cr_assert_eq(import_detect(path, &f), RK_OK, "%s: %s", path, err_msg());
+        cr_assert_str_eq(import_format_name(f), cases[i].f, "%s", path);
     }
     import_format f;
     cr_assert_eq(import_detect(tu_src("datasets/Cu/SOURCE.md"), &f), RK_EINPUT);
     cr_assert(strstr(err_msg(), "--format"), "%s", err_msg());
+    /* a directory without any system names the directory formats, from the table */
+    cr_assert_eq(import_detect(tu_src("datasets/Cu"), &f), RK_EINPUT);
+    cr_assert(strstr(err_msg(), "deepmd, deepmd-raw, pwdata"), "%s", err_msg());
+}
+
+/* The importer table: names unique and parsed back to the same importer, "auto" is not a
+ * registered name, and the lists shown to the user (unknown --format, cannot recognise, rlekf
+ * import --help) name every registered importer with its help line. (detect_formats reaches every
+ * importer through --format auto.) */
+Test(import, registry_table_drives_names_detection_and_help) {
+    size_t n = import_format_count();
+    cr_assert_eq(n, 6);
+    cr_assert_null(import_format_at(n));
+    import_format f = import_format_at(0);
+    cr_assert_eq(import_format_parse("auto", &f), RK_OK);
+    cr_assert_eq(f, IMPORT_AUTO);
+    cr_assert_str_eq(import_format_name(IMPORT_AUTO), "auto");
+    cr_assert_eq(import_format_parse("vasp", &f), RK_EINPUT);
+    char unknown[512];
+    snprintf(unknown, sizeof unknown, "%s", err_msg());
+    cr_assert_eq(import_detect(tu_src("datasets/Cu/SOURCE.md"), &f), RK_EINPUT);
+    char unrecognised[512];
+    snprintf(unrecognised, sizeof unrecognised, "%s", err_msg());
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s import --help > %s", RLEKF_EXE, tu_tmp("help.txt"));
+    cr_assert_eq(tu_sh(cmd), 0);
+    char help[8192];
+    cr_assert_eq(tu_read(tu_tmp("help.txt"), help, sizeof help), 0);
+    for (size_t i = 0; i < n; i++) {
+        import_format t = import_format_at(i);
+        const char *name = import_format_name(t);
+        cr_assert_neq(strcmp(name, "auto"), 0);
+        for (size_t j = 0; j < i; j++)
+            cr_assert_neq(strcmp(name, import_format_name(import_format_at(j))), 0, "%s twice",
+                          name);
+        cr_assert_eq(import_format_parse(name, &f), RK_OK);
+        cr_assert_eq(f, t, "%s", name);
+        cr_assert_neq(import_format_help(t)[0], '\0', "%s has no help line", name);
+        cr_assert(strstr(unknown, name), "%s missing from: %s", name, unknown);
+        cr_assert(strstr(unrecognised, name), "%s missing from: %s", name, unrecognised);
+        cr_assert(strstr(help, name) && strstr(help, import_format_help(t)), "%s: %s", name, help);
+    }
+    cr_assert(strstr(import_format_names(), "deepmd, deepmd-raw, movement, pwdata, mlearn, extxyz"),
+              "%s", import_format_names());
 }
 
 Test(import, element_table) {
@@ -309,8 +368,8 @@ Test(import, element_table) {
 
 Test(import, roundtrip_through_dataset_file_is_exact) {
     dataset_t a = {0}, b = {0};
-    import_into(&a, "datasets/LiGePS/100_1200k_movement", IMPORT_AUTO, 0);
-    import_into(&a, "tests/data/import/mixed.xyz", IMPORT_AUTO, 0);
+    import_into(&a, "datasets/LiGePS/100_1200k_movement", "auto", 0);
+    import_into(&a, "tests/data/import/mixed.xyz", "auto", 0);
     dataset_sort(&a);
     cr_assert_eq(h5io_dataset_write(tu_tmp("rt.h5"), &a), RK_OK, "%s", err_msg());
     cr_assert_eq(h5io_dataset_read(tu_tmp("rt.h5"), &b), RK_OK, "%s", err_msg());
@@ -346,12 +405,8 @@ Test(import, cli_merges_sources_and_prints_summary) {
     cr_assert_eq(dataset_total_frames(&ds), 400);
     cr_assert_str_eq(ds.sys[3].name, "data_3");
     dataset_free(&ds);
-    FILE *f = fopen(tu_tmp("summary.txt"), "r");
-    cr_assert_not_null(f);
     char text[4096];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
+    cr_assert_eq(tu_read(tu_tmp("summary.txt"), text, sizeof text), 0);
     cr_assert(strstr(text, "data_1") && strstr(text, "160 frames") && strstr(text, "O64 H128"),
               "%s", text);
     cr_assert(strstr(text, "total: 4 systems, 400 frames"), "%s", text);

@@ -499,13 +499,7 @@ static int run_stat(const char *args, char *out, size_t cap) {
     snprintf(cmd, sizeof cmd, "%s neighbor-stat %s >%s 2>%s", RLEKF_EXE, args, outfile,
              tu_tmp("neighbor-stat.err"));
     int st = tu_sh(cmd);
-    out[0] = '\0';
-    FILE *f = fopen(outfile, "r");
-    if (f) {
-        size_t n = fread(out, 1, cap - 1, f);
-        out[n] = '\0';
-        fclose(f);
-    }
+    tu_read(outfile, out, cap);
     return st;
 }
 

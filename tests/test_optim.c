@@ -1230,12 +1230,8 @@ Test(cli, list_prints_every_optimizer_and_rejects_unknown_topics) {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s list > %s", RLEKF_EXE, out);
     cr_assert_eq(tu_sh(cmd), 0);
-    FILE *f = fopen(out, "r");
-    cr_assert_not_null(f);
     char text[16384];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
+    cr_assert_eq(tu_read(out, text, sizeof text), 0);
     for (size_t i = 0; i < optim_count(); i++) {
         const optim_type *t = optim_at(i);
         cr_assert_not_null(strstr(text, t->name));

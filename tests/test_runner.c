@@ -27,12 +27,8 @@ static const char *LABELS[] = {"rlekf-256", "adam", "gekf"};
 /* The smoke manifest with one key's value replaced (for a cheaper variant), written to tmp. */
 static void smoke_manifest(char *path, size_t cap, const char *name, const char *from,
                            const char *to) {
-    FILE *f = fopen(tu_src("experiments/smoke.json"), "r");
-    cr_assert(f);
     char text[8192];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
+    cr_assert_eq(tu_read(tu_src("experiments/smoke.json"), text, sizeof text), 0);
     if (from) {
         char *at = strstr(text, from);
         cr_assert(at && strlen(from) == strlen(to), "smoke.json must contain %s", from);

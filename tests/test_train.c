@@ -279,12 +279,12 @@ Test(train, init_then_eval) {
     cr_assert_eq(model_load(&m, tu_tmp("ie-model.h5")), RK_OK, "%s", err_msg());
     model_frame_ref *tr, *te;
     size_t ntr, nte;
-    cr_assert_eq(train_split_frames(&ds, TRAIN_SPLIT_TAIL, 0.2, "", 0, &tr, &ntr, &te, &nte),
+    cr_assert_eq(evaluate_split_frames(&ds, EVALUATE_SPLIT_TAIL, 0.2, "", 0, &tr, &ntr, &te, &nte),
                  RK_OK);
     model_ws *ws;
     cr_assert_eq(model_ws_create(&m, 72, &ws), RK_OK);
     double e, fr;
-    cr_assert_eq(train_rmse(&m, ws, &ds, te, nte, &e, &fr), RK_OK);
+    cr_assert_eq(evaluate_rmse(&m, ws, &ds, te, nte, &e, &fr), RK_OK);
     /* printed with 7 significant digits */
     cr_assert_leq(fabs(e - re), 1e-6 * e);
     cr_assert_leq(fabs(fr - rf), 1e-6 * fr);
@@ -304,7 +304,7 @@ Test(train, random_split_partitions_frames) {
     size_t ntr[3], nte[3];
     uint64_t seeds[3] = {5, 5, 6};
     for (int k = 0; k < 3; k++)
-        cr_assert_eq(train_split_frames(ds, TRAIN_SPLIT_RANDOM, 0.2, "Cu", seeds[k], &tr[k],
+        cr_assert_eq(evaluate_split_frames(ds, EVALUATE_SPLIT_RANDOM, 0.2, "Cu", seeds[k], &tr[k],
                                         &ntr[k], &te[k], &nte[k]),
                      RK_OK);
     cr_assert_eq(nte[0], n / 5);

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fs.h"
+
 static char *slot(void) {
     static char bufs[8][4096];
     static int k;
@@ -49,16 +51,20 @@ int tu_rlekf(const char *args, char *err, size_t errcap) {
     snprintf(errfile, sizeof errfile, "%s/stderr-%d.txt", tu_tmpdir(), (int)getpid());
     snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s", RLEKF_EXE, args, errfile);
     int st = tu_sh(cmd);
-    if (err && errcap) {
-        err[0] = '\0';
-        FILE *f = fopen(errfile, "r");
-        if (f) {
-            size_t n = fread(err, 1, errcap - 1, f);
-            err[n] = '\0';
-            fclose(f);
-        }
-    }
+    if (err && errcap) tu_read(errfile, err, errcap);
     return st;
+}
+
+int tu_read(const char *path, char *buf, size_t cap) {
+    char *text;
+    size_t n;
+    buf[0] = '\0';
+    if (fs_read_all(path, &text, &n) != RK_OK) return -1;
+    if (n > cap - 1) n = cap - 1;
+    memcpy(buf, text, n);
+    buf[n] = '\0';
+    free(text);
+    return 0;
 }
 
 void tu_write(const char *path, const char *text) {

@@ -18,6 +18,9 @@ int tu_sh(const char *cmd);
 /* 1 for the clock columns of metrics.csv and summary.csv (wall_s, train_s, eval_s): seconds, which
  * no two runs share, so comparisons of runs skip them. */
 int tu_is_clock_column(const char *name);
+/* The text of a file (its first cap-1 bytes), NUL-terminated; -1 and buf = "" if it cannot be
+ * read. */
+int tu_read(const char *path, char *buf, size_t cap);
 /* Write text to a file (for synthetic inputs). */
 void tu_write(const char *path, const char *text);
 

@@ -16,28 +16,35 @@
 
 #include "rlekf_git.h"
 
-static const char *const usage_text =
+/* The usage text around the list of formats, which comes from the importer table. */
+static const char *const usage_head =
     "usage: rlekf import [--format F] [--type-map A,B,...] -o OUT.h5 SRC [SRC...]\n"
     "\n"
     "Convert DFT training data to an rlekf dataset file (HDF5, SPEC section 1).\n"
     "\n"
     "options:\n"
     "  -o, --output OUT.h5   output file (written atomically; replaced if it exists)\n"
-    "  --format F            force the format of every source (default: detect per source):\n"
-    "                          deepmd      DeePMD npy system dir (type.raw, type_map.raw, set.*/)\n"
-    "                          deepmd-raw  DeePMD raw system dir (type.raw, "
-    "box/coord/energy/force.raw)\n"
-    "                          movement    PWmat MOVEMENT file (energy Ep, F = -printed, "
-    "fractional)\n"
-    "                          pwdata      PWMLFF npy dir(s) (image_type.npy, position.npy, ...)\n"
-    "                          mlearn      pymatgen JSON list (mlearn training.json / test.json)\n"
-    "                          extxyz      ASE extended XYZ (Lattice=, energy=, Properties=)\n"
+    "  --format F            force the format of every source (default: detect per source):\n";
+static const char *const usage_tail =
     "  --type-map A,B,...    fix the type order (an element not listed is an error); default: the\n"
     "                        union of all sources in order of first appearance\n"
     "  -h, --help            this text\n"
     "\n"
     "A directory source that is not itself a system is searched recursively; systems found\n"
     "below it are named by their relative path with '/' replaced by '.'.\n";
+/* Indent of the format list under --format, and the width of its name column. */
+#define USAGE_FORMAT_INDENT 26
+#define USAGE_FORMAT_NAME_W 12
+
+static void print_usage(void) {
+    fputs(usage_head, stdout);
+    for (size_t i = 0; i < import_format_count(); i++) {
+        import_format f = import_format_at(i);
+        printf("%*s%-*s%s\n", USAGE_FORMAT_INDENT, "", USAGE_FORMAT_NAME_W, import_format_name(f),
+               import_format_help(f));
+    }
+    fputs(usage_tail, stdout);
+}
 
 typedef struct {
     const char *out;
@@ -141,7 +148,7 @@ static rk_status run_import(const import_args *a, dataset_t *ds, char **prov) {
 
 rk_status cmd_import(int argc, char **argv) {
     if (cmd_wants_help(argc, argv)) {
-        fputs(usage_text, stdout);
+        print_usage();
         return RK_OK;
     }
     import_args a;

@@ -28,6 +28,8 @@
 
 #define H5IO_FORMAT_DATASET "rlekf-dataset"
 #define H5IO_FORMAT_MODEL "rlekf-model"
+/* Optional root attribute of model files: the training split (JSON text). */
+#define H5IO_ATTR_SPLIT "training_split"
 #define H5IO_VERSION 1
 /* Longest HDF5 object path we build: "/systems/" + a system name + "/" + a dataset name. */
 #define H5IO_PATH_MAX (DS_NAME_MAX + 64)
@@ -291,6 +293,7 @@ rk_status h5io_model_write(const char *path, const h5io_model_rec *rec, const h5
     st = w_attr_str(&w, w.file, "format", H5IO_FORMAT_MODEL);
     if (!st) st = w_attr_int(&w, w.file, "version", H5IO_VERSION);
     if (!st) st = w_attr_str(&w, w.file, "config", rec->config_json);
+    if (!st && rec->split_json) st = w_attr_str(&w, w.file, H5IO_ATTR_SPLIT, rec->split_json);
     if (!st)
         st = w_strings(&w, w.file, "type_map", (const char(*)[DS_SYMBOL_MAX])rec->type_map,
                        rec->ntypes);
@@ -752,6 +755,9 @@ static rk_status r_model(const char *path, hid_t file, h5io_model_rec *rec) {
     rk_status st = r_check_format(path, file, H5IO_FORMAT_MODEL);
     if (st) return st;
     if ((st = r_attr_str(path, file, "config", &rec->config_json))) return st;
+    if (H5Aexists(file, H5IO_ATTR_SPLIT) > 0 &&
+        (st = r_attr_str(path, file, H5IO_ATTR_SPLIT, &rec->split_json)))
+        return st;
     if ((st = r_type_map(path, file, &rec->type_map, &rec->ntypes))) return st;
     size_t dstat[2] = {rec->ntypes, 4};
     char desc[64];
@@ -788,6 +794,7 @@ rk_status h5io_model_read(const char *path, h5io_model_rec *rec) {
 
 void h5io_model_rec_free(h5io_model_rec *rec) {
     free(rec->config_json);
+    free(rec->split_json);
     free(rec->type_map);
     free(rec->avg);
     free(rec->std);

@@ -36,6 +36,8 @@ typedef struct {
     double *avg, *std;               /* (ntypes, 4) */
     double *params;                  /* (n_params) */
     size_t n_params;
+    char *split_json; /* optional root attribute training_split (JSON; see evaluate.h): NULL when
+                         absent (owned when read) */
 } h5io_model_rec;
 
 rk_status h5io_model_write(const char *path, const h5io_model_rec *rec, const h5io_extra *extra,

@@ -11,12 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs.h"
 #include "import_internal.h"
 #include "npy.h"
 
-int imp_is_deepmd_dir(const char *dir) {
+static int is_deepmd_dir(const char *dir) {
     char p[IMP_PATH_MAX];
-    if (imp_join(p, sizeof p, dir, "type.raw") || !imp_is_file(p)) return 0;
+    if (imp_join(p, sizeof p, dir, "type.raw") || !fs_is_file(p)) return 0;
     char **names;
     size_t n;
     if (imp_list_dir(dir, "set.", &names, &n)) return 0;
@@ -27,10 +28,10 @@ int imp_is_deepmd_dir(const char *dir) {
     return any;
 }
 
-int imp_is_deepmd_raw_dir(const char *dir) {
+static int is_deepmd_raw_dir(const char *dir) {
     char p[IMP_PATH_MAX], q[IMP_PATH_MAX];
-    return !imp_join(p, sizeof p, dir, "type.raw") && imp_is_file(p) &&
-           !imp_join(q, sizeof q, dir, "coord.raw") && imp_is_file(q);
+    return !imp_join(p, sizeof p, dir, "type.raw") && fs_is_file(p) &&
+           !imp_join(q, sizeof q, dir, "coord.raw") && fs_is_file(q);
 }
 
 /* type.raw: non-negative integers separated by whitespace. */
@@ -39,7 +40,7 @@ static rk_status read_type_raw(const char *dir, long **types, size_t *natoms) {
     rk_status st = imp_join(path, sizeof path, dir, "type.raw");
     char *text;
     size_t len;
-    if (st || (st = imp_read_text(path, &text, &len))) return st;
+    if (st || (st = fs_read_all(path, &text, &len))) return st;
     long *v = NULL;
     size_t n = 0, cap = 0, line = 1;
     const char *p = text;
@@ -86,10 +87,10 @@ static rk_status read_type_map_raw(const char *dir, char (**syms)[DS_SYMBOL_MAX]
     *n = 0;
     char path[IMP_PATH_MAX];
     rk_status st = imp_join(path, sizeof path, dir, "type_map.raw");
-    if (st || !imp_is_file(path)) return st;
+    if (st || !fs_is_file(path)) return st;
     char *text;
     size_t len;
-    if ((st = imp_read_text(path, &text, &len))) return st;
+    if ((st = fs_read_all(path, &text, &len))) return st;
     char(*v)[DS_SYMBOL_MAX] = NULL;
     size_t cnt = 0;
     char *save = NULL;
@@ -253,7 +254,7 @@ static rk_status read_raw_rows(const char *dir, const char *file, size_t per_lin
     rk_status st = imp_join(path, sizeof path, dir, file);
     char *text;
     size_t len;
-    if (st || (st = imp_read_text(path, &text, &len))) return st;
+    if (st || (st = fs_read_all(path, &text, &len))) return st;
     double *v = NULL;
     size_t n = 0, cap = 0;
     imp_lines it;
@@ -328,7 +329,7 @@ typedef struct {
 static rk_status import_system(const char *dir, const char *name, void *vctx) {
     visit_ctx *c = vctx;
     char marker[IMP_PATH_MAX];
-    if (!imp_join(marker, sizeof marker, dir, "nopbc") && imp_is_file(marker))
+    if (!imp_join(marker, sizeof marker, dir, "nopbc") && fs_is_file(marker))
         return err_set(RK_EINPUT, "%s: non-periodic system (nopbc file); rlekf needs 3-D cells",
                        dir);
     long *raw;
@@ -356,14 +357,39 @@ static rk_status import_system(const char *dir, const char *name, void *vctx) {
     return imp_add_system(c->dst, &g.s, dir);
 }
 
-rk_status imp_deepmd(const char *path, int raw, const import_opts *o, dataset_t *dst) {
+/* A DeePMD system directory (npy sets or raw text), or a folder searched for such directories. */
+static rk_status read_deepmd(const char *path, int raw, const import_opts *o, dataset_t *dst) {
     visit_ctx c = {o, dst, raw};
     size_t found = 0;
     rk_status st =
-        imp_walk(path, raw ? imp_is_deepmd_raw_dir : imp_is_deepmd_dir, import_system, &c, &found);
+        imp_walk(path, raw ? is_deepmd_raw_dir : is_deepmd_dir, import_system, &c, &found);
     if (st) return st;
     if (!found)
         return err_set(RK_EINPUT, "%s: no DeePMD %s system (type.raw with %s) found", path,
                        raw ? "raw" : "npy", raw ? "coord.raw" : "set.*/ directories");
     return RK_OK;
 }
+
+static rk_status read_npy(const char *path, const import_opts *o, dataset_t *dst) {
+    return read_deepmd(path, 0, o, dst);
+}
+
+static rk_status read_raw(const char *path, const import_opts *o, dataset_t *dst) {
+    return read_deepmd(path, 1, o, dst);
+}
+
+const import_type import_deepmd = {
+    .name = "deepmd",
+    .help = "DeePMD npy system dir (type.raw, type_map.raw, set.*/)",
+    .source = IMP_SOURCE_DIR,
+    .is_system_dir = is_deepmd_dir,
+    .read = read_npy,
+};
+
+const import_type import_deepmd_raw = {
+    .name = "deepmd-raw",
+    .help = "DeePMD raw system dir (type.raw, box/coord/energy/force.raw)",
+    .source = IMP_SOURCE_DIR,
+    .is_system_dir = is_deepmd_raw_dir,
+    .read = read_raw,
+};

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fs.h"
 #include "import_internal.h"
 
 /* Keys on one comment line and property columns: generous bounds for hand-written and ASE files. */
@@ -298,10 +299,10 @@ static rk_status read_frames(xyz_reader *r, char *text, size_t len) {
     return RK_OK;
 }
 
-rk_status imp_extxyz(const char *path, const import_opts *o, dataset_t *dst) {
+static rk_status read_extxyz(const char *path, const import_opts *o, dataset_t *dst) {
     char *text;
     size_t len;
-    rk_status st = imp_read_text(path, &text, &len);
+    rk_status st = fs_read_all(path, &text, &len);
     if (st) return st;
     xyz_reader r;
     memset(&r, 0, sizeof r);
@@ -322,3 +323,21 @@ rk_status imp_extxyz(const char *path, const import_opts *o, dataset_t *dst) {
     }
     return imp_groups_commit(&r.gs, dst, path);
 }
+
+/* --format auto: a .xyz/.extxyz file, or one whose first line is just the atom count. */
+static const char *const extxyz_suffixes[] = {".xyz", ".extxyz", NULL};
+
+static int sniff_extxyz(const char *first_line) {
+    char *e;
+    strtoul(first_line, &e, 10);
+    return e != first_line && imp_blank(e);
+}
+
+const import_type import_extxyz = {
+    .name = "extxyz",
+    .help = "ASE extended XYZ (Lattice=, energy=, Properties=)",
+    .source = IMP_SOURCE_FILE,
+    .suffixes = extxyz_suffixes,
+    .sniff = sniff_extxyz,
+    .read = read_extxyz,
+};

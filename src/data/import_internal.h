@@ -1,5 +1,10 @@
-/* import_internal: helpers shared by the importers (import.c and import_<format>.c); not part of
- * the public interface (see import.h).
+/* import_internal: the importer type and the helpers every importer shares (import_util.c); not
+ * part of the public interface (see import.h).
+ *
+ * Flow: each import_<format>.c defines one const import_type (its name, what --format auto looks
+ * for, its reader) and calls only the helpers below; import_registry.c is the one table naming
+ * every importer; import.c (detection and dispatch) walks that table. Adding a format is one file
+ * and one line of the table.
  *
  * imp_grow: a system whose frames are appended one at a time (capacity doubles), for formats whose
  * frame count is only known at the end. imp_groups: systems keyed by (natoms, type sequence),
@@ -16,6 +21,26 @@
 #include "import.h"
 
 #define IMP_PATH_MAX 4096
+
+/* ---- the importer type ---- */
+/* What a source of a format is on disk. */
+typedef enum { IMP_SOURCE_FILE, IMP_SOURCE_DIR } imp_source;
+
+struct import_type {
+    const char *name; /* --format name, also the label in provenance strings */
+    const char *help; /* one line for `rlekf import --help` */
+    imp_source source;
+    /* --format auto. A directory is searched (imp_walk) for the first directory that some
+     * is_system_dir accepts; the first importer of the table accepting it wins. A file is claimed
+     * by the first importer one of whose suffixes (case-insensitive; NULL-terminated list) ends its
+     * name, else by the first whose sniff accepts its first non-blank line. NULL members: that
+     * clue is not used. is_system_dir is also the predicate of the reader's own search. */
+    int (*is_system_dir)(const char *dir);
+    const char *const *suffixes;
+    int (*sniff)(const char *first_line);
+    /* Append the systems of the source at path to dst (path has the kind `source` says). */
+    rk_status (*read)(const char *path, const import_opts *o, dataset_t *dst);
+};
 
 /* ---- type ids ---- */
 /* Type id of an element symbol in dst, registering it unless the map is fixed. `ctx` (file and
@@ -53,10 +78,8 @@ rk_status imp_groups_commit(imp_groups *gs, dataset_t *dst, const char *src);
 void imp_groups_free(imp_groups *gs);
 
 /* ---- files and text ---- */
+/* (Regular files: fs_is_file and fs_read_all of fs.h.) */
 int imp_is_dir(const char *path);
-int imp_is_file(const char *path);
-/* Whole file, NUL-terminated; *len excludes the NUL. */
-rk_status imp_read_text(const char *path, char **text, size_t *len);
 /* a + "/" + b into buf (RK_EINPUT if too long). */
 rk_status imp_join(char *buf, size_t cap, const char *a, const char *b);
 /* Last path component without trailing slashes ("data/H2O/data_0/" -> "data_0"). */
@@ -88,18 +111,7 @@ const char *imp_excerpt(const char *line, char *buf, size_t cap);
 /* Cartesian = fractional · cell, cell rows a, b, c: r_j = sum_k f_k cell[k][j]. */
 void imp_frac_to_cart(const double *cell, const double *frac, double *cart, size_t natoms);
 
-/* ---- format readers (one per file import_<format>.c) ---- */
-/* A DeePMD system directory (npy sets or raw text), or a folder searched for such directories. */
-rk_status imp_deepmd(const char *path, int raw, const import_opts *o, dataset_t *dst);
-rk_status imp_pwdata(const char *path, const import_opts *o, dataset_t *dst);
-rk_status imp_movement(const char *path, const import_opts *o, dataset_t *dst);
-rk_status imp_mlearn(const char *path, const import_opts *o, dataset_t *dst);
-rk_status imp_extxyz(const char *path, const import_opts *o, dataset_t *dst);
-
-/* Directory recognisers used by detection and by the recursive searches. */
-int imp_is_deepmd_dir(const char *dir);
-int imp_is_deepmd_raw_dir(const char *dir);
-int imp_is_pwdata_dir(const char *dir);
+/* ---- directory search ---- */
 /* Depth-first search under root (sorted order) for directories accepted by `is_system`; calls
  * visit(dir, name) with name = path relative to root with '/' replaced by '.', or root's basename
  * if root itself is accepted. *found counts the visits. */

@@ -8,6 +8,7 @@
  * "<file stem>.n<natoms>" ("_2", "_3", ... for further type sequences with the same count).
  * JSON goes through jsonw only.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,7 +146,7 @@ static rk_status import_structure(const jsonw *item, const char *path, size_t id
     return RK_OK;
 }
 
-rk_status imp_mlearn(const char *path, const import_opts *o, dataset_t *dst) {
+static rk_status read_mlearn(const char *path, const import_opts *o, dataset_t *dst) {
     jsonw *root;
     rk_status st = jsonw_parse_file(path, &root);
     if (st) return st;
@@ -174,3 +175,22 @@ rk_status imp_mlearn(const char *path, const import_opts *o, dataset_t *dst) {
     }
     return imp_groups_commit(&gs, dst, path);
 }
+
+/* --format auto: a .json file, or one whose text opens with a JSON list. */
+static const char *const mlearn_suffixes[] = {".json", NULL};
+
+static int sniff_mlearn(const char *first_line) {
+    const char *p = first_line;
+    while (isspace((unsigned char)*p))
+        p++;
+    return *p == '[';
+}
+
+const import_type import_mlearn = {
+    .name = "mlearn",
+    .help = "pymatgen JSON list (mlearn training.json / test.json)",
+    .source = IMP_SOURCE_FILE,
+    .suffixes = mlearn_suffixes,
+    .sniff = sniff_mlearn,
+    .read = read_mlearn,
+};

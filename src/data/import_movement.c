@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs.h"
 #include "import_internal.h"
 
 #define MV_ENERGY_KEY "Etot,Ep,Ek"
@@ -219,10 +220,10 @@ static rk_status parse(mv_parser *p, const import_opts *o, dataset_t *dst, imp_g
     return st;
 }
 
-rk_status imp_movement(const char *path, const import_opts *o, dataset_t *dst) {
+static rk_status read_movement(const char *path, const import_opts *o, dataset_t *dst) {
     char *text;
     size_t len;
-    rk_status st = imp_read_text(path, &text, &len);
+    rk_status st = fs_read_all(path, &text, &len);
     if (st) return st;
     mv_parser p;
     memset(&p, 0, sizeof p);
@@ -241,3 +242,16 @@ rk_status imp_movement(const char *path, const import_opts *o, dataset_t *dst) {
     }
     return imp_add_system(dst, &g.s, path);
 }
+
+/* --format auto: a frame header "<n> atoms,... Etot,Ep,Ek (eV) = ..." opens the file. */
+static int sniff_movement(const char *first_line) {
+    return strstr(first_line, "atoms") && strstr(first_line, "Etot");
+}
+
+const import_type import_movement = {
+    .name = "movement",
+    .help = "PWmat MOVEMENT file (energy Ep, F = -printed, fractional)",
+    .source = IMP_SOURCE_FILE,
+    .sniff = sniff_movement,
+    .read = read_movement,
+};

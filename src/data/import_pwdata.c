@@ -11,13 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs.h"
 #include "import_internal.h"
 #include "npy.h"
 
-int imp_is_pwdata_dir(const char *dir) {
+static int is_pwdata_dir(const char *dir) {
     char p[IMP_PATH_MAX], q[IMP_PATH_MAX];
-    return !imp_join(p, sizeof p, dir, "image_type.npy") && imp_is_file(p) &&
-           !imp_join(q, sizeof q, dir, "position.npy") && imp_is_file(q);
+    return !imp_join(p, sizeof p, dir, "image_type.npy") && fs_is_file(p) &&
+           !imp_join(q, sizeof q, dir, "position.npy") && fs_is_file(q);
 }
 
 typedef struct {
@@ -114,13 +115,21 @@ static rk_status import_dir(const char *dir, const char *name, void *vctx) {
     return imp_add_system(c->dst, &s, dir);
 }
 
-rk_status imp_pwdata(const char *path, const import_opts *o, dataset_t *dst) {
+static rk_status read_pwdata(const char *path, const import_opts *o, dataset_t *dst) {
     visit_ctx c = {o, dst};
     size_t found = 0;
-    rk_status st = imp_walk(path, imp_is_pwdata_dir, import_dir, &c, &found);
+    rk_status st = imp_walk(path, is_pwdata_dir, import_dir, &c, &found);
     if (st) return st;
     if (!found)
         return err_set(RK_EINPUT, "%s: no pwdata directory (image_type.npy + position.npy) found",
                        path);
     return RK_OK;
 }
+
+const import_type import_pwdata = {
+    .name = "pwdata",
+    .help = "PWMLFF npy dir(s) (image_type.npy, position.npy, ...)",
+    .source = IMP_SOURCE_DIR,
+    .is_system_dir = is_pwdata_dir,
+    .read = read_pwdata,
+};

@@ -35,12 +35,11 @@ static rk_status parse_dataset(const jsonw *o, const char *ctx, man_dataset *d) 
     static const char *const keys[] = {"name",     "h5",    "source",        "format",
                                        "type_map", "split", "test_fraction", "max_train_frames",
                                        "outliers", NULL};
-    static const char *const splits[] = {"tail", "random", NULL};
     rk_status st = jsonw_check_keys(o, ctx, keys);
     if (st) return st;
     memset(d, 0, sizeof *d);
-    d->split = TRAIN_SPLIT_TAIL;
-    d->test_fraction = 0.2;
+    d->split = EVALUATE_SPLIT_TAIL;
+    d->test_fraction = EVALUATE_TEST_FRACTION;
     if ((st = get_name(o, ctx, "name", d->name, sizeof d->name))) return st;
     const jsonw *h5 = jsonw_get(o, "h5"), *src = jsonw_get(o, "source");
     if (!!h5 == !!src)
@@ -80,9 +79,11 @@ static rk_status parse_dataset(const jsonw *o, const char *ctx, man_dataset *d) 
     }
     if ((st = jsonw_get_str(o, ctx, "type_map", 0, d->type_map, sizeof d->type_map))) return st;
     int idx = 0;
-    if ((st = jsonw_get_choice(o, ctx, "split", 0, splits, &idx))) return st;
-    d->split = (train_split)idx;
-    if ((st = jsonw_get_num(o, ctx, "test_fraction", 0, 0.0, 0.9, &d->test_fraction))) return st;
+    if ((st = jsonw_get_choice(o, ctx, "split", 0, evaluate_split_mode_names, &idx))) return st;
+    d->split = (evaluate_split_mode)idx;
+    if ((st = jsonw_get_num(o, ctx, "test_fraction", 0, 0.0, EVALUATE_TEST_FRACTION_MAX,
+                            &d->test_fraction)))
+        return st;
     long v = 0;
     if ((st = jsonw_get_int(o, ctx, "max_train_frames", 0, 0, 100000000, &v))) return st;
     d->max_train_frames = (size_t)v;
@@ -101,7 +102,7 @@ static rk_status parse_dataset(const jsonw *o, const char *ctx, man_dataset *d) 
             return st;
         if ((st = jsonw_get_num(ol, octx, "force_scale", 0, -1e6, 1e6, &d->outlier_force_scale)))
             return st;
-        if (d->split != TRAIN_SPLIT_TAIL)
+        if (d->split != EVALUATE_SPLIT_TAIL)
             return err_set(RK_EINPUT,
                            "%s: outliers need split \"tail\" (the corrupted frames must "
                            "be training frames for every seed)",

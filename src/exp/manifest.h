@@ -25,7 +25,7 @@ typedef struct {
     size_t n_sources;
     import_format format;
     char type_map[256]; /* "O,H" or "" */
-    train_split split;
+    evaluate_split_mode split;
     double test_fraction;
     size_t max_train_frames;
     /* label outliers injected into training frames (stress tests); fraction 0 = none */

@@ -81,7 +81,7 @@ static rk_status inject_outliers(const man_dataset *d, dataset_t *ds) {
     model_frame_ref *tr = NULL, *te = NULL;
     size_t ntr = 0, nte = 0;
     rk_status st =
-        train_split_frames(ds, d->split, d->test_fraction, d->name, 0, &tr, &ntr, &te, &nte);
+        evaluate_split_frames(ds, d->split, d->test_fraction, d->name, 0, &tr, &ntr, &te, &nte);
     if (st) return st;
     size_t k = (size_t)llround(d->outlier_fraction * (double)ntr);
     size_t *idx = rk_malloc((ntr ? ntr : 1) * sizeof *idx);

@@ -128,6 +128,9 @@ rk_status model_init_weights(model_t *m, rng_t *r, const dataset_t *ds,
 
 /* Write / read the model file of SPEC §5. */
 rk_status model_save(const model_t *m, const char *path);
+/* model_save, also recording split_json (NULL: nothing) as the root attribute training_split:
+ * the train/test split of the run that made the model (written by train, read by eval). */
+rk_status model_save_split(const model_t *m, const char *path, const char *split_json);
 rk_status model_load(model_t *m, const char *path);
 /* Map a dataset's type ids onto the model's type map; error names the missing element. */
 rk_status model_check_types(const model_t *m, const dataset_t *ds, const char *what);

@@ -112,6 +112,10 @@ rk_status model_check_types(const model_t *m, const dataset_t *ds, const char *w
 }
 
 rk_status model_save(const model_t *m, const char *path) {
+    return model_save_split(m, path, NULL);
+}
+
+rk_status model_save_split(const model_t *m, const char *path, const char *split_json) {
     h5io_model_rec rec;
     double avg[MODEL_MAX_TYPES * 4], sd[MODEL_MAX_TYPES * 4];
     for (size_t a = 0; a < m->ntypes; a++)
@@ -126,6 +130,7 @@ rk_status model_save(const model_t *m, const char *path) {
     rec.std = sd;
     rec.params = m->w;
     rec.n_params = m->layout.n_params;
+    rec.split_json = (char *)split_json; /* only read by the writer */
     rk_status st = h5io_model_write(path, &rec, NULL, 0);
     free(rec.config_json);
     return st;

@@ -41,8 +41,8 @@ const char *train_outcome_str(train_outcome o) {
 
 void train_default_config(train_config *tc) {
     memset(tc, 0, sizeof *tc);
-    tc->split = TRAIN_SPLIT_TAIL;
-    tc->test_fraction = TRAIN_TEST_FRACTION;
+    tc->split = EVALUATE_SPLIT_TAIL;
+    tc->test_fraction = EVALUATE_TEST_FRACTION;
     tc->model = model_default_config();
     tc->init_weight_scale = 1.0;
     tc->opt = optim_default();
@@ -89,15 +89,16 @@ rk_status train_parse_training(const jsonw *obj, const char *ctx, train_config *
         "dataset",    "split", "test_fraction", "max_train_frames", "eval_max_frames",   "epochs",
         "eval_every", "seed",  "threads",       "time_budget_s",    "init_weight_scale", "pref_e",
         "pref_f",     NULL};
-    static const char *const splits[] = {"tail", "random", NULL};
     rk_status st = jsonw_check_keys(obj, ctx, keys);
     if (st) return st;
     long v;
     int idx = (int)tc->split;
     if ((st = jsonw_get_str(obj, ctx, "dataset", 0, tc->dataset, sizeof tc->dataset))) return st;
-    if ((st = jsonw_get_choice(obj, ctx, "split", 0, splits, &idx))) return st;
-    tc->split = (train_split)idx;
-    if ((st = jsonw_get_num(obj, ctx, "test_fraction", 0, 0.0, 0.9, &tc->test_fraction))) return st;
+    if ((st = jsonw_get_choice(obj, ctx, "split", 0, evaluate_split_mode_names, &idx))) return st;
+    tc->split = (evaluate_split_mode)idx;
+    if ((st = jsonw_get_num(obj, ctx, "test_fraction", 0, 0.0, EVALUATE_TEST_FRACTION_MAX,
+                            &tc->test_fraction)))
+        return st;
     v = (long)tc->max_train_frames;
     if ((st = jsonw_get_int(obj, ctx, "max_train_frames", 0, 0, 100000000, &v))) return st;
     tc->max_train_frames = (size_t)v;
@@ -173,7 +174,7 @@ static jsonw *config_object(const train_config *tc) {
     jsonw_add(o, "optimizer", op);
     jsonw *tr = jsonw_new_object();
     jsonw_add_str(tr, "dataset", tc->dataset);
-    jsonw_add_str(tr, "split", tc->split == TRAIN_SPLIT_TAIL ? "tail" : "random");
+    jsonw_add_str(tr, "split", evaluate_split_mode_names[tc->split]);
     jsonw_add_num(tr, "test_fraction", tc->test_fraction);
     jsonw_add_num(tr, "max_train_frames", (double)tc->max_train_frames);
     jsonw_add_num(tr, "eval_max_frames", (double)tc->eval_max_frames);
@@ -197,95 +198,6 @@ char *train_config_to_json(const train_config *tc) {
     return s;
 }
 
-/* ------------------------------------------------------------------ split ---------------- */
-
-static int cmp_size(const void *a, const void *b) {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return (x > y) - (x < y);
-}
-
-rk_status train_split_frames(const dataset_t *ds, train_split mode, double test_fraction,
-                             const char *stream_name, uint64_t seed, model_frame_ref **train,
-                             size_t *n_train, model_frame_ref **test, size_t *n_test) {
-    size_t total = dataset_total_frames(ds);
-    *train = rk_malloc(total * sizeof **train);
-    *test = rk_malloc(total * sizeof **test);
-    size_t *perm = rk_malloc(total * sizeof *perm);
-    if (!*train || !*test || !perm) {
-        free(*train);
-        free(*test);
-        free(perm);
-        return RK_ENOMEM;
-    }
-    rng_t r;
-    rng_stream(&r, stream_name, seed, RNG_SPLIT);
-    size_t ntr = 0, nte = 0;
-    for (size_t s = 0; s < ds->nsystems; s++) {
-        size_t n = ds->sys[s].nframes, nt = (size_t)floor(test_fraction * (double)n);
-        for (size_t f = 0; f < n; f++)
-            perm[f] = f;
-        if (mode == TRAIN_SPLIT_RANDOM) {
-            rng_shuffle(&r, perm, n);
-            /* keep each part in frame order */
-            qsort(perm, n - nt, sizeof *perm, cmp_size);
-            qsort(perm + (n - nt), nt, sizeof *perm, cmp_size);
-        }
-        for (size_t f = 0; f < n; f++) {
-            model_frame_ref ref = {s, perm[f]};
-            if (f < n - nt)
-                (*train)[ntr++] = ref;
-            else
-                (*test)[nte++] = ref;
-        }
-    }
-    free(perm);
-    *n_train = ntr;
-    *n_test = nte;
-    return RK_OK;
-}
-
-/* Evenly spaced subset of k of the n frames (in place). */
-static size_t subset(model_frame_ref *f, size_t n, size_t k) {
-    if (k == 0 || k >= n) return n;
-    for (size_t i = 0; i < k; i++)
-        f[i] = f[(size_t)((double)i * (double)n / (double)k)];
-    return k;
-}
-
-rk_status train_rmse(const model_t *m, model_ws *ws, const dataset_t *ds,
-                     const model_frame_ref *frames, size_t n, double *rmse_e, double *rmse_f) {
-    double se = 0.0, sf = 0.0;
-    size_t nf = 0;
-    size_t maxat = 0;
-    for (size_t i = 0; i < n; i++)
-        if (ds->sys[frames[i].sys].natoms > maxat) maxat = ds->sys[frames[i].sys].natoms;
-    double *F = rk_malloc(3 * (maxat ? maxat : 1) * sizeof *F);
-    if (!F) return RK_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        const ds_system *sys = &ds->sys[frames[i].sys];
-        size_t fr = frames[i].frame, na = sys->natoms;
-        rk_status st = model_set_frame(m, ws, sys, fr);
-        if (st) {
-            free(F);
-            return st;
-        }
-        double E = model_forward(m, ws);
-        model_backward(m, ws, NULL, F);
-        double de = (E - sys->energy[fr]) / (double)na;
-        se += de * de;
-        const double *Fl = sys->force + fr * na * 3;
-        for (size_t k = 0; k < 3 * na; k++)
-            sf += (F[k] - Fl[k]) * (F[k] - Fl[k]);
-        nf += 3 * na;
-    }
-    free(F);
-    *rmse_e = n ? sqrt(se / (double)n) : NAN;
-    *rmse_f = nf ? sqrt(sf / (double)nf) : NAN;
-    if (!isfinite(*rmse_e)) *rmse_e = NAN;
-    if (!isfinite(*rmse_f)) *rmse_f = NAN;
-    return RK_OK;
-}
-
 /* ------------------------------------------------------------------ run ------------------ */
 
 typedef struct {
@@ -300,6 +212,7 @@ typedef struct {
     rng_t order, sample;
     fs_atomic csv; /* metrics.csv, renamed into place when the run ends */
     char model_path[TRAIN_PATH_MAX + 32];
+    char *split_json; /* the split, recorded in every model file (evaluate.h) */
     size_t images, updates;
     double t0, last_progress, max_dw;
     double train_s, eval_s; /* training steps only; evaluations and saves (SPEC §4) */
@@ -414,8 +327,8 @@ static void fmt(char *buf, size_t cap, double v) {
 static rk_status evaluate(run_t *r, const char *status) {
     const double t_eval = clock_now_s();
     double tre, trf, tee, tef;
-    rk_status st = train_rmse(&r->m, r->ws, r->ds, r->ev_train, r->n_ev_train, &tre, &trf);
-    if (!st) st = train_rmse(&r->m, r->ws, r->ds, r->ev_test, r->n_ev_test, &tee, &tef);
+    rk_status st = evaluate_rmse(&r->m, r->ws, r->ds, r->ev_train, r->n_ev_train, &tre, &trf);
+    if (!st) st = evaluate_rmse(&r->m, r->ws, r->ds, r->ev_test, r->n_ev_test, &tee, &tef);
     if (st) return st;
     optim_report_t rep;
     optim_report(r->opt, &rep);
@@ -457,7 +370,7 @@ static rk_status evaluate(run_t *r, const char *status) {
     r->last_test_e = tee;
     r->last_test_f = tef;
     if (isfinite(tre) && isfinite(trf) && isfinite(tee) && isfinite(tef) && all_finite(r->m.w, N))
-        st = model_save(&r->m, r->model_path);
+        st = model_save_split(&r->m, r->model_path, r->split_json);
     r->eval_s += clock_now_s() - now; /* the save counts to the next row */
     return st;
 }
@@ -478,22 +391,36 @@ static void progress(run_t *r, size_t epoch, size_t pos, int force) {
             r->last_test_e, r->last_test_f);
 }
 
+/* The split settings as the model files record them, so rlekf eval scores the same test set. */
+static rk_status record_split(run_t *r) {
+    const train_config *tc = r->tc;
+    evaluate_split s = evaluate_default_split();
+    s.mode = tc->split;
+    s.test_fraction = tc->test_fraction;
+    s.seed = tc->seed;
+    snprintf(s.stream_name, sizeof s.stream_name, "%s", tc->stream_name);
+    s.max_train_frames = tc->max_train_frames;
+    r->split_json = evaluate_split_to_json(&s);
+    return r->split_json ? RK_OK : err_set(RK_ENOMEM, "out of memory recording the split");
+}
+
 /* tcm is r->tc, writable: the optimizer's run-dependent parameters are resolved into it. */
 static rk_status run_setup(run_t *r, train_config *tcm) {
     const train_config *tc = r->tc;
     const dataset_t *ds = r->ds;
-    rk_status st = train_split_frames(ds, tc->split, tc->test_fraction, tc->stream_name, tc->seed,
-                                      &r->train, &r->n_train, &r->test, &r->n_test);
+    rk_status st = evaluate_split_frames(ds, tc->split, tc->test_fraction, tc->stream_name,
+                                         tc->seed, &r->train, &r->n_train, &r->test, &r->n_test);
     if (st) return st;
-    r->n_train = subset(r->train, r->n_train, tc->max_train_frames);
+    r->n_train = evaluate_subset(r->train, r->n_train, tc->max_train_frames);
     if (r->n_train == 0) return err_set(RK_EINPUT, "%s: no training frames", tc->dataset);
     r->ev_train = rk_malloc(r->n_train * sizeof *r->ev_train);
     r->ev_test = rk_malloc((r->n_test ? r->n_test : 1) * sizeof *r->ev_test);
     if (!r->ev_train || !r->ev_test) return RK_ENOMEM;
     memcpy(r->ev_train, r->train, r->n_train * sizeof *r->train);
     memcpy(r->ev_test, r->test, r->n_test * sizeof *r->test);
-    r->n_ev_train = subset(r->ev_train, r->n_train, tc->eval_max_frames);
-    r->n_ev_test = subset(r->ev_test, r->n_test, tc->eval_max_frames);
+    r->n_ev_train = evaluate_subset(r->ev_train, r->n_train, tc->eval_max_frames);
+    r->n_ev_test = evaluate_subset(r->ev_test, r->n_test, tc->eval_max_frames);
+    if ((st = record_split(r))) return st;
 
     /* model: sel from the data when not given, statistics and weights from the training set */
     model_config mc = tc->model;
@@ -560,6 +487,7 @@ static void run_free(run_t *r) {
     free(r->wprev);
     free(r->F);
     free(r->c);
+    free(r->split_json);
     if (r->csv.f) fs_atomic_abort(&r->csv);
 }
 
@@ -633,7 +561,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     if (!st) {
         char p[TRAIN_PATH_MAX + 32];
         snprintf(p, sizeof p, "%s/model_init.h5", tc->out_dir);
-        st = model_save(&r.m, p);
+        st = model_save_split(&r.m, p, r.split_json);
     }
     if (!st) {
         snprintf(r.model_path, sizeof r.model_path, "%s/model.h5", tc->out_dir);

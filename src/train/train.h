@@ -10,6 +10,7 @@
  *   dL/dw = 2 pE (E^ - E)/n^2 dE^/dw + J_c with c = 2 pF (F^ - F)/(3n).
  * Randomness: streams (stream_name, seed, purpose): INIT weights, SPLIT, ORDER (per-epoch
  * shuffle), SAMPLE (force atoms), so cells with the same (dataset, seed) are paired.
+ * The split and the RMSEs are evaluate.h's; model files record the split (for rlekf eval).
  */
 #ifndef RLEKF_TRAIN_H
 #define RLEKF_TRAIN_H
@@ -19,20 +20,17 @@
 
 #include "dataset.h"
 #include "err.h"
+#include "evaluate.h"
 #include "jsonw.h"
 #include "model.h"
 #include "optim.h"
 
 #define TRAIN_PATH_MAX 1024
-/* Default test split (SPEC §4): the last floor(0.2 n) frames of each system of n frames. */
-#define TRAIN_TEST_FRACTION 0.2
-
-typedef enum { TRAIN_SPLIT_TAIL, TRAIN_SPLIT_RANDOM } train_split;
 
 typedef struct {
     /* data */
     char dataset[TRAIN_PATH_MAX];
-    train_split split;
+    evaluate_split_mode split;
     double test_fraction;    /* 0.2: last floor(0.2 n) frames of each system are test frames */
     size_t max_train_frames; /* 0 = all; else an evenly spaced subset of the training frames */
     size_t eval_max_frames;  /* 0 = all; else an evenly spaced subset for each RMSE */
@@ -85,15 +83,6 @@ char *train_config_to_json(const train_config *tc);
 /* Run: writes out_dir/{config.json, model_init.h5, model.h5, metrics.csv} (each atomically).
  * ds may be NULL (read from tc->dataset). A divergence is a result (RK_OK, outcome DIVERGED). */
 rk_status train_run(const train_config *tc, const dataset_t *ds, train_result *res);
-
-/* Frame selection shared with eval: the train/test split of SPEC §4. */
-rk_status train_split_frames(const dataset_t *ds, train_split mode, double test_fraction,
-                             const char *stream_name, uint64_t seed, model_frame_ref **train,
-                             size_t *n_train, model_frame_ref **test, size_t *n_test);
-/* RMSE of energy per atom and force over frames (force written to no file). Non-finite
- * predictions give NAN. */
-rk_status train_rmse(const model_t *m, model_ws *ws, const dataset_t *ds,
-                     const model_frame_ref *frames, size_t n, double *rmse_e, double *rmse_f);
 
 /* Add provenance fields to a JSON object: git commit, compiler, BLAS build, BLAS and OpenMP
  * threads, CPUs, memory, host. */
