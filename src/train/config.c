@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "config_deepmd.h"
 #include "fs.h"
 #include "h5io.h"
 #include "import.h"
@@ -40,6 +41,9 @@
 #define CONFIG_SCALE_MAX 1e6
 /* Prefactors multiply errors; 1e6 is far above the paper's 2. */
 #define CONFIG_PREF_MAX 1e6
+
+/* DeePMD-kit rounds an automatic sel up to a multiple of this. */
+#define CONFIG_SEL_QUANTUM 4
 
 /* Integers below this magnitude print in full; larger ones as 1e+09, to keep tables narrow. */
 #define CONFIG_PRINT_INT_MAX 1e7
@@ -382,11 +386,14 @@ static rk_status load_native(const jsonw *j, const char *path, train_config *tc)
 
 rk_status config_load(const char *path, train_config *tc, config_data *data) {
     memset(data, 0, sizeof *data);
-    data->what = path;
+    snprintf(data->what, sizeof data->what, "%s", path);
     jsonw *j = NULL;
     rk_status st = jsonw_parse_file(path, &j);
     if (st) return st;
-    st = load_native(j, path, tc);
+    if (config_deepmd_detect(j))
+        st = config_deepmd_parse(j, path, tc, data);
+    else
+        st = load_native(j, path, tc);
     jsonw_free(j);
     return st;
 }
@@ -430,8 +437,7 @@ static void type_list(const dataset_t *ds, char *buf, size_t cap) {
 }
 
 /* DeePMD-kit's sel "auto:r": the largest neighbour count of each type in the data times r,
- * rounded up to a multiple of 4 (floor first, as DeePMD-kit does). */
-#define CONFIG_SEL_QUANTUM 4
+ * rounded up to a multiple of CONFIG_SEL_QUANTUM (floor first, as DeePMD-kit does). */
 static rk_status apply_sel_auto(train_config *tc, const config_data *data, const dataset_t *ds) {
     size_t total = dataset_total_frames(ds), k = 0;
     model_frame_ref *all = rk_malloc((total ? total : 1) * sizeof *all);
