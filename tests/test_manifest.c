@@ -1,11 +1,13 @@
 /* Manifest validation, table-driven: every malformed manifest gives exit status 2 and a one-line
  * message naming the file, the JSON path and the bad value; nothing is run (--dry-run) and no
- * results directory appears. */
+ * results directory appears. And the resolution of a cell's training configuration: defaults,
+ * then the manifest's top level, its dataset, its variant's "training" object. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "manifest.h"
 #include "testutil.h"
 
 typedef struct {
@@ -93,12 +95,30 @@ static const bad_case cases[] = {
      "optimizers[0]: unknown hyper-parameter 'learning_rate' for adam (valid: start_lr"},
     {"dup_label",
      "{\"name\": \"x\", " DS ", \"optimizers\": [{\"type\": \"rlekf\"}, {\"type\": \"rlekf\", "
-                             "\"block_size\": 1024}], " SEEDS "}",
+     "\"block_size\": 1024}], " SEEDS "}",
      "optimizers[1].label: duplicate label \"rlekf\""},
     {"variant_training_key",
      "{\"name\": \"x\", " DS
      ", \"optimizers\": [{\"type\": \"adam\", \"training\": {\"lr\": 1}}], " SEEDS "}",
      "optimizers[0].training.lr: unknown key"},
+    {"variant_training_duplicate",
+     "{\"name\": \"x\", " DS ", \"optimizers\": [{\"type\": \"adam\", \"training\": {\"epochs\": "
+                             "1, \"epochs\": -5}}], " SEEDS "}",
+     "optimizers[0].training.epochs: duplicate key"},
+    {"variant_training_range",
+     "{\"name\": \"x\", " DS
+     ", \"optimizers\": [{\"type\": \"adam\", \"training\": {\"pref_f\": -2}}], " SEEDS "}",
+     "optimizers[0].training.pref_f: expected a number in [0, 1e+06], got -2"},
+    {"variant_training_scope",
+     "{\"name\": \"x\", " DS
+     ", \"optimizers\": [{\"type\": \"adam\", \"training\": {\"split\": \"random\"}}], " SEEDS "}",
+     "optimizers[0].training.split: unknown key (valid: eval_max_frames"},
+    {"dataset_duplicate",
+     "{\"name\": \"x\", \"datasets\": [{\"name\": \"Cu\", \"source\": \"%s\", \"name\": "
+     "\"Cu2\"}], " OPT ", " SEEDS "}",
+     "datasets[0].name: duplicate key"},
+    {"top_level_scope", "{\"name\": \"x\", \"pref_e\": 2, " DS ", " OPT ", " SEEDS "}",
+     "manifest.pref_e: unknown key"},
     {"no_seeds", "{\"name\": \"x\", " DS ", " OPT ", \"seeds\": []}",
      "manifest.seeds: expected a non-empty array"},
     {"seed_fraction", "{\"name\": \"x\", " DS ", " OPT ", \"seeds\": [1, 1.5]}",
@@ -149,4 +169,50 @@ Test(manifest, usage_errors_exit_2) {
     cr_assert_eq(tu_rlekf("run x.json -j 0", err, sizeof err), 2);
     cr_assert_eq(tu_rlekf("run /nonexistent/m.json", err, sizeof err), 2);
     cr_assert(strstr(err, "/nonexistent/m.json"), "%s", err);
+}
+
+/* Layers: a key set at a level overrides the level above, even with the default's value; a key
+ * not set leaves it alone. */
+Test(manifest, cell_training_resolves_defaults_top_dataset_variant) {
+    char json[4096];
+    const char *src = tu_src("datasets/Cu/0_300_MOVEMENT");
+    snprintf(json, sizeof json,
+             "{\"name\": \"x\", \"epochs\": 3, \"eval_every\": 7, \"threads\": 2, "
+             "\"datasets\": [{\"name\": \"Cu\", \"source\": \"%s\", \"split\": \"random\", "
+             "\"test_fraction\": 0.3, \"max_train_frames\": 5}, {\"name\": \"Cu2\", \"source\": "
+             "\"%s\"}], "
+             "\"optimizers\": [{\"type\": \"rlekf\", \"training\": {\"epochs\": 1, \"pref_f\": 3, "
+             "\"time_budget_s\": 0}}, {\"type\": \"adam\"}], \"seeds\": [4]}",
+             src, src);
+    const char *path = tu_tmp("layers.json");
+    tu_write(path, json);
+    manifest_t m;
+    cr_assert_eq(manifest_load(path, &m), RK_OK, "%s", err_msg());
+    cr_expect_eq(m.threads, 2);
+    train_config tc;
+    /* cell 0: dataset Cu, variant rlekf */
+    manifest_cell_config(&m, 0, "cu.h5", &tc);
+    cr_expect_eq(tc.epochs, 1, "the variant's epochs, although it equals the default");
+    cr_expect_eq(tc.eval_every, 7);
+    cr_expect_eq(tc.pref_f, 3);
+    cr_expect_eq(tc.pref_e, 1, "unset: the default");
+    cr_expect_eq(tc.split, EVALUATE_SPLIT_RANDOM);
+    cr_expect_eq(tc.test_fraction, 0.3);
+    cr_expect_eq(tc.max_train_frames, 5);
+    cr_expect_eq(tc.threads, 2);
+    cr_expect_eq(tc.seed, 4);
+    cr_expect_str_eq(tc.dataset, "cu.h5");
+    cr_expect_str_eq(tc.stream_name, "Cu");
+    /* cell 1: dataset Cu, variant adam: the top level's epochs */
+    manifest_cell_config(&m, 1, "cu.h5", &tc);
+    cr_expect_eq(tc.epochs, 3);
+    cr_expect_eq(tc.pref_f, 2);
+    cr_expect_str_eq(tc.opt->name, "adam");
+    /* cell 2: dataset Cu2 (no training keys), variant rlekf */
+    manifest_cell_config(&m, 2, "cu2.h5", &tc);
+    cr_expect_eq(tc.split, EVALUATE_SPLIT_TAIL);
+    cr_expect_eq(tc.test_fraction, 0.2);
+    cr_expect_eq(tc.max_train_frames, 0);
+    cr_expect_eq(tc.epochs, 1);
+    manifest_free(&m);
 }

@@ -22,6 +22,7 @@
 #include "registry.h"
 #include "rng.h"
 #include "testutil.h"
+#include "config.h"
 #include "train.h"
 
 /* SPEC §3 constants, spelled here independently of the trainer. */
@@ -133,7 +134,7 @@ static void small_model(model_config *c) {
 static void record_run(const char *opt, const char *out, const optim_type *rt,
                        train_config *tc) {
     rec_clear();
-    train_default_config(tc);
+    config_default(tc);
     small_model(&tc->model);
     snprintf(tc->dataset, sizeof tc->dataset, "Cu");
     snprintf(tc->stream_name, sizeof tc->stream_name, "Cu");

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config.h"
 #include "csvio.h"
 #include "h5io.h"
 #include "modelutil.h"
@@ -39,7 +40,7 @@ static const dataset_t *get_cu(void) {
 }
 
 static void base_config(train_config *tc, const char *opt, const char *out) {
-    train_default_config(tc);
+    config_default(tc);
     small_model(&tc->model);
     snprintf(tc->dataset, sizeof tc->dataset, "Cu");
     snprintf(tc->stream_name, sizeof tc->stream_name, "Cu");

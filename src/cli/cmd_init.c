@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "config.h"
 #include "h5io.h"
 #include "train.h"
 
@@ -37,7 +38,7 @@ rk_status cmd_init(int argc, char **argv) {
     }
     if (!data || !out) return err_set(RK_EINPUT, "--data and -o are required (see --help)");
     train_config tc;
-    train_default_config(&tc);
+    config_default(&tc);
     snprintf(tc.dataset, sizeof tc.dataset, "%s", data);
     tc.seed = (uint64_t)seed;
     rk_status st = RK_OK;

@@ -1,12 +1,16 @@
-/* cmd_list: `rlekf list [optimizers | <optimizer>]` prints the registered optimizers, their kind
- * and summary, and a table of their hyper-parameters (default, bounds or choices, help), all read
- * from the registry so the listing can never disagree with what the parser accepts. */
+/* cmd_list: `rlekf list [optimizers | training | <optimizer>]` prints the registered optimizers,
+ * their kind and summary, and a table of their hyper-parameters (default, bounds or choices,
+ * help), all read from the registry; or the training keys, read from config.h's table. Neither
+ * listing can disagree with what the parsers accept. `--markdown` prints the tables of
+ * experiments/README.md (training keys, DeePMD-kit keys). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "config.h"
+#include "config_deepmd.h"
 #include "optim.h"
 #include "registry.h"
 
@@ -17,10 +21,14 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: rlekf list [optimizers | <optimizer>]\n\n"
+            "usage: rlekf list [optimizers | training | deepmd | <optimizer>] [--markdown]\n\n"
             "Print every registered optimizer (or just the named one): its kind, a summary and\n"
             "its hyper-parameters with default, valid range or choices, and meaning. These are\n"
             "the keys accepted in the optimizer sections of configs and manifests.\n"
+            "`training`: every training key (type, default, range, meaning, and where it may\n"
+            "appear: a run config's training section, a manifest's top level, its datasets[i],\n"
+            "its optimizers[i].training). `deepmd`: every DeePMD-kit input.json key rlekf reads\n"
+            "(Markdown). --markdown: the training table as in experiments/README.md.\n"
             "optimizers: %s\n",
             optim_names());
 }
@@ -69,8 +77,22 @@ rk_status cmd_list(int argc, char **argv) {
         usage(stdout);
         return RK_OK;
     }
+    int markdown = argc >= 2 && strcmp(argv[argc - 1], "--markdown") == 0;
+    if (markdown) argc--;
     if (argc > 2) return err_set(RK_EINPUT, "expected at most one topic, got %d", argc - 1);
     const char *topic = argc == 2 ? argv[1] : "optimizers";
+    if (strcmp(topic, "training") == 0) {
+        if (markdown)
+            config_print_markdown(stdout);
+        else
+            config_print_keys(stdout, ~0u);
+        return RK_OK;
+    }
+    if (strcmp(topic, "deepmd") == 0) {
+        config_deepmd_print_markdown(stdout);
+        return RK_OK;
+    }
+    if (markdown) return err_set(RK_EINPUT, "--markdown: only for `training` and `deepmd`");
     if (strcmp(topic, "optimizers") == 0) {
         for (size_t i = 0; i < optim_count(); i++) {
             if (i) printf("\n");
@@ -80,8 +102,8 @@ rk_status cmd_list(int argc, char **argv) {
     }
     const optim_type *t = optim_find(topic);
     if (!t)
-        return err_set(RK_EINPUT, "unknown topic '%s' (valid: optimizers, %s)", topic,
-                       optim_names());
+        return err_set(RK_EINPUT, "unknown topic '%s' (valid: optimizers, training, deepmd, %s)",
+                       topic, optim_names());
     print_type(t);
     return RK_OK;
 }

@@ -32,14 +32,14 @@ static int exists(const char *p) {
 }
 
 static rk_status parse_dataset(const jsonw *o, const char *ctx, man_dataset *d) {
-    static const char *const keys[] = {"name",     "h5",    "source",        "format",
-                                       "type_map", "split", "test_fraction", "max_train_frames",
-                                       "outliers", NULL};
-    rk_status st = jsonw_check_keys(o, ctx, keys);
-    if (st) return st;
+    static const char *const keys[] = {"name",     "h5",       "source", "format",
+                                       "type_map", "outliers", NULL};
     memset(d, 0, sizeof *d);
-    d->split = EVALUATE_SPLIT_TAIL;
-    d->test_fraction = EVALUATE_TEST_FRACTION;
+    config_layer_init(&d->training);
+    rk_status st = config_parse_keys(o, ctx, CONFIG_DATASET, keys, &d->training);
+    if (st) return st;
+    d->split = d->training.v.split;
+    d->test_fraction = d->training.v.test_fraction;
     if ((st = get_name(o, ctx, "name", d->name, sizeof d->name))) return st;
     const jsonw *h5 = jsonw_get(o, "h5"), *src = jsonw_get(o, "source");
     if (!!h5 == !!src)
@@ -78,15 +78,6 @@ static rk_status parse_dataset(const jsonw *o, const char *ctx, man_dataset *d) 
             return err_prefix(st, "%s.format: ", ctx);
     }
     if ((st = jsonw_get_str(o, ctx, "type_map", 0, d->type_map, sizeof d->type_map))) return st;
-    int idx = 0;
-    if ((st = jsonw_get_choice(o, ctx, "split", 0, evaluate_split_mode_names, &idx))) return st;
-    d->split = (evaluate_split_mode)idx;
-    if ((st = jsonw_get_num(o, ctx, "test_fraction", 0, 0.0, EVALUATE_TEST_FRACTION_MAX,
-                            &d->test_fraction)))
-        return st;
-    long v = 0;
-    if ((st = jsonw_get_int(o, ctx, "max_train_frames", 0, 0, 100000000, &v))) return st;
-    d->max_train_frames = (size_t)v;
     const jsonw *ol = jsonw_get(o, "outliers");
     if (ol) {
         static const char *const okeys[] = {"fraction", "energy_shift_eV_per_atom", "force_scale",
@@ -111,48 +102,26 @@ static rk_status parse_dataset(const jsonw *o, const char *ctx, man_dataset *d) 
     return RK_OK;
 }
 
-/* Keys of a variant that are not hyper-parameters. */
-static int variant_meta_key(const char *k) {
-    return strcmp(k, "label") == 0 || strcmp(k, "type") == 0 || strcmp(k, "group") == 0 ||
-           strcmp(k, "x") == 0 || strcmp(k, "training") == 0 || strcmp(k, "datasets") == 0 ||
-           strcmp(k, "seeds") == 0;
-}
-
 static rk_status parse_variant(const jsonw *o, const char *ctx, man_variant *v) {
+    /* keys of a variant that are not hyper-parameters */
+    static const char *const meta[] = {"label",    "group", "x", "training",
+                                       "datasets", "seeds", NULL};
     memset(v, 0, sizeof *v);
     v->x = NAN;
-    v->epochs = v->eval_every = v->eval_max_frames = -1;
-    v->time_budget_s = v->init_weight_scale = v->pref_e = v->pref_f = NAN;
+    config_layer_init(&v->training);
     if (jsonw_typeof(o) != JSONW_OBJECT) return err_set(RK_EINPUT, "%s: expected an object", ctx);
-    rk_status st;
-    char type[MAN_NAME_MAX] = "";
-    if ((st = jsonw_get_str(o, ctx, "type", 1, type, sizeof type))) return st;
-    v->opt = optim_find(type);
-    if (!v->opt)
-        return err_set(RK_EINPUT, "%s.type: unknown optimizer \"%s\" (valid: %s)", ctx, type,
-                       optim_names());
-    snprintf(v->label, sizeof v->label, "%s", type);
+    rk_status st = config_parse_optimizer(o, ctx, meta, &v->opt, &v->params);
+    if (st) return st;
+    snprintf(v->label, sizeof v->label, "%s", v->opt->name);
     if (jsonw_get(o, "label") && (st = get_name(o, ctx, "label", v->label, sizeof v->label)))
         return st;
     if ((st = jsonw_get_str(o, ctx, "group", 0, v->group, sizeof v->group))) return st;
     if ((st = jsonw_get_num(o, ctx, "x", 0, -1e300, 1e300, &v->x))) return st;
-    optim_default_params(v->opt, &v->params);
-    for (size_t i = 0; i < jsonw_size(o); i++) {
-        const jsonw *mem = jsonw_at(o, i);
-        const char *key = jsonw_key(mem);
-        if (variant_meta_key(key)) continue;
-        if (jsonw_typeof(mem) == JSONW_STRING)
-            st = optim_set_choice(v->opt, &v->params, ctx, key, jsonw_string(mem));
-        else if (jsonw_typeof(mem) == JSONW_NUMBER)
-            st = optim_set_param(v->opt, &v->params, ctx, key, jsonw_number(mem));
-        else
-            st = err_set(RK_EINPUT, "%s.%s: expected a number or a string", ctx, key);
-        if (st) return st;
-    }
     const jsonw *od = jsonw_get(o, "datasets");
     if (od) {
         if (jsonw_typeof(od) != JSONW_ARRAY || jsonw_size(od) == 0 || jsonw_size(od) > 8)
-            return err_set(RK_EINPUT, "%s.datasets: expected an array of 1 to 8 dataset names", ctx);
+            return err_set(RK_EINPUT, "%s.datasets: expected an array of 1 to 8 dataset names",
+                           ctx);
         v->n_only_datasets = jsonw_size(od);
         for (size_t i = 0; i < v->n_only_datasets; i++) {
             const jsonw *e = jsonw_at(od, i);
@@ -169,43 +138,22 @@ static rk_status parse_variant(const jsonw *o, const char *ctx, man_variant *v) 
     }
     const jsonw *tr = jsonw_get(o, "training");
     if (tr) {
-        static const char *const tkeys[] = {"epochs",
-                                            "eval_every",
-                                            "eval_max_frames",
-                                            "time_budget_s",
-                                            "init_weight_scale",
-                                            "pref_e",
-                                            "pref_f",
-                                            NULL};
         char tctx[TRAIN_PATH_MAX + 256];
         snprintf(tctx, sizeof tctx, "%s.training", ctx);
-        if ((st = jsonw_check_keys(tr, tctx, tkeys))) return st;
-        if ((st = jsonw_get_int(tr, tctx, "epochs", 0, 0, 1000000, &v->epochs))) return st;
-        if ((st = jsonw_get_int(tr, tctx, "eval_every", 0, 0, 1000000000, &v->eval_every)))
-            return st;
-        if ((st = jsonw_get_int(tr, tctx, "eval_max_frames", 0, 0, 100000000, &v->eval_max_frames)))
-            return st;
-        if ((st = jsonw_get_num(tr, tctx, "time_budget_s", 0, 0, 1e9, &v->time_budget_s)))
-            return st;
-        if ((st =
-                 jsonw_get_num(tr, tctx, "init_weight_scale", 0, 1e-6, 1e6, &v->init_weight_scale)))
-            return st;
-        if ((st = jsonw_get_num(tr, tctx, "pref_e", 0, 0, 1e6, &v->pref_e))) return st;
-        if ((st = jsonw_get_num(tr, tctx, "pref_f", 0, 0, 1e6, &v->pref_f))) return st;
+        if ((st = config_parse_keys(tr, tctx, CONFIG_VARIANT, NULL, &v->training))) return st;
     }
     return RK_OK;
 }
 
 rk_status manifest_load(const char *path, manifest_t *m) {
-    static const char *const keys[] = {
-        "name",          "description", "results_dir",     "datasets",   "model",
-        "optimizers",    "seeds",       "epochs",          "eval_every", "eval_max_frames",
-        "time_budget_s", "threads",     "memory_limit_gb", NULL};
+    static const char *const keys[] = {"name",     "description",     "results_dir",
+                                       "datasets", "model",           "optimizers",
+                                       "seeds",    "memory_limit_gb", NULL};
     memset(m, 0, sizeof *m);
     snprintf(m->path, sizeof m->path, "%s", path);
     snprintf(m->results_dir, sizeof m->results_dir, "results");
     m->model = model_default_config();
-    m->epochs = 1;
+    config_layer_init(&m->defaults);
     jsonw *j = NULL;
     rk_status st = jsonw_parse_file(path, &j);
     if (st) return st;
@@ -215,24 +163,11 @@ rk_status manifest_load(const char *path, manifest_t *m) {
     do {                                                                                           \
         if ((st = (x))) goto done;                                                                 \
     } while (0)
-    TRY(jsonw_check_keys(j, ctx, keys));
+    TRY(config_parse_keys(j, ctx, CONFIG_MANIFEST, keys, &m->defaults));
+    m->threads = m->defaults.v.threads;
     TRY(get_name(j, ctx, "name", m->name, sizeof m->name));
     TRY(jsonw_get_str(j, ctx, "description", 0, m->description, sizeof m->description));
     TRY(jsonw_get_str(j, ctx, "results_dir", 0, m->results_dir, sizeof m->results_dir));
-    long v;
-    v = (long)m->epochs;
-    TRY(jsonw_get_int(j, ctx, "epochs", 0, 0, 1000000, &v));
-    m->epochs = (size_t)v;
-    v = 0;
-    TRY(jsonw_get_int(j, ctx, "eval_every", 0, 0, 1000000000, &v));
-    m->eval_every = (size_t)v;
-    v = 0;
-    TRY(jsonw_get_int(j, ctx, "eval_max_frames", 0, 0, 100000000, &v));
-    m->eval_max_frames = (size_t)v;
-    TRY(jsonw_get_num(j, ctx, "time_budget_s", 0, 0, 1e9, &m->time_budget_s));
-    v = 0;
-    TRY(jsonw_get_int(j, ctx, "threads", 0, 0, 1024, &v));
-    m->threads = (int)v;
     TRY(jsonw_get_num(j, ctx, "memory_limit_gb", 0, 0, 1e6, &m->memory_limit_gb));
     if (jsonw_get(j, "model")) {
         char mctx[TRAIN_PATH_MAX + 64];
@@ -345,7 +280,8 @@ int manifest_cell_applies(const manifest_t *m, size_t k) {
     }
     if (V->n_only_seeds) {
         int ok = 0;
-        for (size_t i = 0; i < V->n_only_seeds; i++) ok |= V->only_seeds[i] == m->seeds[s];
+        for (size_t i = 0; i < V->n_only_seeds; i++)
+            ok |= V->only_seeds[i] == m->seeds[s];
         if (!ok) return 0;
     }
     return 1;
@@ -364,29 +300,17 @@ void manifest_cell_config(const manifest_t *m, size_t k, const char *dataset_pat
     manifest_cell(m, k, &d, &v, &s);
     const man_dataset *D = &m->datasets[d];
     const man_variant *V = &m->variants[v];
-    train_default_config(tc);
+    config_default(tc);
+    config_apply(tc, &m->defaults);
+    config_apply(tc, &D->training);
+    config_apply(tc, &V->training);
     snprintf(tc->dataset, sizeof tc->dataset, "%s", dataset_path);
-    tc->split = D->split;
-    tc->test_fraction = D->test_fraction;
-    tc->max_train_frames = D->max_train_frames;
-    tc->eval_max_frames = m->eval_max_frames;
     tc->model = m->model;
     tc->opt = V->opt;
     tc->opt_params = V->params;
-    tc->epochs = m->epochs;
-    tc->eval_every = m->eval_every;
     tc->seed = (uint64_t)m->seeds[s];
     /* paired cells: the streams derive from (dataset name, seed), never from the optimizer */
     snprintf(tc->stream_name, sizeof tc->stream_name, "%s", D->name);
-    tc->threads = m->threads;
-    tc->time_budget_s = m->time_budget_s;
-    if (V->epochs >= 0) tc->epochs = (size_t)V->epochs;
-    if (V->eval_every >= 0) tc->eval_every = (size_t)V->eval_every;
-    if (V->eval_max_frames >= 0) tc->eval_max_frames = (size_t)V->eval_max_frames;
-    if (!isnan(V->time_budget_s)) tc->time_budget_s = V->time_budget_s;
-    if (!isnan(V->init_weight_scale)) tc->init_weight_scale = V->init_weight_scale;
-    if (!isnan(V->pref_e)) tc->pref_e = V->pref_e;
-    if (!isnan(V->pref_f)) tc->pref_f = V->pref_f;
     manifest_cell_dir(m, k, tc->out_dir, sizeof tc->out_dir);
     tc->quiet = 0;
 }

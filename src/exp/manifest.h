@@ -4,13 +4,16 @@
  * are RK_EINPUT with the JSON path ("exp.json: optimizers[2].block_size: ..."); an unknown
  * optimizer lists the valid names. Keys are documented in experiments/README.md.
  * A cell is (dataset d, variant v, seed s); cells are enumerated dataset-major, then variant,
- * then seed, and every cell's training configuration is resolved here (train_config).
+ * then seed, and every cell's training configuration is resolved here (train_config): the
+ * defaults, then the training keys given at the top level, in the dataset and in the variant's
+ * "training" object, each read through the one key table of config.h.
  */
 #ifndef RLEKF_MANIFEST_H
 #define RLEKF_MANIFEST_H
 
 #include <stddef.h>
 
+#include "config.h"
 #include "err.h"
 #include "import.h"
 #include "train.h"
@@ -24,10 +27,10 @@ typedef struct {
     char sources[MAN_MAX_SOURCES][TRAIN_PATH_MAX]; /* raw sources imported by the runner */
     size_t n_sources;
     import_format format;
-    char type_map[256]; /* "O,H" or "" */
-    evaluate_split_mode split;
-    double test_fraction;
-    size_t max_train_frames;
+    char type_map[256];    /* "O,H" or "" */
+    config_layer training; /* the training keys of a dataset (split, test_fraction, ...) */
+    evaluate_split_mode split; /* resolved from `training`, for the runner's outlier injection */
+    double test_fraction;  /* likewise */
     /* label outliers injected into training frames (stress tests); fraction 0 = none */
     double outlier_fraction, outlier_energy_shift, outlier_force_scale;
 } man_dataset;
@@ -38,9 +41,7 @@ typedef struct {
     optim_params params;
     char group[MAN_NAME_MAX]; /* optional; "" */
     double x;                 /* optional; NAN */
-    /* per-variant training overrides (negative / NAN = not set) */
-    long epochs, eval_every, eval_max_frames;
-    double time_budget_s, init_weight_scale, pref_e, pref_f;
+    config_layer training;    /* per-variant training overrides ("training": {...}) */
     /* optional restrictions: run this variant only on these datasets / with these seeds */
     char only_datasets[8][MAN_NAME_MAX];
     size_t n_only_datasets;
@@ -60,9 +61,8 @@ typedef struct {
     long *seeds;
     size_t n_seeds;
     model_config model;
-    size_t epochs, eval_every, eval_max_frames;
-    double time_budget_s;
-    int threads;
+    config_layer defaults;  /* top-level training keys: the default of every cell */
+    int threads;            /* resolved from `defaults`, for the runner's thread split */
     double memory_limit_gb; /* 0 = default */
 } manifest_t;
 

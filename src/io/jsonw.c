@@ -10,6 +10,68 @@
 #define C(n) ((cJSON *)(n))
 #define CC(n) ((const cJSON *)(n))
 
+/* Objects with more members than this are checked for duplicate keys by sorting. */
+#define JSONW_PAIRWISE_MAX 32
+/* Room for the JSON path of a duplicate key in messages. */
+#define JSONW_PATH_MAX 512
+
+static int cmp_key(const void *a, const void *b) {
+    return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* The first key that an object holds twice, or NULL (an allocation failure reports none: the
+ * pairwise scan is then used). */
+static const char *duplicate_key(const cJSON *obj) {
+    size_t n = 0;
+    for (const cJSON *m = obj->child; m; m = m->next)
+        n++;
+    const cJSON **v = n > JSONW_PAIRWISE_MAX ? malloc(n * sizeof *v) : NULL;
+    if (v) {
+        size_t k = 0;
+        for (const cJSON *m = obj->child; m; m = m->next)
+            v[k++] = m;
+        qsort(v, n, sizeof *v, cmp_key);
+        const char *dup = NULL;
+        for (size_t i = 1; i < n && !dup; i++)
+            if (strcmp(v[i - 1]->string, v[i]->string) == 0) dup = v[i]->string;
+        free(v);
+        return dup;
+    }
+    for (const cJSON *a = obj->child; a; a = a->next)
+        for (const cJSON *b = obj->child; b != a; b = b->next)
+            if (strcmp(a->string, b->string) == 0) return a->string;
+    return NULL;
+}
+
+/* A key given twice in one object is an input error: lookups see only the first, so the other
+ * value would be ignored without a word. path (len used of cap) is the JSON path of n. */
+static rk_status check_duplicates(const cJSON *n, const char *what, char *path, size_t len,
+                                  size_t cap) {
+    if (cJSON_IsObject(n)) {
+        const char *dup = duplicate_key(n);
+        if (dup)
+            return err_set(RK_EINPUT, "%s: %s%s%s: duplicate key (given twice in one object)",
+                           what, path, len ? "." : "", dup);
+        for (const cJSON *m = n->child; m; m = m->next) {
+            int w = snprintf(path + len, cap - len, "%s%s", len ? "." : "", m->string);
+            size_t l2 = w < 0 || (size_t)w >= cap - len ? cap - 1 : len + (size_t)w;
+            rk_status st = check_duplicates(m, what, path, l2, cap);
+            path[len] = '\0';
+            if (st) return st;
+        }
+    } else if (cJSON_IsArray(n)) {
+        size_t i = 0;
+        for (const cJSON *m = n->child; m; m = m->next, i++) {
+            int w = snprintf(path + len, cap - len, "[%zu]", i);
+            size_t l2 = w < 0 || (size_t)w >= cap - len ? cap - 1 : len + (size_t)w;
+            rk_status st = check_duplicates(m, what, path, l2, cap);
+            path[len] = '\0';
+            if (st) return st;
+        }
+    }
+    return RK_OK;
+}
+
 rk_status jsonw_parse_text(const char *text, const char *what, jsonw **root) {
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithOpts(text, &end, 1);
@@ -23,6 +85,12 @@ rk_status jsonw_parse_text(const char *text, const char *what, jsonw **root) {
         for (const char *p = at; *p && *p != '\n' && k + 1 < sizeof near; p++) near[k++] = *p;
         near[k] = '\0';
         return err_set(RK_EINPUT, "%s: line %zu: invalid JSON near '%s'", what, line, near);
+    }
+    char path[JSONW_PATH_MAX] = "";
+    rk_status st = check_duplicates(j, what, path, 0, sizeof path);
+    if (st) {
+        cJSON_Delete(j);
+        return st;
     }
     *root = (jsonw *)j;
     return RK_OK;

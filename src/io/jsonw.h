@@ -16,6 +16,8 @@ typedef struct jsonw jsonw; /* a node; the root owns the tree */
 
 typedef enum { JSONW_NULL, JSONW_BOOL, JSONW_NUMBER, JSONW_STRING, JSONW_ARRAY, JSONW_OBJECT } jsonw_type;
 
+/* Parse; invalid JSON names the line, a key given twice in one object names its JSON path
+ * ("cfg.json: training.epochs: duplicate key ..."). */
 rk_status jsonw_parse_file(const char *path, jsonw **root);
 rk_status jsonw_parse_text(const char *text, const char *what, jsonw **root);
 void jsonw_free(jsonw *root);

@@ -12,6 +12,7 @@
 
 #include "blas.h"
 #include "clock.h"
+#include "config.h"
 #include "csvio.h"
 #include "fs.h"
 #include "h5io.h"
@@ -19,13 +20,6 @@
 #include "rlekf_git.h"
 #include "rng.h"
 #include "schema.h"
-
-/* Paper defaults (SPEC §3). */
-#define TRAIN_PREF_E 1.0
-#define TRAIN_PREF_F 2.0
-#define TRAIN_FORCE_GROUPS 4
-#define TRAIN_GROUP_ATOMS 6
-#define TRAIN_PROGRESS_S 5.0
 
 const char *train_outcome_str(train_outcome o) {
     switch (o) {
@@ -37,165 +31,6 @@ const char *train_outcome_str(train_outcome o) {
         return "time_budget";
     }
     return "?";
-}
-
-void train_default_config(train_config *tc) {
-    memset(tc, 0, sizeof *tc);
-    tc->split = EVALUATE_SPLIT_TAIL;
-    tc->test_fraction = EVALUATE_TEST_FRACTION;
-    tc->model = model_default_config();
-    tc->init_weight_scale = 1.0;
-    tc->opt = optim_default();
-    if (tc->opt) optim_default_params(tc->opt, &tc->opt_params);
-    tc->pref_e = TRAIN_PREF_E;
-    tc->pref_f = TRAIN_PREF_F;
-    tc->force_groups = TRAIN_FORCE_GROUPS;
-    tc->group_atoms = TRAIN_GROUP_ATOMS;
-    tc->epochs = 1;
-    tc->seed = 1;
-    tc->progress_interval_s = TRAIN_PROGRESS_S;
-    snprintf(tc->out_dir, sizeof tc->out_dir, "run");
-}
-
-/* ------------------------------------------------------------------ config --------------- */
-
-rk_status train_parse_optimizer(const jsonw *obj, const char *ctx, train_config *tc) {
-    char type[64] = "";
-    rk_status st = jsonw_get_str(obj, ctx, "type", 1, type, sizeof type);
-    if (st) return st;
-    const optim_type *t = optim_find(type);
-    if (!t)
-        return err_set(RK_EINPUT, "%s.type: unknown optimizer \"%s\" (valid: %s)", ctx, type,
-                       optim_names());
-    tc->opt = t;
-    optim_default_params(t, &tc->opt_params);
-    for (size_t i = 0; i < jsonw_size(obj); i++) {
-        const jsonw *mem = jsonw_at(obj, i);
-        const char *key = jsonw_key(mem);
-        if (strcmp(key, "type") == 0 || strcmp(key, "label") == 0) continue;
-        if (jsonw_typeof(mem) == JSONW_STRING)
-            st = optim_set_choice(t, &tc->opt_params, ctx, key, jsonw_string(mem));
-        else if (jsonw_typeof(mem) == JSONW_NUMBER)
-            st = optim_set_param(t, &tc->opt_params, ctx, key, jsonw_number(mem));
-        else
-            st = err_set(RK_EINPUT, "%s.%s: expected a number or a string", ctx, key);
-        if (st) return st;
-    }
-    return RK_OK;
-}
-
-rk_status train_parse_training(const jsonw *obj, const char *ctx, train_config *tc) {
-    static const char *const keys[] = {
-        "dataset",    "split", "test_fraction", "max_train_frames", "eval_max_frames",   "epochs",
-        "eval_every", "seed",  "threads",       "time_budget_s",    "init_weight_scale", "pref_e",
-        "pref_f",     NULL};
-    rk_status st = jsonw_check_keys(obj, ctx, keys);
-    if (st) return st;
-    long v;
-    int idx = (int)tc->split;
-    if ((st = jsonw_get_str(obj, ctx, "dataset", 0, tc->dataset, sizeof tc->dataset))) return st;
-    if ((st = jsonw_get_choice(obj, ctx, "split", 0, evaluate_split_mode_names, &idx))) return st;
-    tc->split = (evaluate_split_mode)idx;
-    if ((st = jsonw_get_num(obj, ctx, "test_fraction", 0, 0.0, EVALUATE_TEST_FRACTION_MAX,
-                            &tc->test_fraction)))
-        return st;
-    v = (long)tc->max_train_frames;
-    if ((st = jsonw_get_int(obj, ctx, "max_train_frames", 0, 0, 100000000, &v))) return st;
-    tc->max_train_frames = (size_t)v;
-    v = (long)tc->eval_max_frames;
-    if ((st = jsonw_get_int(obj, ctx, "eval_max_frames", 0, 0, 100000000, &v))) return st;
-    tc->eval_max_frames = (size_t)v;
-    v = (long)tc->epochs;
-    if ((st = jsonw_get_int(obj, ctx, "epochs", 0, 0, 1000000, &v))) return st;
-    tc->epochs = (size_t)v;
-    v = (long)tc->eval_every;
-    if ((st = jsonw_get_int(obj, ctx, "eval_every", 0, 0, 1000000000, &v))) return st;
-    tc->eval_every = (size_t)v;
-    v = (long)tc->seed;
-    if ((st = jsonw_get_int(obj, ctx, "seed", 0, 0, 2147483647, &v))) return st;
-    tc->seed = (uint64_t)v;
-    v = tc->threads;
-    if ((st = jsonw_get_int(obj, ctx, "threads", 0, 0, 1024, &v))) return st;
-    tc->threads = (int)v;
-    if ((st = jsonw_get_num(obj, ctx, "time_budget_s", 0, 0.0, 1e9, &tc->time_budget_s))) return st;
-    if ((st = jsonw_get_num(obj, ctx, "init_weight_scale", 0, 1e-6, 1e6, &tc->init_weight_scale)))
-        return st;
-    if ((st = jsonw_get_num(obj, ctx, "pref_e", 0, 0.0, 1e6, &tc->pref_e))) return st;
-    if ((st = jsonw_get_num(obj, ctx, "pref_f", 0, 0.0, 1e6, &tc->pref_f))) return st;
-    return RK_OK;
-}
-
-rk_status train_config_load(const char *path, train_config *tc) {
-    static const char *const keys[] = {"model", "optimizer", "training", "output", NULL};
-    jsonw *j = NULL;
-    rk_status st = jsonw_parse_file(path, &j);
-    if (st) return st;
-    char ctx[TRAIN_PATH_MAX + 32];
-    snprintf(ctx, sizeof ctx, "%s: config", path);
-    st = jsonw_check_keys(j, ctx, keys);
-    if (!st && jsonw_get(j, "model")) {
-        snprintf(ctx, sizeof ctx, "%s: model", path);
-        st = model_config_from_json(jsonw_get(j, "model"), ctx, &tc->model);
-    }
-    if (!st && jsonw_get(j, "optimizer")) {
-        snprintf(ctx, sizeof ctx, "%s: optimizer", path);
-        st = train_parse_optimizer(jsonw_get(j, "optimizer"), ctx, tc);
-    }
-    if (!st && jsonw_get(j, "training")) {
-        snprintf(ctx, sizeof ctx, "%s: training", path);
-        st = train_parse_training(jsonw_get(j, "training"), ctx, tc);
-    }
-    if (!st) {
-        snprintf(ctx, sizeof ctx, "%s: config", path);
-        st = jsonw_get_str(j, ctx, "output", 0, tc->out_dir, sizeof tc->out_dir);
-    }
-    if (!st && !tc->dataset[0])
-        st = err_set(RK_EINPUT, "%s: training.dataset: missing (required)", path);
-    jsonw_free(j);
-    return st;
-}
-
-/* The resolved configuration as a JSON object (caller frees with jsonw_free). */
-static jsonw *config_object(const train_config *tc) {
-    jsonw *o = jsonw_new_object();
-    char *ms = model_config_to_json(&tc->model);
-    jsonw *mj = NULL;
-    if (jsonw_parse_text(ms, "model", &mj) == RK_OK) jsonw_add(o, "model", mj);
-    free(ms);
-    jsonw *op = jsonw_new_object();
-    jsonw_add_str(op, "type", tc->opt->name);
-    for (size_t i = 0; i < tc->opt->n_params; i++) {
-        const optim_param_desc *d = &tc->opt->params[i];
-        if (d->type == OPTIM_P_CHOICE)
-            jsonw_add_str(op, d->name, d->choices[(int)tc->opt_params.v[i]]);
-        else
-            jsonw_add_num(op, d->name, tc->opt_params.v[i]);
-    }
-    jsonw_add(o, "optimizer", op);
-    jsonw *tr = jsonw_new_object();
-    jsonw_add_str(tr, "dataset", tc->dataset);
-    jsonw_add_str(tr, "split", evaluate_split_mode_names[tc->split]);
-    jsonw_add_num(tr, "test_fraction", tc->test_fraction);
-    jsonw_add_num(tr, "max_train_frames", (double)tc->max_train_frames);
-    jsonw_add_num(tr, "eval_max_frames", (double)tc->eval_max_frames);
-    jsonw_add_num(tr, "epochs", (double)tc->epochs);
-    jsonw_add_num(tr, "eval_every", (double)tc->eval_every);
-    jsonw_add_num(tr, "seed", (double)tc->seed);
-    jsonw_add_num(tr, "threads", tc->threads);
-    jsonw_add_num(tr, "time_budget_s", tc->time_budget_s);
-    jsonw_add_num(tr, "init_weight_scale", tc->init_weight_scale);
-    jsonw_add_num(tr, "pref_e", tc->pref_e);
-    jsonw_add_num(tr, "pref_f", tc->pref_f);
-    jsonw_add(o, "training", tr);
-    jsonw_add_str(o, "output", tc->out_dir);
-    return o;
-}
-
-char *train_config_to_json(const train_config *tc) {
-    jsonw *o = config_object(tc);
-    char *s = jsonw_print(o);
-    jsonw_free(o);
-    return s;
 }
 
 /* ------------------------------------------------------------------ run ------------------ */
@@ -548,7 +383,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     if (!st) st = run_setup(&r, tc);
     if (!st) {
         /* config.json: the resolved configuration plus provenance */
-        jsonw *o = config_object(tc), *prov = jsonw_new_object();
+        jsonw *o = config_to_object(tc), *prov = jsonw_new_object();
         train_add_provenance(prov);
         jsonw_add(o, "provenance", prov);
         char *text = jsonw_print(o);

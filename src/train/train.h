@@ -71,14 +71,7 @@ typedef struct {
 } train_result;
 
 const char *train_outcome_str(train_outcome o);
-void train_default_config(train_config *tc);
-/* Parse sections of a train config (also used by experiment manifests). */
-rk_status train_parse_optimizer(const jsonw *obj, const char *ctx, train_config *tc);
-rk_status train_parse_training(const jsonw *obj, const char *ctx, train_config *tc);
-/* Whole config file: {"model": {...}, "optimizer": {...}, "training": {...}, "output": "dir"}. */
-rk_status train_config_load(const char *path, train_config *tc);
-/* Resolved configuration as JSON text (caller frees). */
-char *train_config_to_json(const train_config *tc);
+/* Defaults, reading and writing of a train_config: config.h. */
 
 /* Run: writes out_dir/{config.json, model_init.h5, model.h5, metrics.csv} (each atomically).
  * ds may be NULL (read from tc->dataset). A divergence is a result (RK_OK, outcome DIVERGED). */
