@@ -740,10 +740,22 @@ Test(config, listings_print_every_key) {
 static const struct {
     const char *key, *file;
 } OTHER_MEANING[] = {
-    {"dataset", "src/exp/runner.c"},       {"dataset", "src/exp/report.c"},
-    {"epochs", "src/exp/runner.c"},        {"epochs", "src/exp/report.c"},
-    {"seed", "src/exp/runner.c"},          {"seed", "src/exp/report.c"},
+    {"dataset", "src/exp/runner.c"},
+    {"epochs", "src/exp/runner.c"},
+    {"seed", "src/exp/runner.c"},
     {"seed", "src/train/config_deepmd.c"},
+    /* summary.csv's column names (a file format, src/io/schema.c) */
+    {"dataset", "src/io/schema.c"},
+    {"epochs", "src/io/schema.c"},
+    {"seed", "src/io/schema.c"},
+    /* the model file's training_split record (a file format read by eval, SPEC §5 extra) */
+    {"split", "src/train/evaluate.c"},
+    {"test_fraction", "src/train/evaluate.c"},
+    {"max_train_frames", "src/train/evaluate.c"},
+    {"seed", "src/train/evaluate.c"},
+    /* sgd's own loss prefactors (optimizer hyper-parameters, not the Kalman training keys) */
+    {"pref_e", "optimizers/sgd.c"},
+    {"pref_f", "optimizers/sgd.c"},
 };
 
 static size_t count_in(const char *text, const char *needle) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "csvio.h"
 #include "jsonw.h"
 #include "report_internal.h"
@@ -346,7 +347,9 @@ static rk_status write_parity_cells(const report_ctx *c) {
         snprintf(h5, sizeof h5, "-");
         jsonw *root = NULL;
         if (fs_is_file(cfg) && jsonw_parse_file(cfg, &root) == RK_OK) {
-            const jsonw *d = jsonw_get(jsonw_get(root, "training"), "dataset");
+            /* config.json's training section, keyed as the training-key table names it */
+            const char *key = config_key_of_field(offsetof(train_config, dataset))->name;
+            const jsonw *d = jsonw_get(jsonw_get(root, "training"), key);
             if (d && jsonw_typeof(d) == JSONW_STRING)
                 snprintf(h5, sizeof h5, "%s", jsonw_string(d));
         }
