@@ -16,6 +16,18 @@
  * uses Q − β u uᵀ, computed entry by entry before use. Everything that looks at P (the dense
  * accessor, renormalisation) applies the pending update too.
  *
+ * Precision. With covariance "float32" the entries of Q are stored as floats; every entry is
+ * widened to double when read, the update v = Q − β u uᵀ is computed in double and rounded once
+ * when stored, and the mat-vec uses the stored (rounded) entry, so k = σ Q h holds for the Q in
+ * memory. Vectors, σ, β and all sums are double. Rounding is round-to-nearest in both the vector
+ * and the scalar code, so float32 results too do not depend on the instruction set.
+ *
+ * Guard. The sweep also writes the updated diagonal Q_rr of every row into k (which it does not
+ * otherwise touch); the final reduction moves it to u (whose last use was the sweep). Once A is
+ * known, the diagonal after this update, σ'·(Q_rr − (β' k_r) k_r) rounded as it will be stored,
+ * is checked in O(N): an entry that is not positive and finite means P has lost positivity (or
+ * overflowed), and the step returns RK_EDIVERGED before touching w.
+ *
  * Threads. Each large block's triangle rows are cut statically into KALMAN_PARTS contiguous
  * ranges holding equal numbers of entries (a small block is one piece). Every piece accumulates
  * its part of y = Q h into its own vector. One OpenMP region per update hands the pieces of all
@@ -43,6 +55,9 @@
  * from the denormal range (Q ~ P/σ) and σ·(Q h) cannot overflow for any finite P h. With the
  * defaults σ stays below 1e7, so this never triggers in practice. */
 #define KALMAN_SIGMA_MAX 1e150
+/* The same for float32 storage, whose normal range is only 1e-38 to 3e38: folding σ in at 1e18
+ * keeps Q ~ P/σ normal for any P above 1e-20 and never triggers with the defaults either. */
+#define KALMAN_SIGMA_MAX_F32 1e18
 /* A large triangle is cut into this many pieces of equal entry counts. 16 pieces balance 2 to 16
  * threads, also when a core is busy with another process; the price is zeroing and summing 16
  * partial vectors of n doubles against n²/2 entries swept. */
@@ -62,6 +77,7 @@
 #define KALMAN_PAR_MIN_ENTRIES ((size_t)32768)
 
 static const char *const kalman_noise_choices[] = {"per_block", "single", NULL};
+static const char *const kalman_cov_choices[] = {"float64", "float32", NULL};
 
 const optim_param_desc kalman_param_table[KALMAN_N_PARAMS] = {
     {"p0", OPTIM_P_REAL, 1.0, KALMAN_P0_MIN, KALMAN_P0_MAX, NULL,
@@ -72,15 +88,23 @@ const optim_param_desc kalman_param_table[KALMAN_N_PARAMS] = {
      "after every update lambda <- nu*lambda + 1 - nu (lambda -> 1)"},
     {"measurement_noise", OPTIM_P_CHOICE, KALMAN_NOISE_PER_BLOCK, 0.0, 1.0, kalman_noise_choices,
      "noise term of A = 1/(noise + sum h'Ph): per_block = L*lambda (reference), single = lambda"},
+    {"covariance", OPTIM_P_CHOICE, KALMAN_COV_FLOAT64, 0.0, 1.0, kalman_cov_choices,
+     "storage of the P blocks: float64, or float32 (half the memory; w, h, k, A, sums: double)"},
     {"block_size", OPTIM_P_INT, 5120.0, 1.0, KALMAN_BLOCK_SIZE_MAX, NULL,
      "N_b: tensors are gathered into blocks of at most N_b weights, larger ones cut into N_b"},
 };
+
+/* A packed triangle at the state's storage precision (kstate.f32 says which member). */
+typedef union {
+    double *d;
+    float *f;
+} ktri;
 
 typedef struct {
     size_t n, off;  /* the block covers w[off, off + n) */
     double sigma;   /* P = σ·Q */
     double beta;    /* pending update Q ← Q − β u uᵀ (when the state has one pending) */
-    double *Q;      /* packed upper triangle, n(n+1)/2 */
+    ktri Q;         /* packed upper triangle, n(n+1)/2 */
     size_t pieces;  /* 1 or KALMAN_PARTS */
     size_t *bounds; /* (pieces + 1) row boundaries of the balanced partition */
     double *part;   /* (pieces, n) partial mat-vec results */
@@ -96,15 +120,17 @@ typedef struct {
     size_t N, nblocks, nitems;
     kblock *blk;  /* (nblocks) */
     kitem *items; /* (nitems) all pieces of all blocks, largest first */
-    double *Qmem; /* all packed triangles, one after the other */
+    void *Qmem;   /* all packed triangles, one after the other */
     size_t *bmem; /* (nblocks, KALMAN_PARTS + 1) partition boundaries */
     double *pmem; /* Σ pieces_i·n_i partial vectors */
     double *k;    /* (N) gain of the current update, k_i = P_i h_i */
-    double *u;    /* (N) gain of the previous update: the pending rank-1 vector */
+    double *u;    /* (N) gain of the previous update: the pending rank-1 vector; after the
+                   * sweep, the diagonal of every Q_i (for the guard) */
     double lambda, nu;
     int single;  /* measurement noise λ instead of L·λ */
     int pending; /* a rank-1 update (β_i, u) waits to be applied to every Q_i */
     kalman_kernel kernel;
+    int f32; /* the triangles are float (covariance "float32"), else double */
     size_t updates, bytes, packed_entries;
 } kstate;
 
@@ -173,12 +199,21 @@ static size_t block_size_of(const optim_params *p, kalman_split mode) {
     return mode == KALMAN_SPLIT_GLOBAL ? 0 : (size_t)p->v[KALMAN_P_BLOCK_SIZE];
 }
 
+static int f32_of(const optim_params *p) {
+    return (int)p->v[KALMAN_P_COVARIANCE] == KALMAN_COV_FLOAT32;
+}
+
+/* Bytes of one stored covariance entry. */
+static size_t entry_bytes(int f32) {
+    return f32 ? sizeof(float) : sizeof(double);
+}
+
 /* Exactly what kalman_init allocates. */
-static size_t bytes_of(const kstats *st, size_t N) {
-    size_t doubles = st->packed + 2 * N + st->partial;
+static size_t bytes_of(const kstats *st, size_t N, int f32) {
+    size_t doubles = 2 * N + st->partial;
     return sizeof(kstate) + st->count * sizeof(kblock) +
            st->count * (KALMAN_PARTS + 1) * sizeof(size_t) + st->items * sizeof(kitem) +
-           doubles * sizeof(double);
+           st->packed * entry_bytes(f32) + doubles * sizeof(double);
 }
 
 /* The split mode a Kalman type carries in its data. */
@@ -191,7 +226,7 @@ size_t kalman_state_bytes(const optim_type *t, const optim_params *p, const layo
     const kalman_split mode = mode_of(t);
     kstats st;
     split_walk(L, mode, block_size_of(p, mode), NULL, &st);
-    return bytes_of(&st, L->n_params);
+    return bytes_of(&st, L->n_params, f32_of(p));
 }
 
 void kalman_free(void *state) {
@@ -262,13 +297,14 @@ rk_status kalman_init(const optim_type *t, void **state, const optim_params *p, 
     S->nu = p->v[KALMAN_P_NU];
     S->single = (int)p->v[KALMAN_P_NOISE] == KALMAN_NOISE_SINGLE;
     S->kernel = KALMAN_KERNEL_FUSED;
-    S->bytes = bytes_of(&st, N);
+    S->f32 = f32_of(p);
+    S->bytes = bytes_of(&st, N, S->f32);
     S->packed_entries = st.packed;
     S->blk = rk_calloc(st.count, sizeof *S->blk);
     S->items = rk_calloc(st.items, sizeof *S->items);
     S->bmem = rk_calloc(st.count * (KALMAN_PARTS + 1), sizeof *S->bmem);
     S->pmem = rk_calloc(st.partial, sizeof *S->pmem);
-    S->Qmem = rk_calloc(st.packed, sizeof *S->Qmem);
+    S->Qmem = rk_calloc(st.packed, entry_bytes(S->f32));
     S->k = rk_calloc(N, sizeof *S->k);
     S->u = rk_calloc(N, sizeof *S->u);
     size_t *sizes = rk_calloc(st.count, sizeof *sizes);
@@ -284,7 +320,10 @@ rk_status kalman_init(const optim_type *t, void **state, const optim_params *p, 
         kblock *b = &S->blk[i];
         b->n = sizes[i];
         b->off = off;
-        b->Q = S->Qmem + qoff;
+        if (S->f32)
+            b->Q.f = (float *)S->Qmem + qoff;
+        else
+            b->Q.d = (double *)S->Qmem + qoff;
         b->pieces = pieces_of(b->n);
         b->bounds = S->bmem + i * (KALMAN_PARTS + 1);
         b->part = S->pmem + poff;
@@ -292,7 +331,10 @@ rk_status kalman_init(const optim_type *t, void **state, const optim_params *p, 
         b->sigma = p->v[KALMAN_P_P0];
         size_t start = 0;
         for (size_t r = 0; r < b->n; r++) {
-            b->Q[start] = 1.0;
+            if (S->f32)
+                b->Q.f[start] = 1.0f;
+            else
+                b->Q.d[start] = 1.0;
             start += b->n - r;
         }
         partition_rows(b->n, b->pieces, b->bounds);
@@ -319,8 +361,10 @@ static size_t row_start(size_t n, size_t r) {
  * Only element-wise IEEE operations are used (no reassociation; no FMA: the AVX2 clone does not
  * enable it and C17 mode compiles with -ffp-contract=off), so the result does not depend on which
  * instruction set runs it: the sweeps are compiled twice (AVX2 and baseline) and picked at load
- * time. */
+ * time. Float32 entries are widened to double on load and rounded to nearest on store, by the
+ * same IEEE conversions in both clones. */
 typedef double kv4 __attribute__((vector_size(4 * sizeof(double))));
+typedef float kf4 __attribute__((vector_size(4 * sizeof(float))));
 #define KV_LANES 4
 #define KV_LOAD(v, p) memcpy(&(v), (p), sizeof(kv4))
 #define KV_STORE(p, v) memcpy((p), &(v), sizeof(kv4))
@@ -329,6 +373,7 @@ typedef double kv4 __attribute__((vector_size(4 * sizeof(double))));
 #else
 #define KALMAN_CLONES
 #endif
+#define KALMAN_INLINE static inline __attribute__((always_inline))
 /* Rows swept together: each load of u[c], h[c] and y[c] then serves this many rows of Q, which
  * measured 1.5× faster than one row at a time (the sweep is otherwise limited by these loads,
  * not by memory). Four rows × four lanes of partial sums fit the 16 vector registers. */
@@ -336,26 +381,67 @@ typedef double kv4 __attribute__((vector_size(4 * sizeof(double))));
 /* (The loops over the KALMAN_ROW_BLOCK rows carry "#pragma GCC unroll 4" so that the per-row
  * pointers and partial sums live in registers; keep the two numbers equal.) */
 
+/* Entry i of a packed triangle of doubles (f32 = 0) or floats (f32 = 1), as a double. f32 is a
+ * constant at every call, so each kernel below is compiled once per precision. */
+KALMAN_INLINE double q_load(const void *Q, size_t i, int f32) {
+    return f32 ? (double)((const float *)Q)[i] : ((const double *)Q)[i];
+}
+/* Store v as entry i (rounded to float for f32); returns the stored value as a double. */
+KALMAN_INLINE double q_store(void *Q, size_t i, double v, int f32) {
+    if (!f32) {
+        ((double *)Q)[i] = v;
+        return v;
+    }
+    const float x = (float)v;
+    ((float *)Q)[i] = x;
+    return (double)x;
+}
+/* The same for the KV_LANES entries i .. i+3 (vectors passed by address: returning one by value
+ * would be ABI-dependent in the baseline clone); the store leaves the stored value in *v.
+ * Widening is written element by element: GCC 12 turns that into one vcvtps2pd in the AVX2
+ * clone, but __builtin_convertvector into two halves and a shuffle (the float32 update then
+ * measured 15-30 % slower). */
+KALMAN_INLINE void q_load4(kv4 *v, const void *Q, size_t i, int f32) {
+    if (f32) {
+        kf4 x;
+        memcpy(&x, (const float *)Q + i, sizeof x);
+        *v = (kv4){x[0], x[1], x[2], x[3]};
+    } else {
+        memcpy(v, (const double *)Q + i, sizeof *v);
+    }
+}
+KALMAN_INLINE void q_store4(void *Q, size_t i, kv4 *v, int f32) {
+    if (!f32) {
+        memcpy((double *)Q + i, v, sizeof *v);
+        return;
+    }
+    const kf4 x = __builtin_convertvector(*v, kf4);
+    memcpy((float *)Q + i, &x, sizeof x);
+    *v = (kv4){x[0], x[1], x[2], x[3]};
+}
+
 /* Rows [r0, r1) of the packed symmetric Q (n × n). With apply, first the pending rank-1 update
  *     v = Q[r][c] − β u[r] u[c] ;  Q[r][c] ← v           (else v = Q[r][c], Q is only read)
- * then the mat-vec with the new entry, accumulated into y:
+ * (v is then the stored value: rounded to float for f32), then the mat-vec with the new entry,
+ * accumulated into y:
  *     y[r] += Σ_{c ≥ r} v h[c]  (the row: upper part) ;  y[c] += v h[r] for c > r (its mirror)
+ * and the diagonal entry v at c = r is written to dg[r].
  * Rows go in blocks of KALMAN_ROW_BLOCK starting at r0; each row's dot product is kept in
  * KV_LANES partial sums indexed by the column. The grouping of every sum depends only on
  * (n, r0, r1), so the result is reproducible. */
-static inline __attribute__((always_inline)) void
-sweep_core(size_t n, double *restrict Q, const double *restrict u, double beta,
-           const double *restrict h, double *restrict y, size_t r0, size_t r1, int apply) {
+KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, const double *restrict u, double beta,
+                              const double *restrict h, double *restrict y, double *restrict dg,
+                              size_t r0, size_t r1, int apply, int f32) {
     enum { RB = KALMAN_ROW_BLOCK };
-    double *q = Q + row_start(n, r0); /* start of row r */
+    size_t q = row_start(n, r0); /* index of the first entry of row r */
     size_t r = r0;
     for (; r + RB <= r1; r += RB) {
-        /* qi[i][c] = Q[r+i][c]: row pointers shifted by their first column (never below Q,
-         * since row_start(n, r) ≥ r) */
-        double *qi[RB];
+        /* Q[r+i][c] is entry qi[i] + c: row starts shifted by their first column (never below
+         * 0, since row_start(n, r) ≥ r) */
+        size_t qi[RB];
         double br[RB], hr[RB], acc[RB];
         kv4 a[RB];
-        double *next = q;
+        size_t next = q;
 #pragma GCC unroll 4
         for (size_t i = 0; i < RB; i++) {
             qi[i] = next - (r + i);
@@ -369,13 +455,13 @@ sweep_core(size_t n, double *restrict Q, const double *restrict u, double beta,
 #pragma GCC unroll 4
         for (size_t i = 0; i < RB; i++) {
             for (size_t c = r + i; c < r + RB; c++) {
-                double v = qi[i][c];
-                if (apply) {
-                    v -= br[i] * u[c];
-                    qi[i][c] = v;
-                }
+                double v = q_load(Q, qi[i] + c, f32);
+                if (apply) v = q_store(Q, qi[i] + c, v - br[i] * u[c], f32);
                 acc[i] += v * h[c];
-                if (c > r + i) y[c] += v * hr[i];
+                if (c > r + i)
+                    y[c] += v * hr[i];
+                else
+                    dg[c] = v;
             }
         }
         size_t c = r + RB;
@@ -387,10 +473,10 @@ sweep_core(size_t n, double *restrict Q, const double *restrict u, double beta,
 #pragma GCC unroll 4
             for (size_t i = 0; i < RB; i++) {
                 kv4 v;
-                KV_LOAD(v, qi[i] + c);
+                q_load4(&v, Q, qi[i] + c, f32);
                 if (apply) {
                     v = v - br[i] * uc;
-                    KV_STORE(qi[i] + c, v);
+                    q_store4(Q, qi[i] + c, &v, f32);
                 }
                 a[i] += v * hc;
                 yc += v * hr[i];
@@ -400,11 +486,8 @@ sweep_core(size_t n, double *restrict Q, const double *restrict u, double beta,
         for (; c < n; c++) {
 #pragma GCC unroll 4
             for (size_t i = 0; i < RB; i++) {
-                double v = qi[i][c];
-                if (apply) {
-                    v -= br[i] * u[c];
-                    qi[i][c] = v;
-                }
+                double v = q_load(Q, qi[i] + c, f32);
+                if (apply) v = q_store(Q, qi[i] + c, v - br[i] * u[c], f32);
                 acc[i] += v * h[c];
                 y[c] += v * hr[i];
             }
@@ -419,58 +502,109 @@ sweep_core(size_t n, double *restrict Q, const double *restrict u, double beta,
         const double b = apply ? beta * u[r] : 0.0, hr0 = h[r];
         double s = 0.0;
         for (size_t c = r; c < n; c++) {
-            double v = q[c - r];
-            if (apply) {
-                v -= b * u[c];
-                q[c - r] = v;
-            }
+            double v = q_load(Q, q + c - r, f32);
+            if (apply) v = q_store(Q, q + c - r, v - b * u[c], f32);
             s += v * h[c];
-            if (c > r) y[c] += v * hr0;
+            if (c > r)
+                y[c] += v * hr0;
+            else
+                dg[r] = v;
         }
         y[r] += s;
     }
 }
 
-/* The fused sweep: pending rank-1 update and mat-vec in one read and one write of Q. */
-KALMAN_CLONES static void fused_rows(size_t n, double *restrict Q, const double *restrict u,
-                                     double beta, const double *restrict h, double *restrict y,
-                                     size_t r0, size_t r1) {
-    sweep_core(n, Q, u, beta, h, y, r0, r1, 1);
-}
-
-/* The mat-vec alone (first update, or the unfused kernel): one read of Q. */
-KALMAN_CLONES static void spmv_rows(size_t n, double *restrict Q, const double *restrict h,
-                                    double *restrict y, size_t r0, size_t r1) {
-    sweep_core(n, Q, NULL, 0.0, h, y, r0, r1, 0);
-}
-
 /* The rank-1 update alone (unfused kernel): Q[r][c] ← Q[r][c] − β u[r] u[c] for c ≥ r. */
-KALMAN_CLONES static void spr_rows(size_t n, double *restrict Q, const double *restrict u,
-                                   double beta, size_t r0, size_t r1) {
-    double *q = Q + row_start(n, r0);
+KALMAN_INLINE void spr_core(size_t n, void *restrict Q, const double *restrict u, double beta,
+                            size_t r0, size_t r1, int f32) {
+    size_t q = row_start(n, r0);
     for (size_t r = r0; r < r1; q += n - r, r++) {
         const size_t len = n - r;
         const double *restrict uu = u + r;
         const double br = beta * uu[0];
-        for (size_t j = 0; j < len; j++)
-            q[j] -= br * uu[j];
+        /* explicit vectors: GCC -O2 does not vectorise this loop (nor, for float storage, the
+         * conversions); element-wise, so the result is that of the scalar loop */
+        size_t j = 0;
+        for (; j + KV_LANES <= len; j += KV_LANES) {
+            kv4 v, uv;
+            q_load4(&v, Q, q + j, f32);
+            KV_LOAD(uv, uu + j);
+            v = v - br * uv;
+            q_store4(Q, q + j, &v, f32);
+        }
+        for (; j < len; j++)
+            q_store(Q, q + j, q_load(Q, q + j, f32) - br * uu[j], f32);
     }
 }
 
+/* The kernels, each compiled for double (_d) and float (_f) storage: the fused sweep (pending
+ * rank-1 update and mat-vec in one read and one write of Q), the mat-vec alone (first update, or
+ * the unfused kernel: one read of Q) and the rank-1 update alone. */
+KALMAN_CLONES static void fused_rows_d(size_t n, void *restrict Q, const double *restrict u,
+                                       double beta, const double *restrict h, double *restrict y,
+                                       double *restrict dg, size_t r0, size_t r1) {
+    sweep_core(n, Q, u, beta, h, y, dg, r0, r1, 1, 0);
+}
+KALMAN_CLONES static void fused_rows_f(size_t n, void *restrict Q, const double *restrict u,
+                                       double beta, const double *restrict h, double *restrict y,
+                                       double *restrict dg, size_t r0, size_t r1) {
+    sweep_core(n, Q, u, beta, h, y, dg, r0, r1, 1, 1);
+}
+KALMAN_CLONES static void spmv_rows_d(size_t n, void *restrict Q, const double *restrict h,
+                                      double *restrict y, double *restrict dg, size_t r0,
+                                      size_t r1) {
+    sweep_core(n, Q, NULL, 0.0, h, y, dg, r0, r1, 0, 0);
+}
+KALMAN_CLONES static void spmv_rows_f(size_t n, void *restrict Q, const double *restrict h,
+                                      double *restrict y, double *restrict dg, size_t r0,
+                                      size_t r1) {
+    sweep_core(n, Q, NULL, 0.0, h, y, dg, r0, r1, 0, 1);
+}
+KALMAN_CLONES static void spr_rows_d(size_t n, void *restrict Q, const double *restrict u,
+                                     double beta, size_t r0, size_t r1) {
+    spr_core(n, Q, u, beta, r0, r1, 0);
+}
+KALMAN_CLONES static void spr_rows_f(size_t n, void *restrict Q, const double *restrict u,
+                                     double beta, size_t r0, size_t r1) {
+    spr_core(n, Q, u, beta, r0, r1, 1);
+}
+
+static void fused_rows(int f32, size_t n, void *Q, const double *u, double beta, const double *h,
+                       double *y, double *dg, size_t r0, size_t r1) {
+    (f32 ? fused_rows_f : fused_rows_d)(n, Q, u, beta, h, y, dg, r0, r1);
+}
+static void spmv_rows(int f32, size_t n, void *Q, const double *h, double *y, double *dg, size_t r0,
+                      size_t r1) {
+    (f32 ? spmv_rows_f : spmv_rows_d)(n, Q, h, y, dg, r0, r1);
+}
+static void spr_rows(int f32, size_t n, void *Q, const double *u, double beta, size_t r0,
+                     size_t r1) {
+    (f32 ? spr_rows_f : spr_rows_d)(n, Q, u, beta, r0, r1);
+}
+
+/* The triangle of block b, whichever its precision. */
+static void *tri_of(const kstate *S, const kblock *b) {
+    return S->f32 ? (void *)b->Q.f : (void *)b->Q.d;
+}
+
 /* One work item: rows [r0, r1) of block b, accumulated into the piece's own partial vector
- * (it touches y[c] only for c ≥ r0). With a pending update the fused kernel applies it in the
- * same sweep; the unfused kernel applies it in a separate pass over the same rows first. */
+ * (it touches y[c] only for c ≥ r0), the new diagonal of these rows written to k. With a pending
+ * update the fused kernel applies it in the same sweep; the unfused kernel applies it in a
+ * separate pass over the same rows first. */
 static void sweep_item(const kstate *S, const kblock *b, size_t piece, const double *h) {
     const size_t n = b->n, r0 = b->bounds[piece], r1 = b->bounds[piece + 1];
+    const int f32 = S->f32;
+    void *Q = tri_of(S, b);
     const double *u = S->u + b->off;
     const double *hb = h + b->off;
     double *yp = b->part + piece * n;
+    double *dg = S->k + b->off;
     memset(yp + r0, 0, (n - r0) * sizeof *yp);
     if (!S->pending) {
-        spmv_rows(n, b->Q, hb, yp, r0, r1);
+        spmv_rows(f32, n, Q, hb, yp, dg, r0, r1);
     } else if (S->kernel == KALMAN_KERNEL_FUSED &&
                n * KALMAN_CHUNK_MIN_ROWS > KALMAN_CHUNK_ENTRIES) {
-        fused_rows(n, b->Q, u, b->beta, hb, yp, r0, r1);
+        fused_rows(f32, n, Q, u, b->beta, hb, yp, dg, r0, r1);
     } else if (S->kernel == KALMAN_KERNEL_FUSED) {
         /* short rows: rank-1 pass then mat-vec pass over chunks small enough that the second
          * pass finds the chunk in cache (memory traffic as the fused sweep: one read, one
@@ -479,25 +613,30 @@ static void sweep_item(const kstate *S, const kblock *b, size_t piece, const dou
             size_t c1 = c0, entries = 0;
             while (c1 < r1 && entries < KALMAN_CHUNK_ENTRIES)
                 entries += n - c1++;
-            spr_rows(n, b->Q, u, b->beta, c0, c1);
-            spmv_rows(n, b->Q, hb, yp, c0, c1);
+            spr_rows(f32, n, Q, u, b->beta, c0, c1);
+            spmv_rows(f32, n, Q, hb, yp, dg, c0, c1);
             c0 = c1;
         }
     } else {
-        spr_rows(n, b->Q, u, b->beta, r0, r1);
-        spmv_rows(n, b->Q, hb, yp, r0, r1);
+        spr_rows(f32, n, Q, u, b->beta, r0, r1);
+        spmv_rows(f32, n, Q, hb, yp, dg, r0, r1);
     }
 }
 
-/* k_i = σ_i Q_i h_i for every block, Q_i first receiving the pending update. */
+/* k_i = σ_i Q_i h_i for every block, Q_i first receiving the pending update; the diagonal of
+ * every Q_i (as now stored) left in u. */
 static void sweep_all(kstate *S, const double *h) {
-    if (S->kernel == KALMAN_KERNEL_BLAS) {
+    if (S->kernel == KALMAN_KERNEL_BLAS && !S->f32) {
         for (size_t i = 0; i < S->nblocks; i++) {
             kblock *b = &S->blk[i];
+            double *u = S->u + b->off;
             /* Q ← Q − β u uᵀ */
-            if (S->pending) blas_spr(b->n, -b->beta, S->u + b->off, b->Q);
+            if (S->pending) blas_spr(b->n, -b->beta, u, b->Q.d);
+            /* u, no longer needed, receives the diagonal */
+            for (size_t r = 0; r < b->n; r++)
+                u[r] = b->Q.d[row_start(b->n, r)];
             /* k = σ Q h */
-            blas_spmv(b->n, b->sigma, b->Q, h + b->off, 0.0, S->k + b->off);
+            blas_spmv(b->n, b->sigma, b->Q.d, h + b->off, 0.0, S->k + b->off);
         }
         return;
     }
@@ -507,33 +646,52 @@ static void sweep_all(kstate *S, const double *h) {
 #pragma omp for schedule(dynamic, 1)
         for (size_t it = 0; it < S->nitems; it++)
             sweep_item(S, &S->blk[S->items[it].block], S->items[it].piece, h);
-        /* k[c] = σ · Σ_p part[p][c] over the pieces that reached c, in the fixed order p */
+        /* k[c] = σ · Σ_p part[p][c] over the pieces that reached c, in the fixed order p; the
+         * diagonal the pieces left in k moves to u (the sweep was u's last use) */
         for (size_t i = 0; i < S->nblocks; i++) {
             const kblock *b = &S->blk[i];
-            double *k = S->k + b->off;
+            double *k = S->k + b->off, *u = S->u + b->off;
 #pragma omp for schedule(static) nowait
             for (size_t c = 0; c < b->n; c++) {
                 double s = 0.0;
                 for (size_t p = 0; p < b->pieces && b->bounds[p] <= c; p++)
                     s += b->part[p * b->n + c];
+                u[c] = k[c];
                 k[c] = b->sigma * s;
             }
         }
     }
 }
 
-/* Fold σ (and the pending update) into Q: Q ← σ·(Q − β u uᵀ), σ ← 1. P is unchanged. */
-static void renormalise(kstate *S, kblock *b) {
+/* The guard's verdict: diagonal entry r of block i of P, prr, is not a positive finite number. */
+static rk_status diagonal_diverged(const kstate *S, size_t i, size_t r, double prr) {
+    const kblock *b = &S->blk[i];
+    return err_set(RK_EDIVERGED,
+                   "%s: update %zu: block %zu (weights %zu-%zu): covariance diagonal P[%zu][%zu] = "
+                   "%g is not a positive finite number",
+                   S->name, S->updates + 1, i, b->off, b->off + b->n - 1, r, r, prr);
+}
+
+/* Fold σ (and the pending update) into Q of block i: Q ← σ·(Q − β u uᵀ), σ ← 1. P is unchanged,
+ * unless it exceeds the storage range (float32: 3.4e38), which the guard reports as for an
+ * update: a diagonal entry that is not positive and finite once folded is a divergence. */
+static rk_status renormalise(kstate *S, size_t i) {
+    kblock *b = &S->blk[i];
     const double *u = S->u + b->off;
     const double beta = S->pending ? b->beta : 0.0;
-    double *q = b->Q;
+    void *Q = tri_of(S, b);
+    size_t q = 0;
     for (size_t r = 0; r < b->n; r++) {
         for (size_t c = r; c < b->n; c++)
-            q[c - r] = b->sigma * (q[c - r] - beta * u[r] * u[c]);
+            q_store(Q, q + c - r, b->sigma * (q_load(Q, q + c - r, S->f32) - beta * u[r] * u[c]),
+                    S->f32);
+        const double prr = q_load(Q, q, S->f32);
+        if (!(prr > 0.0) || !isfinite(prr)) return diagonal_diverged(S, i, r, prr);
         q += b->n - r;
     }
     b->sigma = 1.0;
     b->beta = 0.0; /* folded in: the next sweep applies a zero update */
+    return RK_OK;
 }
 
 rk_status kalman_step(void *state, double *w, const optim_signal *sig) {
@@ -545,8 +703,11 @@ rk_status kalman_step(void *state, double *w, const optim_signal *sig) {
         return err_set(RK_EDIVERGED, "%s: update %zu: error e = %g is not finite", S->name,
                        S->updates + 1, e);
 
-    for (size_t i = 0; i < S->nblocks; i++)
-        if (S->blk[i].sigma > KALMAN_SIGMA_MAX) renormalise(S, &S->blk[i]);
+    const double sigma_max = S->f32 ? KALMAN_SIGMA_MAX_F32 : KALMAN_SIGMA_MAX;
+    for (size_t i = 0; i < S->nblocks; i++) {
+        rk_status st = S->blk[i].sigma > sigma_max ? renormalise(S, i) : RK_OK;
+        if (st) return st;
+    }
     /* k_i = σ_i Q_i h_i (Q_i first receives the pending update) */
     sweep_all(S, h);
     S->pending = 0;
@@ -563,6 +724,21 @@ rk_status kalman_step(void *state, double *w, const optim_signal *sig) {
                        "%s: update %zu: innovation variance %g is not a positive finite number",
                        S->name, S->updates + 1, denom);
     const double A = 1.0 / denom;
+
+    /* Guard: the diagonal after this update, P_rr = (σ_i/λ)·(Q_rr − (A/σ_i · k_r) k_r), computed
+     * as the next sweep will store it (u holds the Q_rr this sweep left), must be positive and
+     * finite. */
+    for (size_t i = 0; i < S->nblocks; i++) {
+        const kblock *b = &S->blk[i];
+        const double beta = A / b->sigma, sigma = b->sigma / S->lambda;
+        const double *d = S->u + b->off, *k = S->k + b->off;
+        for (size_t r = 0; r < b->n; r++) {
+            double q = d[r] - beta * k[r] * k[r];
+            if (S->f32) q = (double)(float)q;
+            const double prr = sigma * q;
+            if (!(prr > 0.0) || !isfinite(prr)) return diagonal_diverged(S, i, r, prr);
+        }
+    }
 
     /* w_i ← w_i + A·e·k_i (the blocks tile w) */
     const double Ae = A * e;
@@ -629,7 +805,8 @@ size_t kalman_block_count(const optim_t *o) {
 }
 
 size_t kalman_packed_bytes(const optim_t *o) {
-    return state_of(o)->packed_entries * sizeof(double);
+    const kstate *S = state_of(o);
+    return S->packed_entries * entry_bytes(S->f32);
 }
 
 size_t kalman_block_dense(const optim_t *o, size_t i, double *P) {
@@ -637,17 +814,34 @@ size_t kalman_block_dense(const optim_t *o, size_t i, double *P) {
     RK_ASSERT(i < S->nblocks);
     const kblock *b = &S->blk[i];
     if (!P) return b->n;
-    /* P = σ·(Q − β u uᵀ), both triangles */
+    /* P = σ·(Q − β u uᵀ), both triangles, Q − β u uᵀ rounded as the next sweep will store it */
     const double *u = S->u + b->off;
     const double beta = S->pending ? b->beta : 0.0;
-    const double *q = b->Q;
+    const void *Q = tri_of(S, b);
+    size_t q = 0;
     for (size_t r = 0; r < b->n; r++) {
         for (size_t c = r; c < b->n; c++) {
-            double v = b->sigma * (q[c - r] - beta * u[r] * u[c]);
+            double e = q_load(Q, q + c - r, S->f32) - beta * u[r] * u[c];
+            if (S->f32) e = (double)(float)e;
+            const double v = b->sigma * e;
             P[r * b->n + c] = v;
             P[c * b->n + r] = v;
         }
         q += b->n - r;
     }
     return b->n;
+}
+
+void kalman_test_scale_entry(optim_t *o, size_t i, size_t r, size_t c, double f) {
+    kstate *S = state_of(o);
+    RK_ASSERT(i < S->nblocks);
+    const kblock *b = &S->blk[i];
+    RK_ASSERT(r < b->n && c < b->n);
+    if (r > c) {
+        size_t t = r;
+        r = c;
+        c = t;
+    }
+    const size_t at = row_start(b->n, r) + c - r;
+    q_store(tri_of(S, b), at, f * q_load(tri_of(S, b), at, S->f32), S->f32);
 }

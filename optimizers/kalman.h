@@ -7,9 +7,13 @@
  *     w_i ← w_i + A·e·k_i
  *     P_i ← (P_i − A·k_i k_iᵀ) / λ
  *     λ   ← ν·λ + 1 − ν
- * The three optimizers differ only in how blocks are formed (kalman_blocks). This header also
- * exports what tests and the benchmark need: the block computation, a dense copy of P_i and the
- * choice of compute kernel.
+ * The three optimizers differ only in how blocks are formed (kalman_blocks). The P_i are stored in
+ * double or, with covariance "float32", in single precision (half the memory and memory traffic);
+ * w, h, k, A and every sum are double either way (SPEC §3 "Covariance precision"). After every
+ * update the new diagonal of every P_i must be positive and finite, else the step returns
+ * RK_EDIVERGED naming the optimizer, update, block and entry. This header also exports what tests
+ * and the benchmark need: the block computation, a dense copy of P_i and the choice of compute
+ * kernel.
  */
 #ifndef RLEKF_KALMAN_H
 #define RLEKF_KALMAN_H
@@ -19,17 +23,20 @@
 #include "optim.h"
 
 /* Positions of the shared hyper-parameters in every Kalman type's table (gekf uses the first
- * KALMAN_P_BLOCK_SIZE entries, rlekf and lekf all of them). */
+ * KALMAN_P_BLOCK_SIZE entries, rlekf and lekf all of them: block_size must stay last). */
 enum {
     KALMAN_P_P0,
     KALMAN_P_LAMBDA,
     KALMAN_P_NU,
     KALMAN_P_NOISE,
+    KALMAN_P_COVARIANCE,
     KALMAN_P_BLOCK_SIZE,
     KALMAN_N_PARAMS
 };
 /* Values of the measurement_noise choice. */
 enum { KALMAN_NOISE_PER_BLOCK, KALMAN_NOISE_SINGLE };
+/* Values of the covariance choice: the storage precision of the P_i. */
+enum { KALMAN_COV_FLOAT64, KALMAN_COV_FLOAT32 };
 
 extern const optim_param_desc kalman_param_table[KALMAN_N_PARAMS];
 
@@ -44,7 +51,8 @@ typedef enum {
 typedef enum {
     KALMAN_KERNEL_FUSED, /* own OpenMP loop: previous rank-1 update fused into this mat-vec */
     KALMAN_KERNEL_LOOPS, /* own OpenMP loops: rank-1 update pass, then mat-vec pass */
-    KALMAN_KERNEL_BLAS,  /* OpenBLAS dspr, then dspmv */
+    KALMAN_KERNEL_BLAS,  /* OpenBLAS dspr, then dspmv (float64 only: a float32 state, for which
+                          * BLAS would also sum in single precision, runs KALMAN_KERNEL_LOOPS) */
 } kalman_kernel;
 
 /* Block sizes of layout L under a split mode and threshold nb (ignored for GLOBAL), in
@@ -61,7 +69,8 @@ typedef struct {
 #define KALMAN_MEMORY_HINT "rlekf with a smaller block_size needs less"
 
 /* The hooks of every Kalman type. kalman_state_bytes is exactly what kalman_init allocates:
- * Σ n_i(n_i+1)/2 · 8 for the packed triangles plus O(N). Messages carry t->name ("rlekf: update
+ * Σ n_i(n_i+1)/2 · (8, or 4 for float32) for the packed triangles, plus 8 · (2N + Σ pieces_i·n_i)
+ * for the vectors k, u and the partial mat-vec results, plus the bookkeeping. Messages carry t->name ("rlekf: update
  * 12: ..."). kalman_describe gives the blocks the type would build, e.g. "1 block of 26551" or
  * "7 blocks, largest 5120", for memory-limit messages. */
 size_t kalman_state_bytes(const optim_type *t, const optim_params *p, const layout_t *L);
@@ -79,10 +88,15 @@ int kalman_split_of(const optim_type *t);
 /* Tests and benchmark; o must be an optimizer of a Kalman type (asserted). */
 void kalman_set_kernel(optim_t *o, kalman_kernel k);
 size_t kalman_block_count(const optim_t *o);
-/* Bytes of the packed triangles alone (the memory every update streams through). */
+/* Bytes of the packed triangles alone (the memory every update streams through), at the storage
+ * precision. */
 size_t kalman_packed_bytes(const optim_t *o);
 /* Size n_i of block i; when P is not NULL, writes the dense n_i × n_i covariance P_i (row-major,
- * both triangles) into it. */
+ * both triangles) into it: the values the next update will use (for float32, each entry of
+ * P_i/σ_i as stored in single precision, times σ_i). */
 size_t kalman_block_dense(const optim_t *o, size_t i, double *P);
+/* Test hook: multiply the stored entry (r, c) of block i by f (corrupts P on purpose, to exercise
+ * the positive-diagonal guard; r, c in either order). */
+void kalman_test_scale_entry(optim_t *o, size_t i, size_t r, size_t c, double f);
 
 #endif

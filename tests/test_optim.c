@@ -228,8 +228,9 @@ Test(registry, set_param_checks_bounds_integers_choices_and_keys) {
 
     cr_assert_eq(optim_set_param(t, &p, "x", "bogus", 1), RK_EINPUT);
     cr_assert_not_null(strstr(err_msg(), "bogus"), "%s", err_msg());
-    cr_assert_not_null(strstr(err_msg(), "p0, lambda, nu, measurement_noise, block_size"), "%s",
-                       err_msg());
+    cr_assert_not_null(
+        strstr(err_msg(), "p0, lambda, nu, measurement_noise, covariance, block_size"), "%s",
+        err_msg());
 
     cr_assert_eq(optim_set_choice(t, &p, "x", "measurement_noise", "single"), RK_OK);
     cr_assert_eq(p.v[KALMAN_P_NOISE], KALMAN_NOISE_SINGLE);
