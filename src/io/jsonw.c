@@ -153,8 +153,7 @@ int jsonw_bool(const jsonw *n) {
     return cJSON_IsTrue(CC(n));
 }
 
-/* Render a value briefly for error messages. */
-static void brief(const jsonw *n, char *buf, size_t cap) {
+void jsonw_brief(const jsonw *n, char *buf, size_t cap) {
     char *s = cJSON_PrintUnformatted(CC(n));
     if (!s) {
         snprintf(buf, cap, "?");
@@ -200,7 +199,7 @@ static rk_status lookup(const jsonw *obj, const char *ctx, const char *key, int 
     }
     if (jsonw_typeof(v) != want) {
         char b[64];
-        brief(v, b, sizeof b);
+        jsonw_brief(v, b, sizeof b);
         return err_set(RK_EINPUT, "%s.%s: expected a %s, got %s", ctx, key, jsonw_type_name(want), b);
     }
     *out = v;
@@ -267,7 +266,7 @@ rk_status jsonw_get_int_array(const jsonw *obj, const char *ctx, const char *key
         double x = jsonw_typeof(e) == JSONW_NUMBER ? jsonw_number(e) : NAN;
         if (!isfinite(x) || x != floor(x) || x < (double)lo || x > (double)hi) {
             char b[64];
-            brief(e, b, sizeof b);
+            jsonw_brief(e, b, sizeof b);
             return err_set(RK_EINPUT, "%s.%s[%zu]: expected an integer in [%ld, %ld], got %s", ctx,
                            key, i, lo, hi, b);
         }

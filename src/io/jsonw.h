@@ -63,5 +63,7 @@ void jsonw_append_str(jsonw *arr, const char *v);
 jsonw *jsonw_duplicate(const jsonw *n);
 char *jsonw_print(const jsonw *n); /* formatted */
 char *jsonw_print_compact(const jsonw *n);
+/* A value as compact JSON for error messages, cut to cap bytes with "..." when longer. */
+void jsonw_brief(const jsonw *n, char *buf, size_t cap);
 
 #endif

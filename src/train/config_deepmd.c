@@ -253,21 +253,6 @@ static int adam_section(const char *section) {
     return 0;
 }
 
-static void brief(const jsonw *v, char *buf, size_t cap) {
-    char *s = jsonw_print_compact(v);
-    if (!s) {
-        snprintf(buf, cap, "?");
-        return;
-    }
-    if (strlen(s) + 1 > cap && cap > 4) {
-        memcpy(buf, s, cap - 4);
-        strcpy(buf + cap - 4, "...");
-    } else {
-        snprintf(buf, cap, "%s", s);
-    }
-    free(s);
-}
-
 /* Is the compact JSON text one of the '|'-separated values? */
 static int one_of(const char *values, const char *text) {
     size_t n = strlen(text);
@@ -320,7 +305,7 @@ static rk_status walk(dp_walk *w, const char *section, const jsonw *obj);
 static rk_status apply_fixed(dp_walk *w, const dp_key *r, const char *path, const jsonw *v) {
     char text[DP_BRIEF_MAX];
     if (v) {
-        brief(v, text, sizeof text);
+        jsonw_brief(v, text, sizeof text);
         if (one_of(r->values, text)) return RK_OK;
         return err_set(RK_EINPUT, "%s: %s: %s is not supported: %s (accepted: %s)", w->file, path,
                        text, r->note, r->values);
@@ -364,7 +349,7 @@ static rk_status apply_sel(dp_walk *w, const char *path, const jsonw *v, jsonw *
         return RK_OK;
     }
     char text[DP_BRIEF_MAX];
-    brief(v, text, sizeof text);
+    jsonw_brief(v, text, sizeof text);
     return err_set(RK_EINPUT,
                    "%s: %s: expected a list of per-type counts, \"auto\" or \"auto:r\" with r >= "
                    "1, got %s",
@@ -383,14 +368,14 @@ static rk_status apply_systems(dp_walk *w, const char *path, const jsonw *v) {
     }
     if (jsonw_typeof(v) != JSONW_ARRAY || jsonw_size(v) == 0 ||
         jsonw_size(v) > CONFIG_MAX_SYSTEMS) {
-        brief(v, text, sizeof text);
+        jsonw_brief(v, text, sizeof text);
         return err_set(RK_EINPUT, "%s: %s: expected a path or a list of 1 to %d paths, got %s",
                        w->file, path, CONFIG_MAX_SYSTEMS, text);
     }
     for (size_t i = 0; i < jsonw_size(v); i++) {
         const jsonw *e = jsonw_at(v, i);
         if (jsonw_typeof(e) != JSONW_STRING || strlen(jsonw_string(e)) >= TRAIN_PATH_MAX) {
-            brief(e, text, sizeof text);
+            jsonw_brief(e, text, sizeof text);
             return err_set(RK_EINPUT, "%s: %s[%zu]: expected a path, got %s", w->file, path, i,
                            text);
         }
@@ -403,7 +388,7 @@ static rk_status apply_systems(dp_walk *w, const char *path, const jsonw *v) {
 static rk_status apply_type_map(dp_walk *w, const char *path, const jsonw *v) {
     char *tm = w->data->type_map, text[DP_BRIEF_MAX];
     size_t cap = sizeof w->data->type_map, len = 0;
-    brief(v, text, sizeof text);
+    jsonw_brief(v, text, sizeof text);
     if (jsonw_typeof(v) != JSONW_ARRAY || jsonw_size(v) == 0 || jsonw_size(v) > MODEL_MAX_TYPES)
         return err_set(RK_EINPUT, "%s: %s: expected a list of 1 to %d element symbols, got %s",
                        w->file, path, MODEL_MAX_TYPES, text);
@@ -439,7 +424,7 @@ static rk_status apply_numb_steps(dp_walk *w, const dp_key *r, const char *secti
 
 static rk_status apply_batch_size(dp_walk *w, const char *path, const jsonw *v) {
     char text[DP_BRIEF_MAX];
-    brief(v, text, sizeof text);
+    jsonw_brief(v, text, sizeof text);
     int ok = 0;
     if (jsonw_typeof(v) == JSONW_NUMBER) {
         ok = jsonw_number(v) == 1.0;
@@ -493,7 +478,7 @@ static rk_status apply_row(dp_walk *w, const dp_key *r, const char *section, con
     case DP_ADAM:
         if (v && jsonw_typeof(v) != JSONW_NUMBER) {
             char text[DP_BRIEF_MAX];
-            brief(v, text, sizeof text);
+            jsonw_brief(v, text, sizeof text);
             st = err_set(RK_EINPUT, "%s: %s: expected a number, got %s", w->file, path, text);
         } else if (v) {
             st = optim_set_param(w->tc->opt, &w->tc->opt_params, ctx, r->target, jsonw_number(v));
@@ -508,7 +493,7 @@ static rk_status apply_row(dp_walk *w, const dp_key *r, const char *section, con
     case DP_UNSUPPORTED:
         if (v) {
             char text[DP_BRIEF_MAX];
-            brief(v, text, sizeof text);
+            jsonw_brief(v, text, sizeof text);
             st =
                 err_set(RK_EINPUT, "%s: %s: %s is not supported: %s", w->file, path, text, r->note);
         }
@@ -542,7 +527,7 @@ static rk_status walk(dp_walk *w, const char *section, const jsonw *obj) {
     char path[DP_PATH_MAX];
     if (obj && jsonw_typeof(obj) != JSONW_OBJECT) {
         char text[DP_BRIEF_MAX];
-        brief(obj, text, sizeof text);
+        jsonw_brief(obj, text, sizeof text);
         return err_set(RK_EINPUT, "%s: %s: expected an object, got %s", w->file,
                        section[0] ? section : "config", text);
     }
