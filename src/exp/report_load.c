@@ -202,6 +202,8 @@ static rk_status parse_summary_row(report_exp *e, const csvio_table *t, const ch
     if ((st = opt_num(t, path, row, SCOL(FINAL_TEST_F), &r->final_f))) return st;
     if ((st = opt_num(t, path, row, SCOL(BEST_TEST_E), &r->best_e))) return st;
     if ((st = opt_num(t, path, row, SCOL(BEST_TEST_F), &r->best_f))) return st;
+    if ((st = opt_num(t, path, row, SCOL(JOBS), &r->jobs))) return st;
+    if ((st = opt_num(t, path, row, SCOL(THREADS), &r->threads))) return st;
     int len = snprintf(r->dir, sizeof r->dir, "%s/%s/%s/seed-%ld", e->dir, dataset, label, seed);
     if (len < 0 || (size_t)len >= sizeof r->dir)
         return err_set(RK_EINPUT, "%s: row %zu: cell path too long", path, row + 2);
