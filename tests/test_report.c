@@ -757,7 +757,8 @@ Test(report_cli, plot_tables) {
 
 /* Cu, one seed each, with the training clock and the machine share: rlekf, and two Adam
  * variants of which adam-e is the strongest for energy, adam-f for force (worked out below);
- * adam-f ran with jobs_f cells at once. Baselines: E 0.5 (rlekf), F 0.1 (rlekf). */
+ * adam-f ran with jobs_f cells at once; jobs_f 0: summary.csv has no jobs and threads columns
+ * (an older tree) and provenance.json says the run had -j 2. Baselines: E 0.5, F 0.1 (rlekf). */
 static const char *build_race(const char *name, int jobs_f) {
     static char exp[1024];
     snprintf(exp, sizeof exp, "%s", tu_tmp(name));
@@ -791,7 +792,24 @@ static const char *build_race(const char *name, int jobs_f) {
              "Cu,adam-f,adam,1,done,,,,,,1000,26551,40,10,3,30,9,9,0,0.65,0.11,0.65,0.11,1,0.2,"
              "%d,1\n",
              jobs_f);
+    if (jobs_f == 0) {
+        /* drop ",jobs,threads" and each row's last two fields */
+        char *at = strstr(text, ",jobs,threads");
+        memmove(at, at + strlen(",jobs,threads"), strlen(at + strlen(",jobs,threads")) + 1);
+        for (char *nl = strchr(text, '\n'); nl && (nl = strchr(nl + 1, '\n'));) {
+            char *cut = nl;
+            for (int k = 0; k < 2; k++)
+                while (*--cut != ',') {
+                }
+            memmove(cut, nl, strlen(nl) + 1);
+            nl = cut;
+        }
+    }
     tu_write(path, text);
+    if (jobs_f == 0) {
+        snprintf(path, sizeof path, "%s/provenance.json", exp);
+        tu_write(path, "{\"experiment\": \"race\", \"jobs\": 2, \"threads_per_job\": 1}\n");
+    }
     return exp;
 }
 
@@ -862,6 +880,12 @@ Test(report_race, time_ratios_of_cells_that_shared_the_machine_are_flagged) {
     cr_expect_not_null(strstr(md, "`adam-f` | 2 | 0.4 | 6 † |"), "%s", md);
     cr_expect_not_null(strstr(md, "`adam-e` | 2 | 0.4 | 4 |"), "energy is not flagged: %s", md);
     free(md);
+    /* an older tree without the columns: provenance.json's -j 2 stands for every cell, so every
+     * finite time ratio is flagged (rlekf's four, adam-f's energy x1.5) */
+    exp = build_race("race-old", 0);
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    cr_expect_not_null(strstr(err, "warning: 5 time ratio(s)"), "%s", err);
 }
 
 /* ------------------------------------------------------------- schema ---------------------- */

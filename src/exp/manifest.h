@@ -59,7 +59,7 @@ const char *manifest_timing_name(man_timing t);
 typedef struct {
     char path[TRAIN_PATH_MAX];
     char name[MAN_NAME_MAX];
-    char description[512];
+    char description[2048]; /* free text; the committed manifests describe their protocol here */
     char results_dir[TRAIN_PATH_MAX];
     man_dataset *datasets;
     size_t n_datasets;

@@ -108,8 +108,9 @@ rk_status report_write_md(const report_ctx *c, const size_t *stab, size_t nstab,
     size_t n_shared = report_n_shared_time_ratios(c);
     if (n_shared)
         fprintf(f, "\n**Warning:** %zu time ratio(s) (marked †) compare cells that shared the "
-                   "machine with other cells (jobs > 1 in summary.csv): their training clocks "
-                   "include contention. Rerun the experiment with `\"timing\": \"exclusive\"` "
+                   "machine with other cells (jobs > 1 in summary.csv, or in provenance.json "
+                   "for cells recorded without that column): their training clocks include "
+                   "contention. Rerun the experiment with `\"timing\": \"exclusive\"` "
                    "for time ratios that compare.\n",
                 n_shared);
     for (size_t d = 0; d < c->nds; d++) {
