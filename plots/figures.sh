@@ -82,52 +82,40 @@ for ds in $datasets; do
         be=$be; bf=$bf; elo=$elo; ehi=$ehi; flo=$flo; fhi=$fhi"
 done
 
-# 2. speedup (bars exist only for datasets with an Adam variant). Two joined tables for the
-# script, numbers copied, none computed: per bar slot, how many seeds of either side reached the
-# threshold (speedup.csv); per variant, the best test RMSE of it and its Adam reference
-# (accuracy.csv) with the baseline and the thresholds (speedup.csv).
+# 2. speedup (bars exist only for datasets with an Adam variant). bars.dat holds every slot's
+# ratios, the seeds of either side that reached the threshold and its Adam reference; one join for
+# the right panels, numbers copied, none computed: per variant, the best test RMSE over the
+# baseline (accuracy.csv) of it and of its Adam reference at 1.2x for that quantity (bars.dat).
 ngroups=$(rows "$rep/bars_groups.dat" | wc -l)
 if [ "$ngroups" -gt 0 ]; then
     # The CSV columns are found by their header names (H[name] = column of the current file).
     hdr='FNR == 1 { delete H; if (FILENAME ~ /\.csv$/) { for (i = 1; i <= NF; i++) H[$i] = i; next } }'
-    # slots: 1-9 = bars.dat, 10 adam_label, 11/12 seeds_reached/seeds of the variant, 13/14 Adam's
+    # close: 1 xcenter 2 dataset 3 label 4 Adam reference for E 5 for F; best test RMSE /
+    # baseline mean/min/max: 6-8 variant E, 9-11 reference E, 12-14 variant F, 15-17 reference F
     awk -F, "$hdr"'
-        FILENAME ~ /speedup.csv$/ { k = $1 SUBSEP $2 SUBSEP $H["quantity"] SUBSEP ($H["factor"] + 0)
-            R[k] = $H["seeds_reached"]; N[k] = $H["seeds"]; next }
-        { split($0, c, " ") } c[1] ~ /^#/ { next }
-        FILENAME ~ /bars_groups.dat$/ { A[c[2] SUBSEP c[3]] = c[4]; next }
-        { a = A[c[2] SUBSEP c[3]]; q = c[4] SUBSEP (c[5] + 0)
-          v = c[2] SUBSEP c[3] SUBSEP q; w = c[2] SUBSEP a SUBSEP q
-          print $0, a, (v in R) ? R[v] " " N[v] : "nan nan", (w in R) ? R[w] " " N[w] : "nan nan" }' \
-        "$rep/speedup.csv" "$rep/bars_groups.dat" "$rep/bars.dat" >"$tmp/slots.dat"
-    # close: 1 xcenter 2 dataset 3 label 4 adam_label; best test RMSE mean/min/max (eV/atom,
-    # eV/Å): 5-7 variant E, 8-10 Adam E, 11-13 variant F, 14-16 Adam F; 17-19 E baseline and
-    # thresholds 1.2, 1.5; 20-22 the same for F
-    awk -F, "$hdr"'
-        function best(q,  p) { p = "best_test_rmse_" q
+        function rel(q,  p) { p = "best_test_rmse_" q "_over_baseline"
             return $H[p "_mean"] " " $H[p "_min"] " " $H[p "_max"] }
-        FILENAME ~ /accuracy.csv$/ { k = $1 SUBSEP $2
-            E[k] = best("e_eV_per_atom"); F[k] = best("f_eV_per_A"); next }
-        FILENAME ~ /speedup.csv$/ { k = $1 SUBSEP $H["quantity"]; B[k] = $H["baseline"]
-            T[k SUBSEP ($H["factor"] + 0)] = $H["threshold"]; next }
+        FILENAME ~ /accuracy.csv$/ { k = $1 SUBSEP $2; E[k] = rel("e"); F[k] = rel("f"); next }
         { split($0, c, " ") } c[1] ~ /^#/ { next }
-        { v = c[2] SUBSEP c[3]; a = c[2] SUBSEP c[4]; e = c[2] SUBSEP "energy"
-          f = c[2] SUBSEP "force"; u = "nan nan nan"
-          print $0, (v in E) ? E[v] : u, (a in E) ? E[a] : u, (v in F) ? F[v] : u,
-                (a in F) ? F[a] : u, B[e], T[e SUBSEP 1.2], T[e SUBSEP 1.5],
-                B[f], T[f SUBSEP 1.2], T[f SUBSEP 1.5] }' \
-        "$rep/accuracy.csv" "$rep/speedup.csv" "$rep/bars_groups.dat" >"$tmp/close.dat"
+        FILENAME ~ /bars.dat$/ { if (c[5] + 0 == 1.2) R[c[2] SUBSEP c[3] SUBSEP c[4]] = c[14]; next }
+        { d = c[2]; v = d SUBSEP c[3]; re = R[v SUBSEP "energy"]; rf = R[v SUBSEP "force"]
+          u = "nan nan nan"
+          print c[1], d, c[3], re, rf, (v in E) ? E[v] : u, ((d SUBSEP re) in E) ? E[d SUBSEP re] : u,
+                (v in F) ? F[v] : u, ((d SUBSEP rf) in F) ? F[d SUBSEP rf] : u }' \
+        "$rep/accuracy.csv" "$rep/bars.dat" "$rep/bars_groups.dat" >"$tmp/close.dat"
     xtl=$(rows "$rep/bars_groups.dat" |
         awk '{ printf "%s\"%s\\n%s\\nvs %s\" %s", n++ ? ", " : "", $2, $3, $4, $1 }')
-    vars="rep='$rep'; slots='$tmp/slots.dat'; close='$tmp/close.dat'; ngroups=$ngroups; xtl='$xtl'"
+    vars="rep='$rep'; slots='$rep/bars.dat'; close='$tmp/close.dat'; ngroups=$ngroups; xtl='$xtl'"
     for m in 1 2 3; do
         read -r lo hi n < <(range "$rep/bars.dat" $((m + 5)))
         # range() widened for a log axis; the script wants the raw extremes
         [ "$n" -gt 0 ] && vars="$vars; lo$m=$lo*1.6; hi$m=$hi/1.6" || vars="$vars; lo$m=1; hi$m=1"
         vars="$vars; has$m=$((n > 0))"
     done
-    read -r celo cehi _ < <(range "$tmp/close.dat" 5,6,7,8,9,10,17,18,19 1 1000)
-    read -r cflo cfhi _ < <(range "$tmp/close.dat" 11,12,13,14,15,16,20,21,22 1 1000)
+    # the right panels always show the lines at 1, 1.2 and 1.5
+    ends='END { print "- - - - - 1 1.5 - - - - 1 1.5" }'
+    read -r celo cehi _ < <(awk "{print} $ends" "$tmp/close.dat" | range /dev/stdin 6,7,8,9,10,11)
+    read -r cflo cfhi _ < <(awk "{print} $ends" "$tmp/close.dat" | range /dev/stdin 12,13,14,15,16,17)
     gp speedup.gp speedup "$vars; celo=$celo; cehi=$cehi; cflo=$cflo; cfhi=$cfhi"
 else
     stale speedup "no dataset with both an Adam and another variant"

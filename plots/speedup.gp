@@ -1,5 +1,6 @@
 # speedup.gp: how much faster than Adam each variant reaches 1.2x and 1.5x the baseline RMSE,
-# and, beside it, how close either side got.
+# and, beside it, how close either side got. The Adam reference of each bar is the strongest Adam
+# variant for that quantity and threshold (rlekf report), so it may differ between bars.
 # Left, three stacked panels (epochs, updates, training time): per dataset and non-Adam variant a
 # group of four bars (energy and force at 1.2x, then at 1.5x) of ratio = Adam's value / the
 # variant's value (mean over seeds), drawn from 1 on a log axis (above the line: the variant is
@@ -7,20 +8,20 @@
 # panels gives, per slot, how many seeds of the variant and of Adam did (red: not all); a slot
 # without a ratio has a × on the line, labelled "at start" (reached at the first evaluation,
 # before any update) or "no runs" when that is the reason.
-# Right, two panels (energy, force): per variant the best test RMSE of the variant (black
-# circle) and of its Adam reference (grey square), mean over seeds with a min–max bar, against
-# the dataset's baseline (solid), 1.2x (dashed) and 1.5x (dotted) of it: every seed reached a
-# threshold when the top of its bar is below the line.
+# Right, two panels (energy, force): per variant the best test RMSE over the dataset's baseline
+# of the variant (black circle) and of its Adam reference at 1.2x for that quantity (grey square),
+# mean over seeds with a min–max bar, against the baseline (1, solid), 1.2 (dashed) and 1.5
+# (dotted): every seed reached a threshold when the top of its bar is below the line.
 # Inputs (gnuplot -e): fmt, out, plotdir, rep = report folder, slots, close = the tables
 # figures.sh joins (columns below), ngroups = number of bar groups, lo1 hi1 lo2 hi2 lo3 hi3 =
 # smallest and largest finite ratio of each measure (1 if none), has1 has2 has3 = 1 if that
 # measure has any finite ratio, celo cehi cflo cfhi = ranges
-# of the right panels (meV), xtl = the group tics ("dataset\nlabel\nvs adam_label" xcenter, ...).
-# slots: 1 xpos, 2 dataset, 3 label, 4 quantity, 5 factor, 6/7/8 ratios, 9 note, 10 Adam label,
-# 11/12 seeds of the variant that reached the threshold / its seeds, 13/14 the same for Adam.
-# close: 1 xcenter, 2 dataset, 3 label, 4 Adam label, best test RMSE mean/min/max (eV) 5-7
-# variant E, 8-10 Adam E, 11-13 variant F, 14-16 Adam F, 17-19 E baseline and 1.2x, 1.5x,
-# 20-22 F baseline and 1.2x, 1.5x.
+# of the right panels (RMSE / baseline), xtl = the group tics ("dataset\nlabel\nvs adam_label" xcenter, ...).
+# slots (report/bars.dat): 1 xpos, 2 dataset, 3 label, 4 quantity, 5 factor, 6/7/8 ratios,
+# 9 note, 10/11 seeds of the variant that reached the threshold / its seeds, 12/13 the same for
+# the Adam reference, 14 its label.
+# close: 1 xcenter, 2 dataset, 3 label, 4/5 Adam reference for E/F, best test RMSE / baseline
+# mean/min/max: 6-8 variant E, 9-11 reference E, 12-14 variant F, 15-17 reference F.
 W = (ngroups * 230 + 420 > 1500) ? ngroups * 230 + 420 : 1500
 H = 1200
 load plotdir . "/common.gp"
@@ -36,9 +37,8 @@ array MEAS[3] = ["epochs", "updates", "training time"]
 array LO[3] = [lo1, lo2, lo3]
 array HI[3] = [hi1, hi2, hi3]
 array HAS[3] = [has1, has2, has3]
-MEV = 1000.0
 
-set multiplot title "Left: speed-up against Adam = Adam's cost / the variant's cost to first reach 1.2× or 1.5× the baseline (mean over seeds; above 1: the variant is faster).\nA ratio needs every seed of both sides to reach the threshold: the table says how many did (red: not all), × marks a slot without a ratio.\nRight: the best test RMSE each side reached (mean, min–max over seeds) against the baseline and the thresholds." font ",12"
+set multiplot title "Left: speed-up against Adam = Adam's cost / the variant's cost to first reach 1.2× or 1.5× the baseline (mean over seeds; above 1: the variant is faster).\nEach bar races the strongest Adam variant for its quantity and threshold (named under the group). A ratio needs every seed of both sides to reach the threshold:\nthe table says how many did (red: not all), × marks a slot without a ratio.\nRight: the best test RMSE / baseline each side reached (mean, min–max over seeds; Adam: the reference of the 1.2× bar) against the baseline and the thresholds." font ",12"
 set xrange [-1 : ngroups * 5 - 1]
 set key off
 YT = 0.80; YB = 0.13; GAP = 0.03
@@ -59,9 +59,9 @@ qname(q) = (q eq "energy") ? "E" : "F"
 allin(k, n) = (k == n) ? 0x222222 : 0xCC0000
 plot slots using 1:(2.75):(sprintf("%s\n×%g", qname(strcol(4)), $5)):(barcol(strcol(4), 1.2)) \
          with labels font ",8" tc rgb variable notitle, \
-     slots using 1:(1.5):(sprintf("%d/%d", $11, $12)):(allin($11, $12)) with labels font ",9" \
+     slots using 1:(1.5):(sprintf("%d/%d", $10, $11)):(allin($10, $11)) with labels font ",9" \
          tc rgb variable notitle, \
-     slots using 1:(0.5):(sprintf("%d/%d", $13, $14)):(allin($13, $14)) with labels font ",9" \
+     slots using 1:(0.5):(sprintf("%d/%d", $12, $13)):(allin($12, $13)) with labels font ",9" \
          tc rgb variable notitle
 set border 3
 set grid xtics ytics
@@ -111,7 +111,7 @@ CPH = (YT - YB - GAP) / 2.0
 SEG = 2.1
 array CLO[2] = [celo, cflo]
 array CHI[2] = [cehi, cfhi]
-array QN[2] = ["energy (meV/atom)", "force (meV/Å)"]
+array QN[2] = ["energy", "force"]
 do for [q = 1:2] {
     set lmargin at screen CL; set rmargin at screen CR
     set tmargin at screen YT - (q - 1) * (CPH + GAP)
@@ -119,22 +119,21 @@ do for [q = 1:2] {
     set yrange [CLO[q] : CHI[q]]
     AX = "y"; TLO = CLO[q]; THI = CHI[q]
     eval LOGTICS
-    set ylabel "best test RMSE, " . QN[q]
+    set ylabel "best test RMSE / baseline, " . QN[q]
     if (q == 2) { eval "set xtics scale 0 (" . xtl . ")" } else { unset xtics }
-    v = (q == 1) ? 5 : 11
-    b = (q == 1) ? 17 : 20
+    v = (q == 1) ? 6 : 12
     # the labels are filtered by their text, not by an undefined y: gnuplot 5.4.4 crashes on a
     # labels plot whose only row is undefined (close has one row per variant)
-    plot close using ($1 - SEG):(column(b) * MEV):(2 * SEG):(0) with vectors nohead lc rgb "black" \
+    plot close using ($1 - SEG):(1.0):(2 * SEG):(0) with vectors nohead lc rgb "black" \
              lw 1 dt 1 notitle, \
-         close using ($1 - SEG):(column(b + 1) * MEV):(2 * SEG):(0) with vectors nohead \
+         close using ($1 - SEG):(1.2):(2 * SEG):(0) with vectors nohead \
              lc rgb "#444444" lw 1 dt 2 notitle, \
-         close using ($1 - SEG):(column(b + 2) * MEV):(2 * SEG):(0) with vectors nohead \
+         close using ($1 - SEG):(1.5):(2 * SEG):(0) with vectors nohead \
              lc rgb "#444444" lw 1 dt 3 notitle, \
-         close using ($1 - 0.8):(column(v) * MEV):(column(v + 1) * MEV):(column(v + 2) * MEV) \
+         close using ($1 - 0.8):(column(v)):(column(v + 1)):(column(v + 2)) \
              with yerrorbars lc rgb "black" pt 7 ps 1.1 lw 1.3 notitle, \
-         close using ($1 + 0.8):(column(v + 3) * MEV):(column(v + 4) * MEV): \
-             (column(v + 5) * MEV) with yerrorbars lc rgb "#888888" pt 5 ps 1.1 lw 1.3 notitle, \
+         close using ($1 + 0.8):(column(v + 3)):(column(v + 4)): \
+             (column(v + 5)) with yerrorbars lc rgb "#888888" pt 5 ps 1.1 lw 1.3 notitle, \
          close using ($1 - 0.8):(CHI[q] / 1.1):(strcol(v) eq "nan" ? "no finished run" : "") \
              with labels rotate by 90 right font ",8" tc rgb "#444444" notitle, \
          close using ($1 + 0.8):(CHI[q] / 1.1):(strcol(v + 3) eq "nan" ? "no finished run" : "") \

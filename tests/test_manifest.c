@@ -117,6 +117,10 @@ static const bad_case cases[] = {
      "{\"name\": \"x\", \"datasets\": [{\"name\": \"Cu\", \"source\": \"%s\", \"name\": "
      "\"Cu2\"}], " OPT ", " SEEDS "}",
      "datasets[0].name: duplicate key"},
+    {"bad_timing", "{\"name\": \"x\", \"timing\": \"private\", " DS ", " OPT ", " SEEDS "}",
+     "manifest.timing: unknown value \"private\" (valid: shared, exclusive)"},
+    {"timing_type", "{\"name\": \"x\", \"timing\": 1, " DS ", " OPT ", " SEEDS "}",
+     "manifest.timing: "},
     {"top_level_scope", "{\"name\": \"x\", \"pref_e\": 2, " DS ", " OPT ", " SEEDS "}",
      "manifest.pref_e: unknown key"},
     {"no_seeds", "{\"name\": \"x\", " DS ", " OPT ", \"seeds\": []}",
@@ -177,7 +181,8 @@ Test(manifest, cell_training_resolves_defaults_top_dataset_variant) {
     char json[4096];
     const char *src = tu_src("datasets/Cu/0_300_MOVEMENT");
     snprintf(json, sizeof json,
-             "{\"name\": \"x\", \"epochs\": 3, \"eval_every\": 7, \"threads\": 2, "
+             "{\"name\": \"x\", \"epochs\": 3, \"eval_every\": 7, \"eval_every_images\": 9, "
+             "\"threads\": 2, \"timing\": \"exclusive\", "
              "\"datasets\": [{\"name\": \"Cu\", \"source\": \"%s\", \"split\": \"random\", "
              "\"test_fraction\": 0.3, \"max_train_frames\": 5}, {\"name\": \"Cu2\", \"source\": "
              "\"%s\"}], "
@@ -189,11 +194,13 @@ Test(manifest, cell_training_resolves_defaults_top_dataset_variant) {
     manifest_t m;
     cr_assert_eq(manifest_load(path, &m), RK_OK, "%s", err_msg());
     cr_expect_eq(m.threads, 2);
+    cr_expect_eq(m.timing, MAN_TIMING_EXCLUSIVE);
     train_config tc;
     /* cell 0: dataset Cu, variant rlekf */
     manifest_cell_config(&m, 0, "cu.h5", &tc);
     cr_expect_eq(tc.epochs, 1, "the variant's epochs, although it equals the default");
     cr_expect_eq(tc.eval_every, 7);
+    cr_expect_eq(tc.eval_every_images, 9);
     cr_expect_eq(tc.pref_f, 3);
     cr_expect_eq(tc.pref_e, 1, "unset: the default");
     cr_expect_eq(tc.split, EVALUATE_SPLIT_RANDOM);
@@ -214,5 +221,14 @@ Test(manifest, cell_training_resolves_defaults_top_dataset_variant) {
     cr_expect_eq(tc.test_fraction, 0.2);
     cr_expect_eq(tc.max_train_frames, 0);
     cr_expect_eq(tc.epochs, 1);
+    manifest_free(&m);
+    /* without the key: shared */
+    snprintf(json, sizeof json,
+             "{\"name\": \"x\", \"datasets\": [{\"name\": \"Cu\", \"source\": \"%s\"}], "
+             "\"optimizers\": [{\"type\": \"adam\"}], \"seeds\": [4]}",
+             src);
+    tu_write(path, json);
+    cr_assert_eq(manifest_load(path, &m), RK_OK, "%s", err_msg());
+    cr_expect_eq(m.timing, MAN_TIMING_SHARED);
     manifest_free(&m);
 }

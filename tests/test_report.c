@@ -79,32 +79,85 @@ Test(report_math, ratio) {
     cr_expect(isnan(report_ratio(1.0, 0.0)));
 }
 
-Test(report_math, gradient_reference_choice) {
-    report_variant v[4];
-    memset(v, 0, sizeof v);
-    const char *spec[4][3] = {{"Cu", "adam-slow", "adam"},
-                              {"Cu", "rlekf", "rlekf"},
-                              {"Cu", "adam", "adam"},
-                              {"Si", "adam-x", "adam"}};
-    for (int i = 0; i < 4; i++) {
-        strcpy(v[i].dataset, spec[i][0]);
-        strcpy(v[i].label, spec[i][1]);
-        strcpy(v[i].optimizer, spec[i][2]);
-        v[i].type = optim_find(spec[i][2]);
-        cr_assert_not_null(v[i].type);
+/* A variant of one seed whose run has the given rows (test RMSE of E and F per row: updates
+ * 10 x row, training clock clock[row]) and best RMSEs best_e/best_f (the summary's). */
+typedef struct {
+    report_variant v;
+    report_run run;
+    report_row rows[4];
+} ref_case;
+
+static void mkvariant(ref_case *c, const char *dataset, const char *label, const char *opt,
+                      size_t n, const double *clock, const double *te, const double *tf,
+                      double best_e, double best_f) {
+    memset(c, 0, sizeof *c);
+    strcpy(c->v.dataset, dataset);
+    strcpy(c->v.label, label);
+    strcpy(c->v.optimizer, opt);
+    c->v.type = optim_find(opt);
+    cr_assert_not_null(c->v.type);
+    for (size_t i = 0; i < n; i++) {
+        c->rows[i] = mkrow((double)i, 10.0 * (double)i, clock[i], te[i], tf[i]);
+        c->rows[i].clock_s = clock[i];
     }
+    c->run.rows = n ? c->rows : NULL;
+    c->run.nrows = n;
+    c->run.best_e = best_e;
+    c->run.best_f = best_f;
+    c->v.runs = &c->run;
+    c->v.nruns = 1;
+}
+
+/* Pointers into cases are stable, so the experiment's array is built from copies. */
+static void ref_exp(report_exp *e, report_variant *vars, ref_case *cases, size_t n) {
+    memset(e, 0, sizeof *e);
+    for (size_t i = 0; i < n; i++) {
+        vars[i] = cases[i].v;
+        vars[i].runs = &cases[i].run;
+    }
+    e->vars = vars;
+    e->nvars = n;
+}
+
+Test(report_math, gradient_reference_is_the_strongest_per_quantity_and_threshold) {
+    /* Cu: rlekf (Kalman, fastest of all: never a reference); adam-a reaches E <= 0.5 at 2 s and
+     * F <= 0.5 never (best F 0.6); adam-b reaches E <= 0.5 at 3 s and F <= 0.5 at 1 s; adam-c
+     * (listed last) reaches E <= 0.5 at 2 s too, but after fewer updates (10 against 20) */
+    double t[4] = {0, 1, 2, 3}, tc[4] = {0, 2, 2.5, 3};
+    double ke[4] = {1, 0.1, 0.1, 0.1}, kf[4] = {1, 0.1, 0.1, 0.1};
+    double ae[4] = {1, 0.8, 0.5, 0.4}, af[4] = {1, 0.9, 0.7, 0.6};
+    double be[4] = {1, 0.8, 0.7, 0.5}, bf[4] = {1, 0.5, 0.5, 0.5};
+    double ce[4] = {1, 0.5, 0.5, 0.5}, cf[4] = {1, 0.9, 0.9, 0.9};
+    ref_case cs[5];
+    mkvariant(&cs[0], "Cu", "rlekf", "rlekf", 4, t, ke, kf, 0.1, 0.1);
+    mkvariant(&cs[1], "Cu", "adam-a", "adam", 4, t, ae, af, 0.4, 0.6);
+    mkvariant(&cs[2], "Cu", "adam-b", "adam", 4, t, be, bf, 0.5, 0.5);
+    mkvariant(&cs[3], "Cu", "adam-c", "adam", 4, tc, ce, cf, 0.5, 0.9);
+    mkvariant(&cs[4], "Si", "adam", "adam", 0, t, ae, af, NAN, NAN);
+    report_variant v[5];
     report_exp e;
-    memset(&e, 0, sizeof e);
-    e.vars = v;
-    e.nvars = 4;
-    cr_expect_eq(report_gradient_reference(&e, "Cu"), &v[2], "the variant labelled adam wins");
-    cr_expect_eq(report_gradient_reference(&e, "Si"), &v[3], "else the first adam variant");
-    cr_expect_null(report_gradient_reference(&e, "H2O"));
-    e.nvars = 2;
-    cr_expect_eq(report_gradient_reference(&e, "Cu"), &v[0]);
+    ref_exp(&e, v, cs, 5);
+    cr_expect_eq(report_gradient_reference(&e, "Cu", REPORT_E, 0.5), &v[3],
+                 "2 s after 10 updates (adam-c) beats 2 s after 20 (adam-a) and 3 s (adam-b)");
+    cr_expect_eq(report_gradient_reference(&e, "Cu", REPORT_F, 0.5), &v[2], "only adam-b reaches");
+    /* nobody reaches F <= 0.2: the lowest best F RMSE (adam-b 0.5 < adam-a 0.6 < adam-c 0.9) */
+    cr_expect_eq(report_gradient_reference(&e, "Cu", REPORT_F, 0.2), &v[2]);
+    /* nobody reaches E <= 0.3: lowest best E (adam-a 0.4) */
+    cr_expect_eq(report_gradient_reference(&e, "Cu", REPORT_E, 0.3), &v[1]);
+    /* E <= 0.8: adam-a and adam-b both at row 1 (1 s, 10 updates): the first listed */
+    cr_expect_eq(report_gradient_reference(&e, "Cu", REPORT_E, 0.8), &v[1]);
+    /* without runs or best RMSEs: the first gradient variant; none at all: NULL */
+    cr_expect_eq(report_gradient_reference(&e, "Si", REPORT_E, 0.5), &v[4]);
+    cr_expect_null(report_gradient_reference(&e, "H2O", REPORT_E, 0.5));
+    /* equal best RMSEs when nobody reaches: the first listed (all three at 0.5 now) */
+    v[1].runs[0].best_e = 0.5;
+    cr_expect_eq(report_gradient_reference(&e, "Cu", REPORT_E, 0.3), &v[1]);
+    /* a variant with metrics whose best RMSE is unknown does not win the fallback */
+    v[1].runs[0].best_e = NAN;
+    cr_expect_eq(report_gradient_reference(&e, "Cu", REPORT_E, 0.3), &v[2]);
     /* a Kalman variant labelled like a gradient type is no reference */
-    strcpy(v[1].label, "adam");
-    cr_expect_eq(report_gradient_reference(&e, "Cu"), &v[0]);
+    strcpy(v[0].label, "adam");
+    cr_expect_eq(report_gradient_reference(&e, "Cu", REPORT_F, 0.5), &v[2]);
 }
 
 /* ------------------------------------------------------------- synthetic tree -------------- */
@@ -346,6 +399,17 @@ Test(report_cli, speedup_accuracy_curves_and_markdown) {
     cr_expect(
         close_rel(cell_num(&t, path, 0, "best_test_rmse_f_eV_per_A_mean"), 0.1125, PRINT_TOL));
     cr_expect(close_rel(cell_num(&t, path, 0, "wall_s_mean"), 3.25, PRINT_TOL));
+    /* best / baseline (E 0.5, F 0.1): E best 0.6, 0.58 -> 1.18 (1.16, 1.2); F 0.11, 0.115 */
+    cr_expect(close_rel(cell_num(&t, path, 0, "best_test_rmse_e_over_baseline_mean"), 1.18,
+                        PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, 0, "best_test_rmse_e_over_baseline_min"), 1.16,
+                        PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, 0, "best_test_rmse_e_over_baseline_max"), 1.2,
+                        PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, 0, "best_test_rmse_f_over_baseline_mean"), 1.125,
+                        PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, 0, "best_test_rmse_f_over_baseline_max"), 1.15,
+                        PRINT_TOL));
     /* rlekf-b: one diverged (final nan: skipped), one done */
     cr_expect_str_eq(cell_str(&t, 2, "n_diverged"), "1");
     cr_expect_str_eq(cell_str(&t, 2, "n_done"), "1");
@@ -537,7 +601,7 @@ Test(report_kinds, unseen_kalman_type_in_ablation_unseen_gradient_type_as_refere
     strcpy(k->optimizer, TEST_KALMAN.name);
     g->type = &TEST_GRADIENT;
     strcpy(g->optimizer, TEST_GRADIENT.name);
-    cr_expect_eq(report_gradient_reference(&e, "Cu"), g);
+    cr_expect_eq(report_gradient_reference(&e, "Cu", REPORT_E, 0.6), g);
     char md_path[1200], path[1200];
     const char *out = tu_tmp("kinds-report");
     cr_assert_eq(report_write(&e, out, md_path, sizeof md_path), RK_OK, "%s", err_msg());
@@ -554,7 +618,9 @@ Test(report_kinds, unseen_kalman_type_in_ablation_unseen_gradient_type_as_refere
     cr_expect(!strncmp(lines[2], "H2O lekf-c lekf 512 20 5000 ", 28), "%s", lines[2]);
     char *md = read_text(md_path);
     cr_expect_not_null(strstr(md, "| Cu | rlekf-a | kekf-test | 1024 | 30 |"), "%s", md);
-    cr_expect_not_null(strstr(md, "Adam reference: `adam`."));
+    cr_expect_not_null(strstr(md, "| rlekf-a | energy | ×1.2 (600 meV/atom) | 1.25 | 125 | 2.75 | "
+                                  "`adam` |"),
+                       "%s", md);
     free(md);
 
     /* the gradient variant is the reference: same ratios as with adam (see report_cli) */
@@ -667,10 +733,11 @@ Test(report_cli, plot_tables) {
      * and a gap; the ratios of report_cli's speed-up test; H2O has no reference, so no bars */
     snprintf(path, sizeof path, "%s/report/bars.dat", exp);
     cr_assert_eq(dat_lines(path, lines, 16), 12);
-    cr_expect_str_eq(lines[0], "0 Cu rlekf-a energy 1.2 2.8 0.28 1.27273 ok");
-    cr_expect_str_eq(lines[3], "3 Cu rlekf-a force 1.5 3.33333 0.333333 1.42857 ok");
-    cr_expect_str_eq(lines[4], "5 Cu rlekf-b energy 1.2 nan nan nan never");
-    cr_expect_str_eq(lines[8], "10 Cu gekf energy 1.2 nan nan nan no_runs");
+    cr_expect_str_eq(lines[0], "0 Cu rlekf-a energy 1.2 2.8 0.28 1.27273 ok 2 2 2 2 adam");
+    cr_expect_str_eq(lines[3], "3 Cu rlekf-a force 1.5 3.33333 0.333333 1.42857 ok 2 2 2 2 adam");
+    cr_expect_str_eq(lines[4], "5 Cu rlekf-b energy 1.2 nan nan nan never 0 2 2 2 adam");
+    cr_expect_str_eq(lines[6], "7 Cu rlekf-b energy 1.5 nan nan nan never 1 2 2 2 adam");
+    cr_expect_str_eq(lines[8], "10 Cu gekf energy 1.2 nan nan nan no_runs 0 0 2 2 adam");
     snprintf(path, sizeof path, "%s/report/bars_groups.dat", exp);
     cr_assert_eq(dat_lines(path, lines, 16), 3);
     cr_expect_str_eq(lines[0], "1.5 Cu rlekf-a adam");
@@ -684,6 +751,141 @@ Test(report_cli, plot_tables) {
     cr_assert_eq(dat_lines(path, lines, 16), 5);
     cr_expect_str_eq(lines[3], "Cu gekf gekf - nan 1 0 -");
     cr_expect_str_eq(lines[4], "H2O lekf-c lekf - nan 3 3 H2O__lekf-c.dat");
+}
+
+/* ------------------------------------------------------------- a fair race ---------------- */
+
+/* Cu, one seed each, with the training clock and the machine share: rlekf, and two Adam
+ * variants of which adam-e is the strongest for energy, adam-f for force (worked out below);
+ * adam-f ran with jobs_f cells at once; jobs_f 0: summary.csv has no jobs and threads columns
+ * (an older tree) and provenance.json says the run had -j 2. Baselines: E 0.5, F 0.1 (rlekf). */
+static const char *build_race(const char *name, int jobs_f) {
+    static char exp[1024];
+    snprintf(exp, sizeof exp, "%s", tu_tmp(name));
+    mkdirs(exp);
+    double ep[4] = {0, 1, 2, 3};
+    /* rlekf: E 0.6 (x1.2) and F 0.12 (x1.2) at row 1 (1 s, 50 updates), E 0.75 and F 0.15 too */
+    double uk[4] = {0, 50, 100, 150}, tk[4] = {0, 1, 2, 3};
+    double ek[4] = {1, 0.6, 0.5, 0.5}, fk[4] = {1, 0.12, 0.1, 0.1};
+    write_metrics_clock(exp, "Cu", "rlekf", 1, 4, ep, uk, tk, tk, ek, fk, "done");
+    /* adam-e: E 0.75 at row 1 (2 s), E 0.6 at row 2 (4 s, 20 updates); F never below 0.3 */
+    double ua[4] = {0, 10, 20, 30}, ta[4] = {0, 2, 4, 6};
+    double ea[4] = {1, 0.7, 0.6, 0.55}, fa[4] = {1, 0.5, 0.4, 0.3};
+    write_metrics_clock(exp, "Cu", "adam-e", 1, 4, ep, ua, ta, ta, ea, fa, "done");
+    /* adam-f: F 0.15 at row 1 (3 s), F 0.12 at row 2 (6 s, 20 updates); E 0.75 only at row 3
+     * (9 s), E 0.6 never */
+    double tf_[4] = {0, 3, 6, 9};
+    double ef[4] = {1, 0.9, 0.8, 0.65}, ff[4] = {1, 0.14, 0.12, 0.11};
+    write_metrics_clock(exp, "Cu", "adam-f", 1, 4, ep, ua, tf_, tf_, ef, ff, "done");
+    char path[1100], text[4096];
+    snprintf(path, sizeof path, "%s/summary.csv", exp);
+    snprintf(text, sizeof text,
+             "dataset,label,optimizer,seed,status,reason,group,x,block_size,n_blocks,state_bytes,"
+             "n_params,n_train,n_test,epochs,updates,wall_s,train_s,eval_s,"
+             "final_test_rmse_e_eV_per_atom,final_test_rmse_f_eV_per_A,"
+             "best_test_rmse_e_eV_per_atom,best_test_rmse_f_eV_per_A,"
+             "final_train_rmse_e_eV_per_atom,final_train_rmse_f_eV_per_A,jobs,threads\n"
+             "Cu,rlekf,rlekf,1,done,,,,1024,30,1000,26551,40,10,3,150,3,3,0,0.5,0.1,0.5,0.1,1,"
+             "0.2,1,2\n"
+             "Cu,adam-e,adam,1,done,,,,,,1000,26551,40,10,3,30,6,6,0,0.55,0.3,0.55,0.3,1,0.6,1,"
+             "2\n"
+             "Cu,adam-f,adam,1,done,,,,,,1000,26551,40,10,3,30,9,9,0,0.65,0.11,0.65,0.11,1,0.2,"
+             "%d,1\n",
+             jobs_f);
+    if (jobs_f == 0) {
+        /* drop ",jobs,threads" and each row's last two fields */
+        char *at = strstr(text, ",jobs,threads");
+        memmove(at, at + strlen(",jobs,threads"), strlen(at + strlen(",jobs,threads")) + 1);
+        for (char *nl = strchr(text, '\n'); nl && (nl = strchr(nl + 1, '\n'));) {
+            char *cut = nl;
+            for (int k = 0; k < 2; k++)
+                while (*--cut != ',') {
+                }
+            memmove(cut, nl, strlen(nl) + 1);
+            nl = cut;
+        }
+    }
+    tu_write(path, text);
+    if (jobs_f == 0) {
+        snprintf(path, sizeof path, "%s/provenance.json", exp);
+        tu_write(path, "{\"experiment\": \"race\", \"jobs\": 2, \"threads_per_job\": 1}\n");
+    }
+    return exp;
+}
+
+Test(report_race, each_quantity_races_its_strongest_adam) {
+    const char *exp = build_race("race", 1);
+    char args[2048], err[4096], path[1200];
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    cr_expect_null(strstr(err, "shared the machine"), "%s", err);
+    csvio_table t;
+    snprintf(path, sizeof path, "%s/report/speedup.csv", exp);
+    cr_assert_eq(csvio_read(path, &t), RK_OK, "%s", err_msg());
+    /* energy: adam-e (the only one at x1.2; 2 s against 9 s at x1.5) */
+    size_t r = speedup_row(&t, "rlekf", "energy", 1.2);
+    cr_expect_str_eq(cell_str(&t, r, "adam_label"), "adam-e");
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_train_s"), 4.0 / 1.0, PRINT_TOL));
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_updates"), 20.0 / 50.0, PRINT_TOL));
+    r = speedup_row(&t, "rlekf", "energy", 1.5);
+    cr_expect_str_eq(cell_str(&t, r, "adam_label"), "adam-e");
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_train_s"), 2.0 / 1.0, PRINT_TOL));
+    /* force: adam-f (adam-e never reaches) */
+    r = speedup_row(&t, "rlekf", "force", 1.2);
+    cr_expect_str_eq(cell_str(&t, r, "adam_label"), "adam-f");
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_train_s"), 6.0 / 1.0, PRINT_TOL));
+    r = speedup_row(&t, "rlekf", "force", 1.5);
+    cr_expect_str_eq(cell_str(&t, r, "adam_label"), "adam-f");
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_train_s"), 3.0 / 1.0, PRINT_TOL));
+    /* the Adam variants against each other: adam-f's energy against adam-e (2 s / 9 s) */
+    r = speedup_row(&t, "adam-f", "energy", 1.5);
+    cr_expect_str_eq(cell_str(&t, r, "adam_label"), "adam-e");
+    cr_expect(close_rel(cell_num(&t, path, r, "ratio_train_s"), 2.0 / 9.0, PRINT_TOL));
+    r = speedup_row(&t, "adam-e", "energy", 1.5);
+    cr_expect_str_eq(cell_str(&t, r, "ratio_train_s"), "n/a", "the reference itself");
+    csvio_free(&t);
+    /* bars.dat: per bar its own reference and that side's seeds */
+    char lines[16][DAT_LINE_MAX];
+    snprintf(path, sizeof path, "%s/report/bars.dat", exp);
+    cr_assert_eq(dat_lines(path, lines, 16), 4);
+    cr_expect_str_eq(lines[0], "0 Cu rlekf energy 1.2 2 0.4 4 ok 1 1 1 1 adam-e");
+    cr_expect_str_eq(lines[1], "1 Cu rlekf force 1.2 2 0.4 6 ok 1 1 1 1 adam-f");
+    snprintf(path, sizeof path, "%s/report/bars_groups.dat", exp);
+    cr_assert_eq(dat_lines(path, lines, 16), 1);
+    cr_expect_str_eq(lines[0], "1.5 Cu rlekf adam-e/adam-f");
+    /* report.md names the reference of every row */
+    snprintf(path, sizeof path, "%s/report/report.md", exp);
+    char *md = read_text(path);
+    cr_expect_not_null(strstr(md, "| rlekf | energy | ×1.2 (600 meV/atom) | 1 | 50 | 1 | `adam-e` | 2 "
+                                  "| 0.4 | 4 |"),
+                       "%s", md);
+    cr_expect_not_null(strstr(md, "| rlekf | force | ×1.2 (120 meV/Å) | 1 | 50 | 1 | `adam-f` | 2 "
+                                  "| 0.4 | 6 |"),
+                       "%s", md);
+    cr_expect_null(strstr(md, "shared the machine"));
+    free(md);
+}
+
+Test(report_race, time_ratios_of_cells_that_shared_the_machine_are_flagged) {
+    const char *exp = build_race("race-shared", 2);
+    char args[2048], err[4096], path[1200];
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    /* adam-f ran beside another cell: rlekf's two force ratios and adam-f's energy x1.5 ratio */
+    cr_expect_not_null(strstr(err, "warning: 3 time ratio(s) compare cells that shared the machine"),
+                       "%s", err);
+    snprintf(path, sizeof path, "%s/report/report.md", exp);
+    char *md = read_text(path);
+    cr_expect_not_null(strstr(md, "**Warning:** 3 time ratio(s) (marked †)"), "%s", md);
+    cr_expect_not_null(strstr(md, "`adam-f` | 2 | 0.4 | 6 † |"), "%s", md);
+    cr_expect_not_null(strstr(md, "`adam-e` | 2 | 0.4 | 4 |"), "energy is not flagged: %s", md);
+    free(md);
+    /* an older tree without the columns: provenance.json's -j 2 stands for every cell, so every
+     * finite time ratio is flagged (rlekf's four, adam-f's energy x1.5) */
+    exp = build_race("race-old", 0);
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    cr_expect_not_null(strstr(err, "warning: 5 time ratio(s)"), "%s", err);
 }
 
 /* ------------------------------------------------------------- schema ---------------------- */
@@ -711,7 +913,7 @@ Test(report_schema, headers_as_documented) {
                   "state_bytes,n_params,n_train,n_test,epochs,updates,wall_s,train_s,eval_s,"
                   "final_test_rmse_e_eV_per_atom,final_test_rmse_f_eV_per_A,"
                   "best_test_rmse_e_eV_per_atom,best_test_rmse_f_eV_per_A,"
-                  "final_train_rmse_e_eV_per_atom,final_train_rmse_f_eV_per_A");
+                  "final_train_rmse_e_eV_per_atom,final_train_rmse_f_eV_per_A,jobs,threads");
     expect_header(schema_accuracy_cols, SCHEMA_ACCURACY_NCOLS,
                   "dataset,label,optimizer,n_seeds,n_done,n_diverged,n_time_budget,n_skipped,"
                   "n_failed,final_test_rmse_e_eV_per_atom_mean,final_test_rmse_e_eV_per_atom_min,"
@@ -720,7 +922,10 @@ Test(report_schema, headers_as_documented) {
                   "best_test_rmse_e_eV_per_atom_mean,best_test_rmse_e_eV_per_atom_min,"
                   "best_test_rmse_e_eV_per_atom_max,best_test_rmse_f_eV_per_A_mean,"
                   "best_test_rmse_f_eV_per_A_min,best_test_rmse_f_eV_per_A_max,epochs_mean,"
-                  "updates_mean,wall_s_mean,train_s_mean");
+                  "updates_mean,wall_s_mean,train_s_mean,best_test_rmse_e_over_baseline_mean,"
+                  "best_test_rmse_e_over_baseline_min,best_test_rmse_e_over_baseline_max,"
+                  "best_test_rmse_f_over_baseline_mean,best_test_rmse_f_over_baseline_min,"
+                  "best_test_rmse_f_over_baseline_max");
     expect_header(schema_speedup_cols, SCHEMA_SPEEDUP_NCOLS,
                   "dataset,label,optimizer,quantity,unit,factor,baseline,threshold,seeds_reached,"
                   "seeds,epochs,updates,train_s,adam_label,ratio_epochs,ratio_updates,ratio_train_s");

@@ -55,7 +55,12 @@ static int count_finished(const char *results) {
     return n;
 }
 
-/* Equal tables, ignoring the clock columns. */
+/* How a cell shared the machine (the -j of its run), not a result of it. */
+static int is_share_column(const char *name) {
+    return !strcmp(name, "jobs") || !strcmp(name, "threads");
+}
+
+/* Equal tables, ignoring the clock columns and the machine share. */
 static void assert_csv_equal(const char *a, const char *b) {
     csvio_table ta, tb;
     cr_assert_eq(csvio_read(a, &ta), RK_OK, "%s", err_msg());
@@ -64,7 +69,7 @@ static void assert_csv_equal(const char *a, const char *b) {
     cr_assert_eq(ta.nrows, tb.nrows, "%s vs %s: rows %zu vs %zu", a, b, ta.nrows, tb.nrows);
     for (size_t c = 0; c < ta.ncols; c++) {
         cr_assert_str_eq(ta.header[c], tb.header[c]);
-        if (tu_is_clock_column(ta.header[c])) continue;
+        if (tu_is_clock_column(ta.header[c]) || is_share_column(ta.header[c])) continue;
         for (size_t r = 0; r < ta.nrows; r++)
             cr_assert_str_eq(csvio_cell(&ta, r, c), csvio_cell(&tb, r, c), "%s row %zu column %s",
                              b, r + 2, ta.header[c]);
@@ -167,4 +172,88 @@ Test(runner, shards_partition_the_grid) {
     snprintf(args, sizeof args, "run %s --results %s --shard 1/4 --quiet", mpath, res);
     cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
     cr_assert_eq(count_finished(res), 5); /* + cells 0, 4, 8 */
+}
+
+/* The text of smoke.json with the replacements (from, to) applied in order, written to tmp. */
+static void smoke_edited(char *path, size_t cap, const char *name, const char *const (*edits)[2],
+                         size_t n) {
+    char text[8192], out[8192];
+    cr_assert_eq(tu_read(tu_src("experiments/smoke.json"), text, sizeof text), 0);
+    for (size_t i = 0; i < n; i++) {
+        char *at = strstr(text, edits[i][0]);
+        cr_assert_not_null(at, "smoke.json must contain %s", edits[i][0]);
+        *at = '\0';
+        snprintf(out, sizeof out, "%s%s%s", text, edits[i][1], at + strlen(edits[i][0]));
+        snprintf(text, sizeof text, "%s", out);
+    }
+    snprintf(path, cap, "%s", tu_tmp(name));
+    tu_write(path, text);
+}
+
+/* The images column of a cell's metrics.csv, comma-joined. */
+static void images_of(const char *metrics, char *buf, size_t cap) {
+    csvio_table t;
+    cr_assert_eq(csvio_read(metrics, &t), RK_OK, "%s", err_msg());
+    int c = csvio_col(&t, "images");
+    cr_assert(c >= 0);
+    buf[0] = '\0';
+    for (size_t r = 0; r < t.nrows; r++)
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", r ? "," : "",
+                 csvio_cell(&t, r, (size_t)c));
+    csvio_free(&t);
+}
+
+/* "timing": "exclusive" runs one cell at a time with all threads whatever -j says, and every
+ * cell records its share; eval_every_images evaluates Kalman and Adam after the same images. */
+Test(runner, exclusive_timing_and_evaluation_cadence_in_images, .timeout = 600) {
+    const char *const edits[][2] = {{"\"epochs\": 3", "\"epochs\": 1"},
+                                    {"\"eval_every\": 10", "\"eval_every_images\": 4"},
+                                    {"\"threads\": 1", "\"threads\": 2"},
+                                    {"{", "{\"timing\": \"exclusive\", "}};
+    char mpath[600], spath[600], res[600], args[2000], err[4096];
+    smoke_edited(mpath, sizeof mpath, "exclusive.json", edits, 4);
+    smoke_edited(spath, sizeof spath, "shared.json", edits, 3);
+    cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
+    snprintf(res, sizeof res, "%s", tu_tmp("resX"));
+    /* cells 1 (rlekf-256 seed 2), 4 (adam seed 2) and 7 (gekf seed 2, skipped) */
+    snprintf(args, sizeof args, "run %s --results %s --shard 2/3 -j 2", mpath, res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    cr_expect_not_null(strstr(err, "timing \"exclusive\": one cell at a time with all threads "
+                                   "(-j 2 ignored)"),
+                       "%s", err);
+    cr_expect_not_null(strstr(err, "with 1 job(s) x 2 thread(s)"), "%s", err);
+    char sum[700], text[8192];
+    snprintf(sum, sizeof sum, "%s/smoke/summary.csv", res);
+    csvio_table t;
+    cr_assert_eq(csvio_read(sum, &t), RK_OK, "%s", err_msg());
+    cr_assert_eq(t.nrows, 3);
+    for (size_t r = 0; r < t.nrows; r++) {
+        cr_expect_str_eq(csvio_cell(&t, r, (size_t)csvio_col(&t, "jobs")), "1");
+        cr_expect_str_eq(csvio_cell(&t, r, (size_t)csvio_col(&t, "threads")), "2");
+    }
+    csvio_free(&t);
+    snprintf(sum, sizeof sum, "%s/smoke/provenance.json", res);
+    cr_assert_eq(tu_read(sum, text, sizeof text), 0);
+    cr_expect_not_null(strstr(text, "\"timing\":\t\"exclusive\""), "%s", text);
+    /* 6 training images: the initial evaluation, then after every 4th image and at every
+     * epoch's end, counted over the run, for rlekf (5 updates per image, 1 epoch) as for adam
+     * (1 update per image, 4 epochs in smoke.json) */
+    char ik[256], ia[256];
+    images_of(cell_path(res, "rlekf-256", 2, "metrics.csv"), ik, sizeof ik);
+    images_of(cell_path(res, "adam", 2, "metrics.csv"), ia, sizeof ia);
+    cr_expect_str_eq(ik, "0,4,6");
+    cr_expect_str_eq(ia, "0,4,6,8,12,16,18,20,24");
+    /* shared (the default) with -j 2: two cells at once, one thread each */
+    snprintf(res, sizeof res, "%s", tu_tmp("resY"));
+    snprintf(args, sizeof args, "run %s --results %s --shard 2/3 -j 2 --quiet", spath, res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    cr_expect_null(strstr(err, "ignored"), "%s", err);
+    snprintf(sum, sizeof sum, "%s/smoke/summary.csv", res);
+    cr_assert_eq(csvio_read(sum, &t), RK_OK, "%s", err_msg());
+    cr_assert_eq(t.nrows, 3);
+    for (size_t r = 0; r < t.nrows; r++) {
+        cr_expect_str_eq(csvio_cell(&t, r, (size_t)csvio_col(&t, "jobs")), "2");
+        cr_expect_str_eq(csvio_cell(&t, r, (size_t)csvio_col(&t, "threads")), "1");
+    }
+    csvio_free(&t);
 }

@@ -6,6 +6,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+static const char *const TIMING_NAMES[MAN_NTIMING + 1] = {"shared", "exclusive", NULL};
+
+const char *manifest_timing_name(man_timing t) {
+    RK_ASSERT(t < MAN_NTIMING);
+    return TIMING_NAMES[t];
+}
+
 static int path_safe(const char *s) {
     if (!*s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0) return 0;
     for (const char *p = s; *p; p++)
@@ -148,7 +155,8 @@ static rk_status parse_variant(const jsonw *o, const char *ctx, man_variant *v) 
 rk_status manifest_load(const char *path, manifest_t *m) {
     static const char *const keys[] = {"name",     "description",     "results_dir",
                                        "datasets", "model",           "optimizers",
-                                       "seeds",    "memory_limit_gb", NULL};
+                                       "seeds",    "memory_limit_gb", "timing",
+                                       NULL};
     memset(m, 0, sizeof *m);
     snprintf(m->path, sizeof m->path, "%s", path);
     snprintf(m->results_dir, sizeof m->results_dir, "results");
@@ -169,6 +177,9 @@ rk_status manifest_load(const char *path, manifest_t *m) {
     TRY(jsonw_get_str(j, ctx, "description", 0, m->description, sizeof m->description));
     TRY(jsonw_get_str(j, ctx, "results_dir", 0, m->results_dir, sizeof m->results_dir));
     TRY(jsonw_get_num(j, ctx, "memory_limit_gb", 0, 0, 1e6, &m->memory_limit_gb));
+    int timing = MAN_TIMING_SHARED;
+    TRY(jsonw_get_choice(j, ctx, "timing", 0, TIMING_NAMES, &timing));
+    m->timing = (man_timing)timing;
     if (jsonw_get(j, "model")) {
         char mctx[TRAIN_PATH_MAX + 64];
         snprintf(mctx, sizeof mctx, "%s: model", path);

@@ -49,10 +49,17 @@ typedef struct {
     size_t n_only_seeds;
 } man_variant;
 
+/* How the cells share the machine ("timing"): shared (the default) runs -j cells at once, each
+ * with its share of the threads; exclusive runs one cell at a time with all threads, so that the
+ * times of its cells compare (the runner ignores -j > 1 for such a manifest, and says so). */
+typedef enum { MAN_TIMING_SHARED, MAN_TIMING_EXCLUSIVE, MAN_NTIMING } man_timing;
+/* "shared", "exclusive". */
+const char *manifest_timing_name(man_timing t);
+
 typedef struct {
     char path[TRAIN_PATH_MAX];
     char name[MAN_NAME_MAX];
-    char description[512];
+    char description[2048]; /* free text; the committed manifests describe their protocol here */
     char results_dir[TRAIN_PATH_MAX];
     man_dataset *datasets;
     size_t n_datasets;
@@ -64,6 +71,7 @@ typedef struct {
     config_layer defaults;  /* top-level training keys: the default of every cell */
     int threads;            /* resolved from `defaults`, for the runner's thread split */
     double memory_limit_gb; /* 0 = default */
+    man_timing timing;      /* "timing" (MAN_TIMING_SHARED if absent) */
 } manifest_t;
 
 rk_status manifest_load(const char *path, manifest_t *m);

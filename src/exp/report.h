@@ -10,7 +10,8 @@
  *   variant value    = mean over seeds of crossing epoch / updates / train_s, defined only when
  *                      every seed with metrics crossed ("never (k/n reached)" otherwise)
  *   ratio(V)         = value(reference) / value(V), per quantity, factor and measure; the
- *                      reference is the dataset's gradient-kind variant (report_gradient_reference)
+ *                      reference of (d, q, factor) is the strongest gradient-kind variant on d
+ *                      for that quantity and threshold (report_gradient_reference)
  *   curve row i      = median / min / max over the seeds that have a row i (nan values skipped);
  *                      also the median of |w|(row i) - |w|(row 0), the drift of the weight norm
  * Optimizers are told apart by their registered type (optim_find of summary.csv's optimizer
@@ -74,6 +75,7 @@ typedef struct {
     report_row *rows; /* (nrows) */
     size_t nrows;
     int clock_is_wall; /* its metrics.csv has no train_s: clock_s is wall_s */
+    double jobs, threads; /* how the cell shared the machine (summary.csv; NAN if not recorded) */
     char dir[REPORT_PATH_MAX]; /* the cell folder */
 } report_run;
 
@@ -126,11 +128,17 @@ double report_ratio(double ref_value, double v_value);
 /* Lowest finite test RMSE of q over every row of every run on dataset (NAN if none). */
 double report_baseline(const report_exp *e, const char *dataset, report_qty q);
 
-/* The reference of a dataset's speed-up ratios: a variant whose optimizer is of gradient kind;
- * of several, the one labelled with its optimizer's name (the type's default configuration, e.g.
- * label "adam" of optimizer adam), else the first in summary.csv order. NULL if the dataset has
- * none. (A later change may take the strongest gradient-kind variant instead.) */
-const report_variant *report_gradient_reference(const report_exp *e, const char *dataset);
+/* The reference of the speed-up ratios of dataset, quantity q and threshold: the strongest
+ * variant whose optimizer is of gradient kind (a fair race against Adam's best configuration):
+ *   1. of those that reach the threshold (every seed with metrics crosses it), the one with the
+ *      lowest mean crossing time on the training clock (train_s); equal times: fewer mean
+ *      updates, then the first in summary.csv order;
+ *   2. if none reaches it, the one with the lowest mean over seeds of the best test RMSE of q
+ *      (summary.csv); equal: the first in summary.csv order;
+ *   3. if no variant has a best RMSE either, the first in summary.csv order.
+ * NULL if the dataset has no gradient-kind variant. */
+const report_variant *report_gradient_reference(const report_exp *e, const char *dataset,
+                                                report_qty q, double threshold);
 
 /* ------------------------------------------------------------- files ----------------------- */
 

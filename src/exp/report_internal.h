@@ -20,6 +20,7 @@
 #define REPORT_BYTES_PER_MIB 1048576.0
 /* Crossing measures: 0 epoch, 1 updates, 2 train_s (the training clock). */
 #define REPORT_NMEASURES 3
+#define REPORT_MEASURE_TRAIN_S 2
 
 /* ------------------------------------------------------------- kinds (report_math.c) ------- */
 
@@ -51,14 +52,26 @@ typedef struct {
     report_var_info *vi;         /* (nvars) */
     /* (nvars, NQTY, NFACTORS) crossings */
     report_crossing *cross;
+    /* (nds, NQTY, NFACTORS) the reference variant's index (report_gradient_reference), or
+     * REPORT_NO_REF */
+    size_t *ref;
+    int *shared; /* (nvars) a run of the variant with metrics shared the machine (jobs > 1) */
     size_t max_seeds;
 } report_ctx;
+#define REPORT_NO_REF SIZE_MAX
 
 /* Derive baselines, per-variant numbers and crossings of e; report_ctx_free releases them. */
 rk_status report_ctx_init(report_ctx *c, const report_exp *e, const char *out_dir);
 void report_ctx_free(report_ctx *c);
 size_t report_ds_index(const report_ctx *c, const char *dataset);
 const report_crossing *report_cross_at(const report_ctx *c, size_t var, int q, int f);
+/* The reference of dataset index d, quantity q, factor index f; NULL if none. */
+const report_variant *report_ref_at(const report_ctx *c, size_t d, int q, int f);
+/* Whether a time ratio between variants a and v compares cells that shared the machine. */
+int report_time_shared(const report_ctx *c, size_t a, size_t v);
+/* Finite training-time ratios (speedup.csv rows) whose two sides include a cell that shared the
+ * machine; report.md and stderr warn about them. */
+size_t report_n_shared_time_ratios(const report_ctx *c);
 
 /* Crossing value of measure m (REPORT_NMEASURES). */
 double report_crossing_value(const report_crossing *c, int m);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "csvio.h"
+#include "jsonw.h"
 #include "registry.h"
 #include "report_internal.h"
 #include "schema.h"
@@ -20,6 +21,9 @@
 /* Column names of the two inputs. */
 #define MCOL(name) (schema_metrics_cols[SCHEMA_METRICS_##name])
 #define SCOL(name) (schema_summary_cols[SCHEMA_SUMMARY_##name])
+
+/* provenance.json's record of the runner's -j (runner.c writes it). */
+#define PROVENANCE_JOBS "jobs"
 
 static const char *const STATUS_NAMES[REPORT_NSTATUS] = {"done", "diverged", "time_budget",
                                                          "skipped", "failed"};
@@ -202,6 +206,8 @@ static rk_status parse_summary_row(report_exp *e, const csvio_table *t, const ch
     if ((st = opt_num(t, path, row, SCOL(FINAL_TEST_F), &r->final_f))) return st;
     if ((st = opt_num(t, path, row, SCOL(BEST_TEST_E), &r->best_e))) return st;
     if ((st = opt_num(t, path, row, SCOL(BEST_TEST_F), &r->best_f))) return st;
+    if ((st = opt_num(t, path, row, SCOL(JOBS), &r->jobs))) return st;
+    if ((st = opt_num(t, path, row, SCOL(THREADS), &r->threads))) return st;
     int len = snprintf(r->dir, sizeof r->dir, "%s/%s/%s/seed-%ld", e->dir, dataset, label, seed);
     if (len < 0 || (size_t)len >= sizeof r->dir)
         return err_set(RK_EINPUT, "%s: row %zu: cell path too long", path, row + 2);
@@ -254,6 +260,21 @@ rk_status report_load(const char *exp_dir, report_exp *e) {
     if (!st) {
         snprintf(path, sizeof path, "%s/provenance.json", e->dir);
         if (fs_is_file(path)) st = fs_read_all(path, &e->provenance, NULL);
+    }
+    if (!st && e->provenance) {
+        /* cells recorded before the per-cell jobs column: the run's -j from provenance.json
+         * (the last invocation's; the best record there is) */
+        jsonw *pj = NULL;
+        double jobs = NAN;
+        if (jsonw_parse_file(path, &pj) == RK_OK) {
+            const jsonw *jv = jsonw_get(pj, PROVENANCE_JOBS);
+            if (jv && jsonw_typeof(jv) == JSONW_NUMBER) jobs = jsonw_number(jv);
+        }
+        jsonw_free(pj);
+        err_clear(); /* an unreadable provenance only costs this fallback */
+        for (size_t j = 0; j < e->nvars; j++)
+            for (size_t k = 0; k < e->vars[j].nruns; k++)
+                if (isnan(e->vars[j].runs[k].jobs)) e->vars[j].runs[k].jobs = jobs;
     }
     if (st) report_free(e);
     return st;

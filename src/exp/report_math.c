@@ -123,17 +123,43 @@ double report_baseline(const report_exp *e, const char *dataset, report_qty q) {
     return best;
 }
 
-/* With several gradient-kind variants (e.g. Adam at several learning rates) this keeps the rule
- * of the committed results: the default configuration, else the first listed. */
-const report_variant *report_gradient_reference(const report_exp *e, const char *dataset) {
-    const report_variant *first = NULL;
+/* Mean over seeds of the finite best test RMSEs of q (NAN if none). */
+static double mean_best(const report_variant *v, report_qty q) {
+    double sum = 0.0;
+    size_t n = 0;
+    for (size_t k = 0; k < v->nruns; k++) {
+        double x = q == REPORT_E ? v->runs[k].best_e : v->runs[k].best_f;
+        if (!isfinite(x)) continue;
+        sum += x;
+        n++;
+    }
+    return n ? sum / (double)n : NAN;
+}
+
+const report_variant *report_gradient_reference(const report_exp *e, const char *dataset,
+                                                report_qty q, double threshold) {
+    const report_variant *first = NULL, *fastest = NULL, *closest = NULL;
+    report_crossing fc = {0};
+    double cbest = NAN;
     for (size_t j = 0; j < e->nvars; j++) {
         const report_variant *v = &e->vars[j];
         if (strcmp(v->dataset, dataset) != 0 || !report_is_gradient(v)) continue;
-        if (strcmp(v->label, v->type->name) == 0) return v;
         if (!first) first = v;
+        report_crossing c = report_variant_crossing(v, q, threshold);
+        /* strict comparisons: of equals, the earlier variant stays */
+        if (isfinite(c.clock_s) &&
+            (!fastest || c.clock_s < fc.clock_s ||
+             (c.clock_s == fc.clock_s && c.updates < fc.updates))) {
+            fastest = v;
+            fc = c;
+        }
+        double b = mean_best(v, q);
+        if (isfinite(b) && (!closest || b < cbest)) {
+            closest = v;
+            cbest = b;
+        }
     }
-    return first;
+    return fastest ? fastest : closest ? closest : first;
 }
 
 /* ------------------------------------------------------------- crossings of pairs ---------- */
@@ -205,6 +231,40 @@ size_t report_ds_index(const report_ctx *c, const char *dataset) {
     return 0;
 }
 
+const report_variant *report_ref_at(const report_ctx *c, size_t d, int q, int f) {
+    size_t i = c->ref[(d * REPORT_NQTY + (size_t)q) * REPORT_NFACTORS + (size_t)f];
+    return i == REPORT_NO_REF ? NULL : &c->e->vars[i];
+}
+
+int report_time_shared(const report_ctx *c, size_t a, size_t v) {
+    return c->shared[a] || c->shared[v];
+}
+
+size_t report_n_shared_time_ratios(const report_ctx *c) {
+    const report_exp *e = c->e;
+    size_t n = 0;
+    for (size_t j = 0; j < e->nvars; j++) {
+        size_t d = report_ds_index(c, e->vars[j].dataset);
+        for (int q = 0; q < REPORT_NQTY; q++)
+            for (int f = 0; f < REPORT_NFACTORS; f++) {
+                const report_variant *A = report_ref_at(c, d, q, f);
+                if (!A || A == &e->vars[j]) continue;
+                size_t ai = (size_t)(A - e->vars);
+                double r = report_pair_ratio(report_cross_at(c, ai, q, f),
+                                             report_cross_at(c, j, q, f), REPORT_MEASURE_TRAIN_S);
+                n += isfinite(r) && report_time_shared(c, ai, j);
+            }
+    }
+    return n;
+}
+
+/* Whether a run of v that has metrics ran beside other cells (jobs > 1). */
+static int variant_shared(const report_variant *v) {
+    for (size_t k = 0; k < v->nruns; k++)
+        if (v->runs[k].rows && v->runs[k].jobs > 1) return 1;
+    return 0;
+}
+
 const report_crossing *report_cross_at(const report_ctx *c, size_t var, int q, int f) {
     return &c->cross[(var * REPORT_NQTY + (size_t)q) * REPORT_NFACTORS + (size_t)f];
 }
@@ -218,20 +278,32 @@ rk_status report_ctx_init(report_ctx *c, const report_exp *e, const char *out_di
     c->base = rk_calloc(nv, sizeof *c->base);
     c->vi = rk_calloc(nv, sizeof *c->vi);
     c->cross = rk_calloc(nv * REPORT_NQTY * REPORT_NFACTORS, sizeof *c->cross);
+    c->ref = rk_calloc(nv * REPORT_NQTY * REPORT_NFACTORS, sizeof *c->ref);
+    c->shared = rk_calloc(nv, sizeof *c->shared);
     for (size_t j = 0; j < e->nvars; j++)
         if (e->vars[j].nruns > c->max_seeds) c->max_seeds = e->vars[j].nruns;
     /* per variant: the seeds' values of one quantity, and the scratch of report_describe */
     double *a = rk_calloc(c->max_seeds + 1, sizeof *a);
     double *scratch = rk_calloc(c->max_seeds + 1, sizeof *scratch);
     rk_status st = RK_OK;
-    if (!c->ds || !c->base || !c->vi || !c->cross || !a || !scratch) st = RK_ENOMEM;
+    if (!c->ds || !c->base || !c->vi || !c->cross || !c->ref || !c->shared || !a || !scratch)
+        st = RK_ENOMEM;
     if (!st) {
         c->nds = dataset_list(e, c->ds);
         for (size_t d = 0; d < c->nds; d++)
             for (int q = 0; q < REPORT_NQTY; q++)
                 c->base[d][q] = report_baseline(e, c->ds[d], (report_qty)q);
+        for (size_t d = 0; d < c->nds; d++)
+            for (int q = 0; q < REPORT_NQTY; q++)
+                for (int f = 0; f < REPORT_NFACTORS; f++) {
+                    const report_variant *A = report_gradient_reference(
+                        e, c->ds[d], (report_qty)q, REPORT_FACTORS[f] * c->base[d][q]);
+                    c->ref[(d * REPORT_NQTY + (size_t)q) * REPORT_NFACTORS + (size_t)f] =
+                        A ? (size_t)(A - e->vars) : REPORT_NO_REF;
+                }
         for (size_t j = 0; j < e->nvars; j++) {
             var_derive(&e->vars[j], &c->vi[j], a, scratch);
+            c->shared[j] = variant_shared(&e->vars[j]);
             size_t d = report_ds_index(c, e->vars[j].dataset);
             for (int q = 0; q < REPORT_NQTY; q++)
                 for (int f = 0; f < REPORT_NFACTORS; f++)
@@ -251,6 +323,8 @@ void report_ctx_free(report_ctx *c) {
     free(c->base);
     free(c->vi);
     free(c->cross);
+    free(c->ref);
+    free(c->shared);
     memset(c, 0, sizeof *c);
 }
 

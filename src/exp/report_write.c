@@ -36,6 +36,7 @@ static rk_status write_accuracy(const report_ctx *c) {
         for (int s = 0; s < REPORT_NSTATUS; s++)
             snprintf(cnt[s + 1], 32, "%zu", vi->n_status[s]);
         const report_stats *sts[4] = {&vi->final_e, &vi->final_f, &vi->best_e, &vi->best_f};
+        const double *base = c->base[report_ds_index(c, v->dataset)];
         const char *row[NH];
         size_t k = 0;
         row[k++] = v->dataset;
@@ -52,6 +53,14 @@ static rk_status write_accuracy(const report_ctx *c) {
         row[k++] = report_n(vi->updates.mean);
         row[k++] = report_n(vi->wall.mean);
         row[k++] = report_n(vi->clock.mean);
+        /* best test RMSE / baseline: the statistics of the seeds divided by a positive constant */
+        const report_stats *best[REPORT_NQTY] = {&vi->best_e, &vi->best_f};
+        for (int q = 0; q < REPORT_NQTY; q++) {
+            double b = base[q] > 0.0 ? base[q] : NAN;
+            row[k++] = report_n(best[q]->mean / b);
+            row[k++] = report_n(best[q]->min / b);
+            row[k++] = report_n(best[q]->max / b);
+        }
         RK_ASSERT(k == NH);
         csvio_write_row(o.f, row, NH);
     }
@@ -68,10 +77,10 @@ static rk_status write_speedup(const report_ctx *c) {
     for (size_t j = 0; j < e->nvars; j++) {
         const report_variant *v = &e->vars[j];
         size_t d = report_ds_index(c, v->dataset);
-        const report_variant *A = report_gradient_reference(e, v->dataset);
-        size_t ai = A ? (size_t)(A - e->vars) : 0;
         for (int q = 0; q < REPORT_NQTY; q++)
             for (int f = 0; f < REPORT_NFACTORS; f++) {
+                const report_variant *A = report_ref_at(c, d, q, f);
+                size_t ai = A ? (size_t)(A - e->vars) : 0;
                 const report_crossing *cr = report_cross_at(c, j, q, f);
                 char nr[32], ns[32];
                 snprintf(nr, sizeof nr, "%zu", cr->n_reached);
@@ -211,8 +220,10 @@ static rk_status write_variants(const report_ctx *c) {
 }
 
 /* bars.dat: one bar per (dataset, variant not of gradient kind, quantity, factor) with the
- * reference/V ratios (the notes and adam_label say "adam" for the reference, as the plots expect);
- * bars_groups.dat: the x centre of each variant's group of bars for the tick labels. */
+ * reference/V ratios, the seeds of either side that reached the threshold and the label of that
+ * bar's reference (the notes and adam_label say "adam" for the reference, as the plots expect);
+ * bars_groups.dat: the x centre of each variant's group of bars for the tick labels, with the
+ * reference labels of its bars ("a/b" when they differ, in bar order, each named once). */
 static rk_status write_bars(const report_ctx *c) {
     const report_exp *e = c->e;
     fs_atomic o, g;
@@ -223,25 +234,44 @@ static rk_status write_bars(const report_ctx *c) {
         return st;
     }
     fprintf(o.f, "# xpos dataset label quantity factor ratio_epochs ratio_updates ratio_wall_s "
-                 "note\n");
+                 "note variant_seeds_reached variant_seeds adam_seeds_reached adam_seeds "
+                 "adam_label\n");
     fprintf(g.f, "# xcenter dataset label adam_label\n");
     size_t group = 0;
     for (size_t d = 0; d < c->nds; d++) {
-        const report_variant *A = report_gradient_reference(e, c->ds[d]);
-        if (!A) continue;
-        size_t ai = (size_t)(A - e->vars);
+        /* every quantity and factor has a reference as soon as the dataset has a gradient-kind
+         * variant */
+        if (!report_ref_at(c, d, 0, 0)) continue;
         for (size_t j = 0; j < e->nvars; j++) {
             const report_variant *v = &e->vars[j];
             if (strcmp(v->dataset, c->ds[d]) != 0 || report_is_gradient(v)) continue;
             char ds[REPORT_NAME_MAX], lb[REPORT_NAME_MAX], al[REPORT_NAME_MAX];
             report_safe_name(ds, sizeof ds, v->dataset);
             report_safe_name(lb, sizeof lb, v->label);
-            report_safe_name(al, sizeof al, A->label);
+            /* the group's reference labels, each once, in bar order */
+            char refs[BARS_PER_GROUP * REPORT_NAME_MAX] = "";
+            const report_variant *seen[BARS_PER_GROUP];
+            size_t nseen = 0;
+            for (int f = 0; f < REPORT_NFACTORS; f++)
+                for (int q = 0; q < REPORT_NQTY; q++) {
+                    const report_variant *A = report_ref_at(c, d, q, f);
+                    size_t i = 0;
+                    while (i < nseen && seen[i] != A)
+                        i++;
+                    if (i < nseen) continue;
+                    seen[nseen++] = A;
+                    report_safe_name(al, sizeof al, A->label);
+                    size_t len = strlen(refs);
+                    snprintf(refs + len, sizeof refs - len, "%s%s", len ? "/" : "", al);
+                }
             double x0 = (double)(group * BAR_GROUP_STRIDE);
-            fprintf(g.f, "%s %s %s %s\n", report_n(x0 + 0.5 * (BARS_PER_GROUP - 1)), ds, lb, al);
+            fprintf(g.f, "%s %s %s %s\n", report_n(x0 + 0.5 * (BARS_PER_GROUP - 1)), ds, lb, refs);
             size_t bar = 0;
             for (int f = 0; f < REPORT_NFACTORS; f++)
                 for (int q = 0; q < REPORT_NQTY; q++, bar++) {
+                    const report_variant *A = report_ref_at(c, d, q, f);
+                    size_t ai = (size_t)(A - e->vars);
+                    report_safe_name(al, sizeof al, A->label);
                     const report_crossing *cv = report_cross_at(c, j, q, f),
                                           *ca = report_cross_at(c, ai, q, f);
                     const char *note = cv->n_runs == 0              ? "no_runs"
@@ -253,9 +283,11 @@ static rk_status write_bars(const report_ctx *c) {
                     for (int m = 0; m < REPORT_NMEASURES; m++)
                         r[m] = report_pair_ratio(ca, cv, m);
                     if (!strcmp(note, "ok") && isnan(r[0])) note = "at_start";
-                    fprintf(o.f, "%s %s %s %s %s %s %s %s %s\n", report_n(x0 + (double)bar), ds, lb,
-                            report_qty_names[q], report_n(REPORT_FACTORS[f]), report_n(r[0]),
-                            report_n(r[1]), report_n(r[2]), note);
+                    fprintf(o.f, "%s %s %s %s %s %s %s %s %s %zu %zu %zu %zu %s\n",
+                            report_n(x0 + (double)bar), ds, lb, report_qty_names[q],
+                            report_n(REPORT_FACTORS[f]), report_n(r[0]), report_n(r[1]),
+                            report_n(r[2]), note, cv->n_reached, cv->n_runs, ca->n_reached,
+                            ca->n_runs, al);
                 }
             group++;
         }
@@ -387,6 +419,12 @@ rk_status report_write(const report_exp *e, const char *out_dir, char *md_path, 
     if (!st) st = write_stability(&c, stab, nstab);
     if (!st) st = write_parity_cells(&c);
     if (!st) st = report_write_md(&c, stab, nstab, md_path, cap);
+    size_t n_shared = st ? 0 : report_n_shared_time_ratios(&c);
+    if (n_shared)
+        fprintf(stderr,
+                "rlekf report: warning: %zu time ratio(s) compare cells that shared the machine "
+                "(jobs > 1); rerun them with \"timing\": \"exclusive\" (see report.md)\n",
+                n_shared);
     report_ctx_free(&c);
     free(stab);
     free(a_idx);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -122,11 +123,23 @@ static int cell_finished(const manifest_t *m, size_t k) {
     return file_exists(p);
 }
 
+/* How cell k shared the machine: jobs cells at once (the run's -j), threads BLAS/OpenMP threads
+ * each; result.json records them, the threads under the training key's name. */
+typedef struct {
+    int jobs, threads;
+} cell_share;
+
+static const char *threads_key(void) {
+    return config_key_of_field(offsetof(train_config, threads))->name;
+}
+
 static rk_status write_result(const manifest_t *m, size_t k, const char *status, const char *reason,
-                              const train_result *res) {
+                              const train_result *res, cell_share share) {
     jsonw *o = jsonw_new_object();
     jsonw_add_str(o, "status", status);
     jsonw_add_str(o, "reason", reason ? reason : "");
+    jsonw_add_num(o, "jobs", share.jobs);
+    jsonw_add_num(o, threads_key(), share.threads);
     /* a skipped or failed cell has no training numbers: only what it needed */
     int trained = strcmp(status, "skipped") != 0 && strcmp(status, "failed") != 0;
     if (res->n_params) jsonw_add_num(o, "n_params", (double)res->n_params);
@@ -174,7 +187,8 @@ static void remove_cell_files(const manifest_t *m, size_t k) {
 
 /* Child process: run cell k, record its result, exit. Never returns. */
 static void run_cell_child(const manifest_t *m, size_t k, const char *ds_path, const dataset_t *ds,
-                           int threads) {
+                           cell_share share) {
+    const int threads = share.threads;
     char dir[RUN_PATH], logp[RUN_PATH + 32];
     manifest_cell_dir(m, k, dir, sizeof dir);
     remove_cell_files(m, k);
@@ -202,7 +216,7 @@ static void run_cell_child(const manifest_t *m, size_t k, const char *ds_path, c
         reason = err_msg();
     }
     if (st) fprintf(stderr, "cell %s: %s: %s\n", dir, status, reason);
-    rk_status st2 = write_result(m, k, status, reason, &res);
+    rk_status st2 = write_result(m, k, status, reason, &res, share);
     if (st2) fprintf(stderr, "cell %s: %s\n", dir, err_msg());
     fflush(stderr);
     _exit(st2 ? 1 : 0);
@@ -286,6 +300,8 @@ rk_status runner_write_summary(const manifest_t *m) {
         num_field(o, "best_test_f", fld[SCHEMA_SUMMARY_BEST_TEST_F], 512, 0);
         num_field(o, "final_train_e", fld[SCHEMA_SUMMARY_FINAL_TRAIN_E], 512, 0);
         num_field(o, "final_train_f", fld[SCHEMA_SUMMARY_FINAL_TRAIN_F], 512, 0);
+        num_field(o, "jobs", fld[SCHEMA_SUMMARY_JOBS], 512, 1);
+        num_field(o, threads_key(), fld[SCHEMA_SUMMARY_THREADS], 512, 1);
         jsonw_free(o);
         const char *row[SCHEMA_SUMMARY_NCOLS];
         for (size_t i = 0; i < SCHEMA_SUMMARY_NCOLS; i++)
@@ -313,6 +329,8 @@ static rk_status copy_manifest(const manifest_t *m) {
 }
 
 static rk_status write_provenance(const manifest_t *m, int jobs, int threads) {
+    /* this invocation's share; every cell's own jobs x threads is in its result.json and in
+     * summary.csv (a resumed experiment may mix invocations) */
     char p[RUN_PATH];
     snprintf(p, sizeof p, "%s/%s/provenance.json", m->results_dir, m->name);
     jsonw *o = jsonw_new_object();
@@ -320,6 +338,7 @@ static rk_status write_provenance(const manifest_t *m, int jobs, int threads) {
     jsonw_add_str(o, "manifest", m->path);
     jsonw_add_num(o, "jobs", jobs);
     jsonw_add_num(o, "threads_per_job", threads);
+    jsonw_add_str(o, "timing", manifest_timing_name(m->timing));
     train_add_provenance(o);
     time_t t = time(NULL);
     char when[64];
@@ -379,6 +398,15 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
         if (st) err_prefix(st, "%s: datasets[%zu] (%s): ", m->path, d, D->name);
     }
     int jobs = o->jobs > 0 ? o->jobs : 1;
+    if (m->timing == MAN_TIMING_EXCLUSIVE && jobs > 1) {
+        /* times that are compared must not share the machine */
+        if (!o->quiet || o->dry_run)
+            fprintf(stderr,
+                    "[run %s] timing \"exclusive\": one cell at a time with all threads "
+                    "(-j %d ignored)\n",
+                    m->name, jobs);
+        jobs = 1;
+    }
     int total_threads = m->threads > 0 ? m->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     int threads = total_threads / jobs > 0 ? total_threads / jobs : 1;
     /* the cells of this shard */
@@ -394,9 +422,11 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     }
     if (!st && o->dry_run) {
         printf("experiment %s: %zu cells (%zu datasets x %zu variants x %zu seeds)%s; this shard: "
-               "%zu, finished %zu, to run %zu; %d job(s) x %d thread(s); memory limit %.3g GiB\n",
+               "%zu, finished %zu, to run %zu; %d job(s) x %d thread(s), timing %s; memory limit "
+               "%.3g GiB\n",
                m->name, ncells, nd, m->n_variants, m->n_seeds, o->shard_n > 1 ? " sharded" : "",
-               n_mine, n_done0, n_todo, jobs, threads, (double)optim_mem_limit() / 1073741824.0);
+               n_mine, n_done0, n_todo, jobs, threads, manifest_timing_name(m->timing),
+               (double)optim_mem_limit() / 1073741824.0);
         printf("%-6s %-12s %-20s %-8s %-6s %12s  %s\n", "cell", "dataset", "label", "optim", "seed",
                "state MiB", "status");
         for (size_t k = 0; k < ncells; k++) {
@@ -441,7 +471,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
                 st = err_set(RK_ERUNTIME, "fork failed: %s", strerror(errno));
                 break;
             }
-            if (pid == 0) run_cell_child(m, k, paths[d], &ds[d], threads);
+            if (pid == 0) run_cell_child(m, k, paths[d], &ds[d], (cell_share){jobs, threads});
             pids[slot] = pid;
             pcell[slot] = k;
             pstart[slot] = clock_now_s();
@@ -479,7 +509,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
             snprintf(reason, sizeof reason, "worker %s (status %d)",
                      WIFSIGNALED(wst) ? "killed by a signal" : "exited without a result",
                      WIFSIGNALED(wst) ? WTERMSIG(wst) : WEXITSTATUS(wst));
-            write_result(m, k, "failed", reason, &empty);
+            write_result(m, k, "failed", reason, &empty, (cell_share){jobs, threads});
         }
         char rp[RUN_PATH + 32];
         cell_file(m, k, "result.json", rp, sizeof rp);

@@ -46,6 +46,8 @@ const char *const schema_summary_cols[SCHEMA_SUMMARY_NCOLS] = {
     [SCHEMA_SUMMARY_BEST_TEST_F] = "best_test_rmse_f_eV_per_A",
     [SCHEMA_SUMMARY_FINAL_TRAIN_E] = "final_train_rmse_e_eV_per_atom",
     [SCHEMA_SUMMARY_FINAL_TRAIN_F] = "final_train_rmse_f_eV_per_A",
+    [SCHEMA_SUMMARY_JOBS] = "jobs",
+    [SCHEMA_SUMMARY_THREADS] = "threads",
 };
 
 const char *const schema_accuracy_cols[SCHEMA_ACCURACY_NCOLS] = {
@@ -74,6 +76,12 @@ const char *const schema_accuracy_cols[SCHEMA_ACCURACY_NCOLS] = {
     [SCHEMA_ACCURACY_UPDATES_MEAN] = "updates_mean",
     [SCHEMA_ACCURACY_WALL_S_MEAN] = "wall_s_mean",
     [SCHEMA_ACCURACY_TRAIN_S_MEAN] = "train_s_mean",
+    [SCHEMA_ACCURACY_BEST_E_REL_MEAN] = "best_test_rmse_e_over_baseline_mean",
+    [SCHEMA_ACCURACY_BEST_E_REL_MIN] = "best_test_rmse_e_over_baseline_min",
+    [SCHEMA_ACCURACY_BEST_E_REL_MAX] = "best_test_rmse_e_over_baseline_max",
+    [SCHEMA_ACCURACY_BEST_F_REL_MEAN] = "best_test_rmse_f_over_baseline_mean",
+    [SCHEMA_ACCURACY_BEST_F_REL_MIN] = "best_test_rmse_f_over_baseline_min",
+    [SCHEMA_ACCURACY_BEST_F_REL_MAX] = "best_test_rmse_f_over_baseline_max",
 };
 
 const char *const schema_speedup_cols[SCHEMA_SPEEDUP_NCOLS] = {

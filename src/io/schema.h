@@ -58,6 +58,8 @@ typedef enum {
     SCHEMA_SUMMARY_BEST_TEST_F,   /* eV/Å */
     SCHEMA_SUMMARY_FINAL_TRAIN_E, /* eV/atom */
     SCHEMA_SUMMARY_FINAL_TRAIN_F, /* eV/Å */
+    SCHEMA_SUMMARY_JOBS,    /* cells that ran at once when this one ran ("" for older runs) */
+    SCHEMA_SUMMARY_THREADS, /* BLAS/OpenMP threads of this cell ("" for older runs) */
     SCHEMA_SUMMARY_NCOLS
 } schema_summary_col;
 extern const char *const schema_summary_cols[SCHEMA_SUMMARY_NCOLS];
@@ -89,12 +91,19 @@ typedef enum {
     SCHEMA_ACCURACY_UPDATES_MEAN,
     SCHEMA_ACCURACY_WALL_S_MEAN, /* s */
     SCHEMA_ACCURACY_TRAIN_S_MEAN, /* s: the training clock (wall_s for results without it) */
+    SCHEMA_ACCURACY_BEST_E_REL_MEAN, /* 1: best test RMSE of E / the dataset's E baseline */
+    SCHEMA_ACCURACY_BEST_E_REL_MIN,
+    SCHEMA_ACCURACY_BEST_E_REL_MAX,
+    SCHEMA_ACCURACY_BEST_F_REL_MEAN, /* 1: likewise for F */
+    SCHEMA_ACCURACY_BEST_F_REL_MIN,
+    SCHEMA_ACCURACY_BEST_F_REL_MAX,
     SCHEMA_ACCURACY_NCOLS
 } schema_accuracy_col;
 extern const char *const schema_accuracy_cols[SCHEMA_ACCURACY_NCOLS];
 
 /* epochs, updates, train_s: the mean first crossing, or "never (k/n reached)"; the ratios are the
- * reference (gradient-kind) variant's value over this variant's, or "n/a". */
+ * reference variant's value over this variant's, or "n/a". The reference is chosen per dataset,
+ * quantity and factor: the strongest gradient-kind variant (report_gradient_reference). */
 typedef enum {
     SCHEMA_SPEEDUP_DATASET,
     SCHEMA_SPEEDUP_LABEL,
@@ -109,8 +118,9 @@ typedef enum {
     SCHEMA_SPEEDUP_EPOCHS,
     SCHEMA_SPEEDUP_UPDATES,
     SCHEMA_SPEEDUP_TRAIN_S,   /* s of the training clock (SPEC §4), not wall time */
-    SCHEMA_SPEEDUP_REF_LABEL, /* label of the reference variant, "" if none (named adam_label:
-                               * the reference was Adam when the column was introduced) */
+    SCHEMA_SPEEDUP_REF_LABEL, /* label of this row's reference variant, "" if none (named
+                               * adam_label: the reference was Adam when the column was
+                               * introduced); it may differ between the rows of one variant */
     SCHEMA_SPEEDUP_RATIO_EPOCHS,
     SCHEMA_SPEEDUP_RATIO_UPDATES,
     SCHEMA_SPEEDUP_RATIO_TRAIN_S,

@@ -74,7 +74,12 @@ static const config_key KEYS[] = {
     {"epochs", CONFIG_SIZE, 1, 0, CONFIG_EPOCHS_MAX, NULL, FIELD(epochs), RUN | MAN | VAR,
      "passes over the training frames"},
     {"eval_every", CONFIG_SIZE, 0, 0, CONFIG_UPDATES_MAX, NULL, FIELD(eval_every), RUN | MAN | VAR,
-     "also evaluate every K updates (0: only after every epoch)"},
+     "also evaluate every K updates (0: only after every epoch); Kalman makes 1 + force_groups "
+     "updates per image, Adam 1, so use eval_every_images to compare optimizers"},
+    {"eval_every_images", CONFIG_SIZE, 0, 0, CONFIG_UPDATES_MAX, NULL, FIELD(eval_every_images),
+     RUN | MAN | VAR,
+     "also evaluate after every K training images, the same cadence for every optimizer "
+     "(0: off; with eval_every, either one triggers)"},
     {"seed", CONFIG_U64, 1, 0, CONFIG_SEED_MAX, NULL, FIELD(seed), RUN,
      "with the data set's name, seeds the streams of initial weights, split, image order and "
      "atom sampling (a manifest lists its seeds instead)"},

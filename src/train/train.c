@@ -430,9 +430,10 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
             }
             if (st) break;
             r.images++;
-            if (tc->eval_every && r.updates / tc->eval_every != before / tc->eval_every &&
-                !(i + 1 == r.n_train))
-                st = evaluate(&r, "ok");
+            const int by_updates =
+                tc->eval_every && r.updates / tc->eval_every != before / tc->eval_every;
+            const int by_images = tc->eval_every_images && r.images % tc->eval_every_images == 0;
+            if ((by_updates || by_images) && !(i + 1 == r.n_train)) st = evaluate(&r, "ok");
             progress(&r, ep, i + 1, 0);
             if (tc->time_budget_s > 0 && clock_now_s() - r.t0 > tc->time_budget_s) {
                 outcome = TRAIN_TIME_BUDGET;

@@ -46,6 +46,7 @@ typedef struct {
     /* run */
     size_t epochs;
     size_t eval_every; /* also evaluate every K updates (0: per epoch only) */
+    size_t eval_every_images; /* also evaluate every K training images (0: per epoch only) */
     uint64_t seed;
     char stream_name[256]; /* seeds the RNG streams; default: dataset file stem */
     int threads;           /* 0 = leave as is */
