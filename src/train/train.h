@@ -50,7 +50,7 @@ typedef struct {
     size_t eval_every; /* also evaluate every K updates (0: per epoch only) */
     uint64_t seed;
     char stream_name[256]; /* seeds the RNG streams; default: dataset file stem */
-    int threads;           /* 0 = leave as is */
+    int threads;           /* OpenMP threads of the Kalman sweep; 0 = leave as is */
     double time_budget_s;  /* 0 = none */
     /* output */
     char out_dir[TRAIN_PATH_MAX];
