@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <omp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blas.h"
 #include "csvio.h"
 #include "h5io.h"
 #include "import.h"
@@ -202,9 +200,7 @@ static void run_cell_child(const manifest_t *m, size_t k, const char *ds_path, c
     setvbuf(stderr, NULL, _IOLBF, 0);
     train_config tc;
     manifest_cell_config(m, k, ds_path, &tc);
-    tc.threads = threads;
-    omp_set_num_threads(threads);
-    blas_set_threads(threads);
+    tc.threads = threads; /* train_run sets them */
     train_result res;
     st = train_run(&tc, ds, &res);
     const char *status = train_outcome_str(res.outcome), *reason = "";

@@ -360,10 +360,9 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
         char *dot = strrchr(tc->stream_name, '.');
         if (dot) *dot = '\0';
     }
-    if (tc->threads > 0) {
-        omp_set_num_threads(tc->threads);
-        blas_set_threads(tc->threads);
-    }
+    /* OpenMP threads of the Kalman sweep; BLAS stays single-threaded (the CLI's thread policy,
+     * src/cli/main.c) */
+    if (tc->threads > 0) omp_set_num_threads(tc->threads);
     dataset_t own;
     memset(&own, 0, sizeof own);
     const dataset_t *ds = ds_in;

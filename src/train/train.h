@@ -49,7 +49,7 @@ typedef struct {
     size_t eval_every_images; /* also evaluate every K training images (0: per epoch only) */
     uint64_t seed;
     char stream_name[256]; /* seeds the RNG streams; default: dataset file stem */
-    int threads;           /* 0 = leave as is */
+    int threads;           /* OpenMP threads of the Kalman sweep; 0 = leave as is */
     double time_budget_s;  /* 0 = none */
     /* output */
     char out_dir[TRAIN_PATH_MAX];
