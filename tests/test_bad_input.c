@@ -222,3 +222,47 @@ Test(bad_input, usage_errors_exit_2) {
     char err[64];
     cr_expect_eq(tu_rlekf("import --help", err, sizeof err), 0);
 }
+
+/* Every numeric flag of every subcommand goes through the one checked parser (core/num.h): junk,
+ * trailing characters, overflow, NaN/inf, empty text and out-of-range values are one line naming
+ * the flag and the value, exit 2, before any work is done. */
+Test(bad_input, numeric_flags_are_checked) {
+    const char *w = RLEKF_SOURCE_DIR "/tests/data/deepmd_water_input.json";
+    char train[1024];
+    snprintf(train, sizeof train, "train %s --out %s", w, tu_tmp("flags-run"));
+    const struct {
+        const char *cmd, *args, *want;
+    } flags[] = {
+        {train, "--epochs abc", "--epochs: expected an integer in [0, 1000000], got abc"},
+        {train, "--epochs 99999999999999999999", "got 99999999999999999999"},
+        {train, "--epochs ''", "--epochs: expected an integer in [0, 1000000], got ''"},
+        {train, "--epochs 2x", "got 2x"},
+        {train, "--epochs ' 2'", "got ' 2'"},
+        {train, "--threads 5000000000", "--threads: expected an integer in [0, 1024], got 5000000000"},
+        {train, "--test_fraction nan", "--test_fraction: expected a number"},
+        {train, "--test_fraction inf", "got inf"},
+        {train, "--seed -1", "--seed: expected an integer"},
+        {"init --data x.h5 -o y.h5", "--seed 4abc", "--seed: expected an integer in [0, 2147483647], got 4abc"},
+        {"init --data x.h5 -o y.h5", "--seed 99999999999", "got 99999999999"},
+        {"run m.json", "-j 1x", "-j: expected an integer in [1, 256], got 1x"},
+        {"run m.json", "-j 0", "-j: expected an integer in [1, 256], got 0"},
+        {"run m.json", "--shard 3/2", "--shard I: expected an integer in [1, 2], got 3"},
+        {"run m.json", "--shard 1/2x", "--shard N: expected an integer"},
+        {"run m.json", "--shard 1/99999999999999999999", "got 99999999999999999999"},
+        {"run m.json", "--shard -1/2", "--shard I: expected an integer"},
+        {"eval --model m.h5 --data d.h5 -o p.h5", "--test-fraction 0.1junk", "--test-fraction: expected a number in [0, "},
+        {"eval --model m.h5 --data d.h5 -o p.h5", "--seed 1e400", "--seed: expected an integer"},
+        {"neighbor-stat d.h5", "--rcut nan", "--rcut: expected a number"},
+        {"neighbor-stat d.h5", "--rcut 6 --frames 18446744073709551616", "--frames: expected an integer"},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        char args[2048], err[1024];
+        snprintf(args, sizeof args, "%s %s", flags[i].cmd, flags[i].args);
+        int rc = tu_rlekf(args, err, sizeof err);
+        cr_expect_eq(rc, 2, "'%s': exit %d (%s)", flags[i].args, rc, err);
+        cr_expect(strstr(err, flags[i].want), "'%s': message lacks '%s': %s", flags[i].args,
+                  flags[i].want, err);
+        cr_expect(strchr(err, '\n') == strrchr(err, '\n'), "'%s': not one line: %s",
+                  flags[i].args, err);
+    }
+}
