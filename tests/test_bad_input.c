@@ -266,3 +266,61 @@ Test(bad_input, numeric_flags_are_checked) {
                   flags[i].args, err);
     }
 }
+
+/* `import -o SRC SRC` would overwrite the data it reads: refused (exit 2, naming both) whatever
+ * the spelling of the path, and an existing file inside a source folder likewise; the source is
+ * left byte for byte. */
+Test(bad_input, import_refuses_to_overwrite_a_source) {
+    const char *d = tu_tmp("self-import");
+    char cmd[4096], err[1024];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && cd %s && cp %s/datasets/LiGePS/100_1200k_movement mv && ln -sf mv "
+             "link && cp -r %s/tests/data/import/raw_sys raw && chmod -R u+w . && cksum mv raw/* "
+             "> sum.before",
+             d, d, RLEKF_SOURCE_DIR, RLEKF_SOURCE_DIR);
+    cr_assert_eq(tu_sh(cmd), 0);
+    const char *args[][2] = {
+        {"import -o @/mv @/mv", "the output is the source"},
+        {"import -o @/./mv @/../self-import/mv", "the output is the source"},
+        {"import -o @/link @/mv", "the output is the source"},
+        {"import --format movement -o @/mv @/link", "the output is the source"},
+        {"import -o @/raw/type.raw @/raw", "the output is inside the source folder"},
+    };
+    for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
+        char a[4096];
+        size_t n = 0;
+        for (const char *p = args[i][0]; *p && n + 1024 < sizeof a; p++) {
+            if (*p == '@')
+                n += (size_t)snprintf(a + n, sizeof a - n, "%s", d);
+            else
+                a[n++] = *p;
+        }
+        a[n] = '\0';
+        int rc = tu_rlekf(a, err, sizeof err);
+        cr_expect_eq(rc, 2, "'%s': exit %d (%s)", a, rc, err);
+        cr_expect(strstr(err, args[i][1]), "'%s': %s", a, err);
+    }
+    snprintf(cmd, sizeof cmd, "cd %s && cksum mv raw/* > sum.after && cmp -s sum.before sum.after",
+             d);
+    cr_expect_eq(tu_sh(cmd), 0, "a source file was changed");
+}
+
+/* A value holding control bytes (a bell, an escape sequence, a newline) is echoed escaped as
+ * \xHH: the message stays one visible line and cannot drive the terminal. */
+Test(bad_input, control_characters_are_escaped_in_messages) {
+    char args[512], err[1024];
+    snprintf(args, sizeof args, "import -o %s \"$(printf 'no\\007pe\\033[2J\\nx')\"",
+             tu_tmp("ctl.h5"));
+    int rc = tu_rlekf(args, err, sizeof err);
+    cr_expect_eq(rc, 2, "exit %d (%s)", rc, err);
+    cr_expect(strstr(err, "no\\x07pe\\x1b[2J\\x0ax"), "%s", err);
+    for (const char *p = err; *p; p++)
+        cr_expect((*p == '\n' && p[1] == '\0') || (unsigned char)*p >= 0x20, "raw byte 0x%02x in %s",
+                  (unsigned char)*p, err);
+    snprintf(args, sizeof args,
+             "train " RLEKF_SOURCE_DIR "/tests/data/deepmd_water_input.json --epochs \"$(printf "
+             "'1\\0072')\"");
+    rc = tu_rlekf(args, err, sizeof err);
+    cr_expect_eq(rc, 2);
+    cr_expect(strstr(err, "got 1\\x072"), "%s", err);
+}
