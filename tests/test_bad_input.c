@@ -134,6 +134,24 @@ static const bad_case cases[] = {
      "printf '2\\n" XYZ_OK_LATTICE " energy=-1 Properties=species:S:1:pos:R:3:forces:R:3\\n"
      "H 0 0 0 0 0 0\\n' > @T/t.xyz",
      NULL, "@T/t.xyz", "t.xyz: truncated", "ends after 1 of 2 atoms"},
+    {"xyz_atoms_at_same_position",
+     "printf '2\\n" XYZ_OK_LATTICE " energy=-1 Properties=species:S:1:pos:R:3:forces:R:3\\n"
+     "H 1 1 1 0 0 0\\nH 1 1 1 0 0 0\\n' > @T/d.xyz",
+     NULL, "@T/d.xyz", "d.xyz: system d.n2 frame 0", "atoms 0 and 1 are 0 A apart"},
+    {"xyz_atoms_at_same_periodic_image",
+     "printf '3\\n" XYZ_OK_LATTICE " energy=-1 Properties=species:S:1:pos:R:3:forces:R:3\\n"
+     "H 0 0 0 0 0 0\\nH 2 2 2 0 0 0\\nH 4 0 -4.001 0 0 0\\n' > @T/p.xyz",
+     NULL, "@T/p.xyz", "system p.n3 frame 0", "atoms 0 and 2 are 0.001 A apart"},
+    {"movement_atoms_at_same_position", "sed '15s/^\\( *[0-9]*\\).*/\\1  0.1 0.2 0.3/; "
+     "14s/^\\( *[0-9]*\\).*/\\1  0.1 0.2 0.3/' " LIGEPS " > @T/mv", NULL, "@T/mv",
+     "mv: system mv frame 0", "atoms 0 and 1 are 0 A apart"},
+    {"xyz_energy_1e300",
+     "printf '1\\n" XYZ_OK_LATTICE " energy=1e300 Properties=species:S:1:pos:R:3:forces:R:3\\n"
+     "H 0 0 0 0 0 0\\n' > @T/h.xyz",
+     NULL, "@T/h.xyz", "system h.n1 frame 0", "energy 1e+300 is beyond 1e+15"},
+    {"raw_force_1e300",
+     "cp -r " RAW " @T/r && chmod -R u+w @T/r && sed -i '1s/^[^ ]*/1e300/' @T/r/force.raw", NULL,
+     "@T/r", "system r frame 0 atom 0", "force component 1e+300 is beyond"},
     {"mlearn_forces_rows",
      "printf '[{\"structure\": {\"lattice\": {\"matrix\": [[3,0,0],[0,3,0],[0,0,3]]}, \"sites\": "
      "[{\"species\": [{\"element\": \"Si\", \"occu\": 1}], \"xyz\": [0,0,0]}, {\"species\": "
