@@ -380,3 +380,33 @@ Test(bad_input, model_with_bad_std_is_refused_on_load) {
     }
     dataset_free(&ds);
 }
+
+/* A metrics.csv row with fewer cells than the header (a file cut mid-write) used to be read as
+ * blanks, i.e. NaN results: `rlekf report` now stops naming the file and the line. */
+Test(bad_input, report_refuses_truncated_metrics_row) {
+    const char *exp = tu_tmp("truncated-exp");
+    char cmd[2048], path[1200], args[1300], err[2048];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/Cu/adam/seed-1'", exp);
+    cr_assert_eq(tu_sh(cmd), 0);
+    snprintf(path, sizeof path, "%s/summary.csv", exp);
+    tu_write(path,
+             "dataset,label,optimizer,seed,status,reason,group,x,block_size,n_blocks,state_bytes,"
+             "n_params,n_train,n_test,epochs,updates,wall_s,final_test_rmse_e_eV_per_atom,"
+             "final_test_rmse_f_eV_per_A,best_test_rmse_e_eV_per_atom,best_test_rmse_f_eV_per_A,"
+             "final_train_rmse_e_eV_per_atom,final_train_rmse_f_eV_per_A\n"
+             "Cu,adam,adam,1,done,,,,,,1,1,1,1,1,5,1,0.5,0.5,0.5,0.5,1,1\n");
+    snprintf(path, sizeof path, "%s/Cu/adam/seed-1/metrics.csv", exp);
+    snprintf(args, sizeof args, "report '%s' --out '%s/rep'", exp, exp);
+    /* complete rows: the report is made */
+    tu_write(path, "epoch,updates,wall_s,test_rmse_e_eV_per_atom,test_rmse_f_eV_per_A\n"
+                   "0,0,0.1,1.0,1.0\n"
+                   "1,5,1.0,0.5,0.5\n");
+    int rc = tu_rlekf(args, err, sizeof err);
+    cr_assert_eq(rc, 0, "complete file: exit %d (%s)", rc, err);
+    tu_write(path, "epoch,updates,wall_s,test_rmse_e_eV_per_atom,test_rmse_f_eV_per_A\n"
+                   "0,0,0.1,1.0,1.0\n"
+                   "1,5,1.0\n");
+    rc = tu_rlekf(args, err, sizeof err);
+    cr_expect_eq(rc, 2, "exit %d (%s)", rc, err);
+    cr_expect(strstr(err, "seed-1/metrics.csv line 3: 3 cells, the header has 5"), "%s", err);
+}
