@@ -410,3 +410,35 @@ Test(bad_input, report_refuses_truncated_metrics_row) {
     cr_expect_eq(rc, 2, "exit %d (%s)", rc, err);
     cr_expect(strstr(err, "seed-1/metrics.csv line 3: 3 cells, the header has 5"), "%s", err);
 }
+
+/* Run `rlekf run MANIFEST --dry-run` on a manifest (json: %s = the Cu MOVEMENT source); require
+ * exit 2 and a one-line message holding want and the manifest's path. */
+static void expect_manifest_error(const char *name, const char *json, const char *want) {
+    char text[4096], path[512], args[1400], err[4096];
+    const char *src = tu_src("datasets/Cu/0_300_MOVEMENT");
+    snprintf(text, sizeof text, json, src);
+    snprintf(path, sizeof path, "%s.json", tu_tmp(name));
+    tu_write(path, text);
+    snprintf(args, sizeof args, "run %s --dry-run --results %s", path, tu_tmp("dry-results"));
+    int rc = tu_rlekf(args, err, sizeof err);
+    cr_expect_eq(rc, 2, "%s: exit %d (%s)", name, rc, err);
+    cr_expect(strstr(err, want), "%s: message lacks '%s': %s", name, want, err);
+    cr_expect(strstr(err, path), "%s: message does not name the file: %s", name, err);
+    cr_expect(strchr(err, '\n') == strrchr(err, '\n'), "%s: not one line: %s", name, err);
+}
+
+#define MAN_DS "\"datasets\": [{\"name\": \"Cu\", \"source\": \"%s\", \"format\": \"movement\"}]"
+
+/* A variant's seed filter naming no seed of the manifest used to drop the variant silently. */
+Test(bad_input, variant_seed_filter_must_name_manifest_seeds) {
+    expect_manifest_error("seedfilter",
+                          "{\"name\": \"s\", " MAN_DS ", \"seeds\": [1, 2], \"optimizers\": "
+                          "[{\"type\": \"adam\"}, {\"type\": \"rlekf\", \"label\": \"r\", "
+                          "\"seeds\": [2, 7]}]}",
+                          "optimizers[1].seeds[1]: variant \"r\" names seed 7, which is not in "
+                          "the manifest's seeds");
+    expect_manifest_error("seedfilter-empty",
+                          "{\"name\": \"s\", " MAN_DS ", \"seeds\": [1], \"optimizers\": "
+                          "[{\"type\": \"rlekf\", \"seeds\": []}]}",
+                          "optimizers[0].seeds: empty");
+}
