@@ -442,3 +442,50 @@ Test(bad_input, variant_seed_filter_must_name_manifest_seeds) {
                           "[{\"type\": \"rlekf\", \"seeds\": []}]}",
                           "optimizers[0].seeds: empty");
 }
+
+/* A 2-frame system has no test frame at test_fraction 0.2: the run used to train, record NaN test
+ * RMSEs, end "done" and write no model.h5. Now an input error before training, naming the dataset
+ * and the split, and nothing trained. */
+Test(bad_input, empty_test_split_is_an_input_error) {
+    char args[2048], err[2048];
+    const char *data = tu_tmp("two-frames.h5"), *cfg = tu_tmp("two-frames.json");
+    snprintf(args, sizeof args, "import -o %s %s/tests/data/import/raw_sys", data,
+             RLEKF_SOURCE_DIR);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    char text[1200];
+    snprintf(text, sizeof text, "{\"training\": {\"dataset\": \"%s\", \"epochs\": 1}}", data);
+    tu_write(cfg, text);
+    snprintf(args, sizeof args, "train %s --quiet --out %s", cfg, tu_tmp("two-frames-run"));
+    int rc = tu_rlekf(args, err, sizeof err);
+    cr_expect_eq(rc, 2, "exit %d (%s)", rc, err);
+    cr_expect(strstr(err, "two-frames.h5: the tail split with test_fraction 0.2 leaves no test "
+                          "frames"),
+              "%s", err);
+    snprintf(args, sizeof args, "test -e %s/metrics.csv", tu_tmp("two-frames-run"));
+    cr_expect_neq(tu_sh(args), 0, "a metrics.csv was written");
+}
+
+/* A sel that does not fit the data passed `run --dry-run` and then failed every cell: the dry run
+ * now checks it against the data (entries per type, neighbours within rcut), exit 2. */
+Test(bad_input, dry_run_checks_sel_against_the_data) {
+    expect_manifest_error("sel-small",
+                          "{\"name\": \"s\", " MAN_DS ", \"model\": {\"sel\": [5]}, \"seeds\": "
+                          "[1], \"optimizers\": [{\"type\": \"adam\"}]}",
+                          "cell 0 (Cu / adam): model.sel[0] = 5 (type Cu), but dataset Cu has atoms "
+                          "with ");
+    expect_manifest_error("sel-entries",
+                          "{\"name\": \"s\", " MAN_DS ", \"model\": {\"sel\": [80, 4]}, \"seeds\": "
+                          "[1], \"optimizers\": [{\"type\": \"adam\"}]}",
+                          "model.sel has 2 entries, dataset Cu has 1 types");
+    /* a sel that fits passes */
+    char text[2048], path[512], args[1400], err[4096];
+    snprintf(text, sizeof text,
+             "{\"name\": \"s\", " MAN_DS ", \"model\": {\"sel\": [200]}, \"seeds\": [1], "
+             "\"optimizers\": [{\"type\": \"adam\"}]}",
+             tu_src("datasets/Cu/0_300_MOVEMENT"));
+    snprintf(path, sizeof path, "%s.json", tu_tmp("sel-fits"));
+    tu_write(path, text);
+    snprintf(args, sizeof args, "run %s --dry-run --results %s", path, tu_tmp("dry-results"));
+    int rc = tu_rlekf(args, err, sizeof err);
+    cr_expect_eq(rc, 0, "exit %d (%s)", rc, err);
+}
