@@ -489,3 +489,39 @@ Test(bad_input, dry_run_checks_sel_against_the_data) {
     int rc = tu_rlekf(args, err, sizeof err);
     cr_expect_eq(rc, 0, "exit %d (%s)", rc, err);
 }
+
+/* A full disk (simulated by a file size limit, SIGXFSZ ignored so writes fail with EFBIG) while an
+ * HDF5 file is written used to end in a segfault inside HDF5's exit cleanup after the message.
+ * Now: exit 1, one line naming the file and the errno, no half-written file or temporary. */
+Test(bad_input, full_disk_while_writing_hdf5_exits_1_cleanly) {
+    const char *d = tu_tmp("fulldisk");
+    char cmd[4096], err[2048];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && cd %s && (trap '' XFSZ; ulimit -f 100; exec %s import -o big.h5 "
+             "%s/datasets/Cu/0_300_MOVEMENT) >/dev/null 2>err.txt",
+             d, d, RLEKF_EXE, RLEKF_SOURCE_DIR);
+    int rc = tu_sh(cmd);
+    snprintf(cmd, sizeof cmd, "%s/err.txt", d);
+    tu_read(cmd, err, sizeof err);
+    cr_expect_eq(rc, 1, "import: exit %d (%s)", rc, err);
+    cr_expect(strstr(err, "big.h5: cannot write") && strstr(err, "File too large"), "%s", err);
+    cr_expect(strchr(err, '\n') == strrchr(err, '\n'), "not one line: %s", err);
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q big.h5", d);
+    cr_expect_neq(tu_sh(cmd), 0, "a (half-written) big.h5 or its temporary was left behind");
+
+    /* training: config.json fits, model_init.h5 does not */
+    snprintf(cmd, sizeof cmd,
+             "cd %s && %s import -o cu.h5 %s/datasets/Cu/0_300_MOVEMENT >/dev/null && printf "
+             "'{\"training\": {\"dataset\": \"cu.h5\", \"epochs\": 1, \"max_train_frames\": 2, "
+             "\"eval_max_frames\": 2}, \"optimizer\": {\"type\": \"adam\"}}' > t.json && (trap '' "
+             "XFSZ; ulimit -f 100; exec %s train t.json --quiet --out run) >/dev/null 2>err.txt",
+             d, RLEKF_EXE, RLEKF_SOURCE_DIR, RLEKF_EXE);
+    rc = tu_sh(cmd);
+    snprintf(cmd, sizeof cmd, "%s/err.txt", d);
+    tu_read(cmd, err, sizeof err);
+    cr_expect_eq(rc, 1, "train: exit %d (%s)", rc, err);
+    cr_expect(strstr(err, "model_init.h5: cannot write") && strstr(err, "File too large"), "%s",
+              err);
+    snprintf(cmd, sizeof cmd, "ls %s/run | grep -q '\\.h5'", d);
+    cr_expect_neq(tu_sh(cmd), 0, "a model file or temporary was left behind");
+}
