@@ -273,7 +273,8 @@ Test(bad_input, numeric_flags_are_checked) {
         {"run m.json", "--shard -1/2", "--shard I: expected an integer"},
         {"eval --model m.h5 --data d.h5 -o p.h5", "--test-fraction 0.1junk", "--test-fraction: expected a number in [0, "},
         {"eval --model m.h5 --data d.h5 -o p.h5", "--seed 1e400", "--seed: expected an integer"},
-        {"neighbor-stat d.h5", "--rcut nan", "--rcut: expected a number"},
+        {"neighbor-stat d.h5", "--rcut nan", "--rcut: bad value 'nan'"},
+        {"neighbor-stat d.h5", "--rcut 6x", "--rcut: bad value '6x'"},
         {"neighbor-stat d.h5", "--rcut 6 --frames 18446744073709551616", "--frames: expected an integer"},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {

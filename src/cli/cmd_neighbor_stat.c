@@ -38,7 +38,7 @@ static const char help_text[] =
 static rk_status parse_double(const char *opt, const char *s, double *out) {
     double v = 0.0;
     rk_status st = num_parse_real(opt, s, 0.0, DBL_MAX, &v);
-    if (!st && !(v > 0.0))
+    if (st || !(v > 0.0)) /* the checked parser's verdict, in this flag's own words */
         st = err_set(RK_EINPUT, "%s: bad value '%s' (want a positive length in Å)", opt, s);
     if (!st) *out = v;
     return st;
