@@ -145,9 +145,10 @@ static const bad_case cases[] = {
      "printf '3\\n" XYZ_OK_LATTICE " energy=-1 Properties=species:S:1:pos:R:3:forces:R:3\\n"
      "H 0 0 0 0 0 0\\nH 2 2 2 0 0 0\\nH 4 0 -4.001 0 0 0\\n' > @T/p.xyz",
      NULL, "@T/p.xyz", "system p.n3 frame 0", "atoms 0 and 2 are 0.001 A apart"},
-    {"movement_atoms_at_same_position", "sed '15s/^\\( *[0-9]*\\).*/\\1  0.1 0.2 0.3/; "
-     "14s/^\\( *[0-9]*\\).*/\\1  0.1 0.2 0.3/' " LIGEPS " > @T/mv", NULL, "@T/mv",
-     "mv: system mv frame 0", "atoms 0 and 1 are 0 A apart"},
+    {"movement_atoms_at_same_position",
+     "sed '15s/^\\( *[0-9]*\\).*/\\1  0.1 0.2 0.3/; "
+     "14s/^\\( *[0-9]*\\).*/\\1  0.1 0.2 0.3/' " LIGEPS " > @T/mv",
+     NULL, "@T/mv", "mv: system mv frame 0", "atoms 0 and 1 are 0 A apart"},
     {"xyz_energy_1e300",
      "printf '1\\n" XYZ_OK_LATTICE " energy=1e300 Properties=species:S:1:pos:R:3:forces:R:3\\n"
      "H 0 0 0 0 0 0\\n' > @T/h.xyz",
@@ -259,11 +260,13 @@ Test(bad_input, numeric_flags_are_checked) {
         {train, "--epochs ''", "--epochs: expected an integer in [0, 1000000], got ''"},
         {train, "--epochs 2x", "got 2x"},
         {train, "--epochs ' 2'", "got ' 2'"},
-        {train, "--threads 5000000000", "--threads: expected an integer in [0, 1024], got 5000000000"},
+        {train, "--threads 5000000000",
+         "--threads: expected an integer in [0, 1024], got 5000000000"},
         {train, "--test_fraction nan", "--test_fraction: expected a number"},
         {train, "--test_fraction inf", "got inf"},
         {train, "--seed -1", "--seed: expected an integer"},
-        {"init --data x.h5 -o y.h5", "--seed 4abc", "--seed: expected an integer in [0, 2147483647], got 4abc"},
+        {"init --data x.h5 -o y.h5", "--seed 4abc",
+         "--seed: expected an integer in [0, 2147483647], got 4abc"},
         {"init --data x.h5 -o y.h5", "--seed 99999999999", "got 99999999999"},
         {"run m.json", "-j 1x", "-j: expected an integer in [1, 256], got 1x"},
         {"run m.json", "-j 0", "-j: expected an integer in [1, 256], got 0"},
@@ -271,11 +274,13 @@ Test(bad_input, numeric_flags_are_checked) {
         {"run m.json", "--shard 1/2x", "--shard N: expected an integer"},
         {"run m.json", "--shard 1/99999999999999999999", "got 99999999999999999999"},
         {"run m.json", "--shard -1/2", "--shard I: expected an integer"},
-        {"eval --model m.h5 --data d.h5 -o p.h5", "--test-fraction 0.1junk", "--test-fraction: expected a number in [0, "},
+        {"eval --model m.h5 --data d.h5 -o p.h5", "--test-fraction 0.1junk",
+         "--test-fraction: expected a number in [0, "},
         {"eval --model m.h5 --data d.h5 -o p.h5", "--seed 1e400", "--seed: expected an integer"},
         {"neighbor-stat d.h5", "--rcut nan", "--rcut: bad value 'nan'"},
         {"neighbor-stat d.h5", "--rcut 6x", "--rcut: bad value '6x'"},
-        {"neighbor-stat d.h5", "--rcut 6 --frames 18446744073709551616", "--frames: expected an integer"},
+        {"neighbor-stat d.h5", "--rcut 6 --frames 18446744073709551616",
+         "--frames: expected an integer"},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         char args[2048], err[1024];
@@ -284,8 +289,8 @@ Test(bad_input, numeric_flags_are_checked) {
         cr_expect_eq(rc, 2, "'%s': exit %d (%s)", flags[i].args, rc, err);
         cr_expect(strstr(err, flags[i].want), "'%s': message lacks '%s': %s", flags[i].args,
                   flags[i].want, err);
-        cr_expect(strchr(err, '\n') == strrchr(err, '\n'), "'%s': not one line: %s",
-                  flags[i].args, err);
+        cr_expect(strchr(err, '\n') == strrchr(err, '\n'), "'%s': not one line: %s", flags[i].args,
+                  err);
     }
 }
 
@@ -337,8 +342,8 @@ Test(bad_input, control_characters_are_escaped_in_messages) {
     cr_expect_eq(rc, 2, "exit %d (%s)", rc, err);
     cr_expect(strstr(err, "no\\x07pe\\x1b[2J\\x0ax"), "%s", err);
     for (const char *p = err; *p; p++)
-        cr_expect((*p == '\n' && p[1] == '\0') || (unsigned char)*p >= 0x20, "raw byte 0x%02x in %s",
-                  (unsigned char)*p, err);
+        cr_expect((*p == '\n' && p[1] == '\0') || (unsigned char)*p >= 0x20,
+                  "raw byte 0x%02x in %s", (unsigned char)*p, err);
     snprintf(args, sizeof args,
              "train " RLEKF_SOURCE_DIR "/tests/data/deepmd_water_input.json --epochs \"$(printf "
              "'1\\0072')\"");
@@ -469,11 +474,12 @@ Test(bad_input, empty_test_split_is_an_input_error) {
 /* A sel that does not fit the data passed `run --dry-run` and then failed every cell: the dry run
  * now checks it against the data (entries per type, neighbours within rcut), exit 2. */
 Test(bad_input, dry_run_checks_sel_against_the_data) {
-    expect_manifest_error("sel-small",
-                          "{\"name\": \"s\", " MAN_DS ", \"model\": {\"sel\": [5]}, \"seeds\": "
-                          "[1], \"optimizers\": [{\"type\": \"adam\"}]}",
-                          "cell 0 (Cu / adam): model.sel[0] = 5 (type Cu), but dataset Cu has atoms "
-                          "with ");
+    expect_manifest_error(
+        "sel-small",
+        "{\"name\": \"s\", " MAN_DS ", \"model\": {\"sel\": [5]}, \"seeds\": "
+        "[1], \"optimizers\": [{\"type\": \"adam\"}]}",
+        "cell 0 (Cu / adam): model.sel[0] = 5 (type Cu), but dataset Cu has atoms "
+        "with ");
     expect_manifest_error("sel-entries",
                           "{\"name\": \"s\", " MAN_DS ", \"model\": {\"sel\": [80, 4]}, \"seeds\": "
                           "[1], \"optimizers\": [{\"type\": \"adam\"}]}",

@@ -141,14 +141,19 @@ static rk_status check_output_not_source(const import_args *a) {
         struct stat sb;
         if (stat(a->src[i], &sb) != 0) continue; /* the importer reports a missing source */
         if (sb.st_dev == out_sb.st_dev && sb.st_ino == out_sb.st_ino)
-            return err_set(RK_EINPUT, "-o %s: the output is the source %s (refusing to overwrite "
-                           "it)", a->out, a->src[i]);
+            return err_set(RK_EINPUT,
+                           "-o %s: the output is the source %s (refusing to overwrite "
+                           "it)",
+                           a->out, a->src[i]);
         char src_real[PATH_MAX];
         if (S_ISDIR(sb.st_mode) && have_real && realpath(a->src[i], src_real)) {
             size_t n = strlen(src_real);
-            if (strncmp(out_real, src_real, n) == 0 && (out_real[n] == '/' || src_real[n - 1] == '/'))
-                return err_set(RK_EINPUT, "-o %s: the output is inside the source folder %s "
-                               "(refusing to overwrite its files)", a->out, a->src[i]);
+            if (strncmp(out_real, src_real, n) == 0 &&
+                (out_real[n] == '/' || src_real[n - 1] == '/'))
+                return err_set(RK_EINPUT,
+                               "-o %s: the output is inside the source folder %s "
+                               "(refusing to overwrite its files)",
+                               a->out, a->src[i]);
         }
     }
     return RK_OK;

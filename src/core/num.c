@@ -36,7 +36,8 @@ rk_status num_parse_long(const char *what, const char *text, long lo, long hi, l
     char los[32], his[32];
     snprintf(los, sizeof los, "%ld", lo);
     snprintf(his, sizeof his, "%ld", hi);
-    if (!text || !integer_syntax(text, 1)) return bad(what, "an integer", los, his, text ? text : "");
+    if (!text || !integer_syntax(text, 1))
+        return bad(what, "an integer", los, his, text ? text : "");
     errno = 0;
     char *end = NULL;
     long v = strtol(text, &end, 10);
@@ -50,7 +51,8 @@ rk_status num_parse_u64(const char *what, const char *text, uint64_t lo, uint64_
     char los[32], his[32];
     snprintf(los, sizeof los, "%llu", (unsigned long long)lo);
     snprintf(his, sizeof his, "%llu", (unsigned long long)hi);
-    if (!text || !integer_syntax(text, 0)) return bad(what, "an integer", los, his, text ? text : "");
+    if (!text || !integer_syntax(text, 0))
+        return bad(what, "an integer", los, his, text ? text : "");
     errno = 0;
     char *end = NULL;
     unsigned long long v = strtoull(text, &end, 10);

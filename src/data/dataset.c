@@ -109,12 +109,15 @@ static rk_status check_magnitude(const char *what, const ds_system *s, const dou
     for (size_t i = 0; i < n; i++) {
         if (fabs(x[i]) > DS_VALUE_MAX) {
             if (per_frame == 3 * s->natoms)
-                return err_set(RK_EINPUT, "%s: system %s frame %zu atom %zu: %s %g is beyond %g "
-                               "in magnitude (not a physical value)", what, s->name,
-                               i / per_frame, (i % per_frame) / 3, label, x[i], DS_VALUE_MAX);
-            return err_set(RK_EINPUT, "%s: system %s frame %zu: %s %g is beyond %g in magnitude "
-                           "(not a physical value)", what, s->name, i / per_frame, label, x[i],
-                           DS_VALUE_MAX);
+                return err_set(RK_EINPUT,
+                               "%s: system %s frame %zu atom %zu: %s %g is beyond %g "
+                               "in magnitude (not a physical value)",
+                               what, s->name, i / per_frame, (i % per_frame) / 3, label, x[i],
+                               DS_VALUE_MAX);
+            return err_set(RK_EINPUT,
+                           "%s: system %s frame %zu: %s %g is beyond %g in magnitude "
+                           "(not a physical value)",
+                           what, s->name, i / per_frame, label, x[i], DS_VALUE_MAX);
         }
     }
     return RK_OK;
@@ -125,16 +128,16 @@ static rk_status check_magnitude(const char *what, const ds_system *s, const dou
  * cell, which is what this check is for. frac holds 3 * natoms doubles of scratch. */
 static rk_status check_overlap(const char *what, const ds_system *s, size_t f, double *frac) {
     const double *b = s->box + 9 * f, *x = s->coord + 3 * s->natoms * f;
-    double det = det3(b), inv[9] = {
-        (b[4] * b[8] - b[5] * b[7]) / det, (b[2] * b[7] - b[1] * b[8]) / det,
-        (b[1] * b[5] - b[2] * b[4]) / det, (b[5] * b[6] - b[3] * b[8]) / det,
-        (b[0] * b[8] - b[2] * b[6]) / det, (b[2] * b[3] - b[0] * b[5]) / det,
-        (b[3] * b[7] - b[4] * b[6]) / det, (b[1] * b[6] - b[0] * b[7]) / det,
-        (b[0] * b[4] - b[1] * b[3]) / det};
+    double det = det3(b),
+           inv[9] = {(b[4] * b[8] - b[5] * b[7]) / det, (b[2] * b[7] - b[1] * b[8]) / det,
+                     (b[1] * b[5] - b[2] * b[4]) / det, (b[5] * b[6] - b[3] * b[8]) / det,
+                     (b[0] * b[8] - b[2] * b[6]) / det, (b[2] * b[3] - b[0] * b[5]) / det,
+                     (b[3] * b[7] - b[4] * b[6]) / det, (b[1] * b[6] - b[0] * b[7]) / det,
+                     (b[0] * b[4] - b[1] * b[3]) / det};
     for (size_t a = 0; a < s->natoms; a++)
         for (size_t k = 0; k < 3; k++)
-            frac[3 * a + k] = x[3 * a] * inv[k] + x[3 * a + 1] * inv[3 + k] +
-                              x[3 * a + 2] * inv[6 + k];
+            frac[3 * a + k] =
+                x[3 * a] * inv[k] + x[3 * a + 1] * inv[3 + k] + x[3 * a + 2] * inv[6 + k];
     for (size_t i = 1; i < s->natoms; i++) {
         for (size_t j = 0; j < i; j++) {
             double d[3], r2 = 0.0;
@@ -147,9 +150,10 @@ static rk_status check_overlap(const char *what, const ds_system *s, size_t f, d
                 r2 += c * c;
             }
             if (r2 < DS_MIN_DISTANCE * DS_MIN_DISTANCE)
-                return err_set(RK_EINPUT, "%s: system %s frame %zu: atoms %zu and %zu are %.3g A "
-                               "apart (at the same position; closer than %g A)", what, s->name,
-                               f, j, i, sqrt(r2), DS_MIN_DISTANCE);
+                return err_set(RK_EINPUT,
+                               "%s: system %s frame %zu: atoms %zu and %zu are %.3g A "
+                               "apart (at the same position; closer than %g A)",
+                               what, s->name, f, j, i, sqrt(r2), DS_MIN_DISTANCE);
         }
     }
     return RK_OK;

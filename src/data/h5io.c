@@ -5,9 +5,9 @@
  * (a failed H5Fclose on a file the library still holds crashed its exit cleanup). The finished
  * image is written with write() to "<path>.tmp-<pid>" beside the target, checked (ENOSPC, EFBIG
  * name the file), and rename()d over the target; on any failure the temporary is unlinked, so
- * the target is either the old file or the complete new one. Strings (root attributes, /type_map) are written as
- * variable-length UTF-8, the way h5py writes Python str; readers accept variable- and fixed-length
- * strings of either character set, NUL- or space-padded.
+ * the target is either the old file or the complete new one. Strings (root attributes, /type_map)
+ * are written as variable-length UTF-8, the way h5py writes Python str; readers accept variable-
+ * and fixed-length strings of either character set, NUL- or space-padded.
  *
  * Reading: the file must be HDF5 (else "not an HDF5 file or truncated"), carry the expected
  * `format` and `version` attributes, and hold every required dataset with the expected class and

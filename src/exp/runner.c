@@ -377,8 +377,10 @@ static rk_status check_sel(const manifest_t *m, const dataset_t *ds, char (*path
         if (mc->n_sel == 0) continue; /* computed from the data by the run */
         const char *label = m->variants[v].label, *name = m->datasets[d].name;
         if (mc->n_sel != ds[d].ntypes) {
-            st = err_set(RK_EINPUT, "%s: cell %zu (%s / %s): model.sel has %zu entries, dataset %s "
-                         "has %zu types", m->path, k, name, label, mc->n_sel, name, ds[d].ntypes);
+            st = err_set(RK_EINPUT,
+                         "%s: cell %zu (%s / %s): model.sel has %zu entries, dataset %s "
+                         "has %zu types",
+                         m->path, k, name, label, mc->n_sel, name, ds[d].ntypes);
             break;
         }
         size_t *c = counts + d * MODEL_MAX_TYPES;
@@ -398,10 +400,11 @@ static rk_status check_sel(const manifest_t *m, const dataset_t *ds, char (*path
         }
         for (size_t t = 0; !st && t < ds[d].ntypes; t++)
             if (c[t] > mc->sel[t])
-                st = err_set(RK_EINPUT, "%s: cell %zu (%s / %s): model.sel[%zu] = %zu (type %s), "
+                st = err_set(RK_EINPUT,
+                             "%s: cell %zu (%s / %s): model.sel[%zu] = %zu (type %s), "
                              "but dataset %s has atoms with %zu type-%s neighbours within rcut %g",
-                             m->path, k, name, label, t, mc->sel[t], ds[d].type_map[t], name,
-                             c[t], ds[d].type_map[t], mc->rcut);
+                             m->path, k, name, label, t, mc->sel[t], ds[d].type_map[t], name, c[t],
+                             ds[d].type_map[t], mc->rcut);
     }
     free(rcut);
     free(counts);

@@ -112,8 +112,10 @@ rk_status csvio_read(const char *path, csvio_table *t) {
     if (!st && ps.failed) st = err_set(RK_ENOMEM, "%s: out of memory reading CSV", path);
     if (!st && !t->header) st = err_set(RK_EINPUT, "%s: empty CSV file (no header)", path);
     if (!st && ps.ragged_row)
-        st = err_set(RK_EINPUT, "%s line %zu: %zu cells, the header has %zu (a truncated or "
-                     "malformed row)", path, ps.ragged_row + 1, ps.ragged_n, t->ncols);
+        st = err_set(RK_EINPUT,
+                     "%s line %zu: %zu cells, the header has %zu (a truncated or "
+                     "malformed row)",
+                     path, ps.ragged_row + 1, ps.ragged_n, t->ncols);
     if (st) csvio_free(t);
     return st;
 }

@@ -159,9 +159,10 @@ rk_status model_load(model_t *m, const char *path) {
         for (int k = 0; !st && k < 4; k++) {
             double sd = rec.std[a * 4 + k];
             if (!(isfinite(sd) && sd > 0.0))
-                st = err_set(RK_EINPUT, "%s: /stat/std[%zu][%d] (type %s) is %g; a standard "
-                             "deviation must be positive and finite", path, a, k, rec.type_map[a],
-                             sd);
+                st = err_set(RK_EINPUT,
+                             "%s: /stat/std[%zu][%d] (type %s) is %g; a standard "
+                             "deviation must be positive and finite",
+                             path, a, k, rec.type_map[a], sd);
         }
     if (!st) {
         memcpy(m->w, rec.params, rec.n_params * sizeof *m->w);

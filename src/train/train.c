@@ -257,7 +257,8 @@ static rk_status run_setup(run_t *r, train_config *tcm) {
     r->n_train = evaluate_subset(r->train, r->n_train, tc->max_train_frames);
     if (r->n_train == 0) return err_set(RK_EINPUT, "%s: no training frames", tc->dataset);
     if (r->n_test == 0) /* every test RMSE would be NaN and no model file ever written */
-        return err_set(RK_EINPUT, "%s: the %s split with test_fraction %g leaves no test frames "
+        return err_set(RK_EINPUT,
+                       "%s: the %s split with test_fraction %g leaves no test frames "
                        "(%zu frames; each system gives floor(test_fraction x its frames))",
                        tc->dataset, evaluate_split_mode_names[tc->split], tc->test_fraction,
                        dataset_total_frames(ds));
