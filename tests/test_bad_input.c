@@ -532,3 +532,21 @@ Test(bad_input, full_disk_while_writing_hdf5_exits_1_cleanly) {
     snprintf(cmd, sizeof cmd, "ls %s/run | grep -q '\\.h5'", d);
     cr_expect_neq(tu_sh(cmd), 0, "a model file or temporary was left behind");
 }
+
+/* The dry run also finds the empty test split (a manifest dataset of 2 frames at test_fraction
+ * 0.2) that would fail every cell. */
+Test(bad_input, dry_run_checks_the_split_leaves_test_frames) {
+    char text[2048], path[512], args[1400], err[4096];
+    snprintf(text, sizeof text,
+             "{\"name\": \"s\", \"datasets\": [{\"name\": \"two\", \"source\": \"%s\", \"format\": "
+             "\"deepmd-raw\"}], \"seeds\": [1], \"optimizers\": [{\"type\": \"adam\"}]}",
+             tu_src("tests/data/import/raw_sys"));
+    snprintf(path, sizeof path, "%s.json", tu_tmp("split-empty"));
+    tu_write(path, text);
+    snprintf(args, sizeof args, "run %s --dry-run --results %s", path, tu_tmp("dry-results"));
+    int rc = tu_rlekf(args, err, sizeof err);
+    cr_expect_eq(rc, 2, "exit %d (%s)", rc, err);
+    cr_expect(strstr(err, "cell 0 (two / adam): the tail split with test_fraction 0.2 leaves no "
+                          "test frames in dataset two (2 frames)"),
+              "%s", err);
+}

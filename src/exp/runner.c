@@ -16,6 +16,7 @@
 
 #include "blas.h"
 #include "csvio.h"
+#include "evaluate.h"
 #include "h5io.h"
 #include "import.h"
 #include "jsonw.h"
@@ -354,9 +355,10 @@ static void fmt_time(double s, char *buf, size_t cap) {
         snprintf(buf, cap, "%dh%02dm%02ds", (int)(s / 3600), ((int)s % 3600) / 60, (int)s % 60);
 }
 
-/* A dry run checks what would otherwise fail every cell: a given sel must have one entry per type
- * of the data and hold the most neighbours of each type within rcut (the first misfit is an input
- * error naming the cell). The neighbour counts of a dataset are scanned once per rcut. */
+/* A dry run checks what would otherwise fail every cell: the split must leave test frames, and a
+ * given sel must have one entry per type of the data and hold the most neighbours of each type
+ * within rcut (the first misfit is an input error naming the cell). The neighbour counts of a
+ * dataset are scanned once per rcut. */
 static rk_status check_sel(const manifest_t *m, const dataset_t *ds, char (*paths)[RUN_PATH]) {
     size_t nd = m->n_datasets;
     double *rcut = calloc(nd, sizeof *rcut);
@@ -374,8 +376,22 @@ static rk_status check_sel(const manifest_t *m, const dataset_t *ds, char (*path
         train_config tc;
         manifest_cell_config(m, k, paths[d], &tc);
         const model_config *mc = &tc.model;
-        if (mc->n_sel == 0) continue; /* computed from the data by the run */
         const char *label = m->variants[v].label, *name = m->datasets[d].name;
+        /* the split must leave test frames (training refuses an empty one) */
+        model_frame_ref *tr = NULL, *te = NULL;
+        size_t ntr = 0, nte = 0;
+        st = evaluate_split_frames(&ds[d], tc.split, tc.test_fraction, tc.stream_name, tc.seed, &tr,
+                                   &ntr, &te, &nte);
+        free(tr);
+        free(te);
+        if (!st && nte == 0)
+            st = err_set(RK_EINPUT,
+                         "%s: cell %zu (%s / %s): the %s split with test_fraction %g leaves no "
+                         "test frames in dataset %s (%zu frames)",
+                         m->path, k, name, label, evaluate_split_mode_names[tc.split],
+                         tc.test_fraction, name, dataset_total_frames(&ds[d]));
+        if (st) break;
+        if (mc->n_sel == 0) continue; /* computed from the data by the run */
         if (mc->n_sel != ds[d].ntypes) {
             st = err_set(RK_EINPUT,
                          "%s: cell %zu (%s / %s): model.sel has %zu entries, dataset %s "
