@@ -489,3 +489,84 @@ Test(npy, rejects_bad_files_with_reasons) {
     cr_assert_eq(npy_read(tu_tmp("magic.npy"), &a), RK_EINPUT);
     cr_assert(strstr(err_msg(), "magic"), "%s", err_msg());
 }
+
+/* Import an absolute path (a prepared temporary copy) into ds. */
+static rk_status import_abs(dataset_t *ds, const char *path, const char *fmt) {
+    import_opts o = {fmt_named(fmt), 0};
+    return import_source(path, &o, ds, NULL);
+}
+
+/* Two imports hold the same frames bit for bit. */
+static void assert_same_system(const ds_system *a, const ds_system *b) {
+    cr_assert_eq(a->natoms, b->natoms);
+    cr_assert_eq(a->nframes, b->nframes);
+    size_t n3 = 3 * a->natoms * a->nframes;
+    cr_assert_eq(memcmp(a->energy, b->energy, a->nframes * sizeof *a->energy), 0);
+    cr_assert_eq(memcmp(a->box, b->box, 9 * a->nframes * sizeof *a->box), 0);
+    cr_assert_eq(memcmp(a->coord, b->coord, n3 * sizeof *a->coord), 0);
+    cr_assert_eq(memcmp(a->force, b->force, n3 * sizeof *a->force), 0, "forces differ");
+}
+
+/* Older PWmat prints the force block as "Force (eV/Angstrom)"; its numbers are still dE/dR (the
+ * format's readers negate every Force block), so the labels equal the "-force" spelling's. Any
+ * other unit is still an unknown block. */
+Test(import, movement_older_force_title_gives_the_same_labels) {
+    const char *dir = tu_tmp("mv-old-force");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && cp %s/datasets/LiGePS/100_1200k_movement %s/new && sed "
+             "'s/Force (-force, eV\\/Angstrom)/Force (eV\\/Angstrom)/' %s/new > %s/old && sed "
+             "'s/Force (-force, eV\\/Angstrom)/Force (eV\\/Bohr)/' %s/new > %s/bohr && "
+             "! grep -q -- '-force' %s/old",
+             dir, RLEKF_SOURCE_DIR, dir, dir, dir, dir, dir, dir);
+    cr_assert_eq(tu_sh(cmd), 0);
+    dataset_t a = {0}, b = {0}, c = {0};
+    char p[1200];
+    snprintf(p, sizeof p, "%s/new", dir);
+    cr_assert_eq(import_abs(&a, p, "movement"), RK_OK, "%s", err_msg());
+    snprintf(p, sizeof p, "%s/old", dir);
+    cr_assert_eq(import_abs(&b, p, "auto"), RK_OK, "%s", err_msg());
+    assert_same_system(&a.sys[0], &b.sys[0]);
+    snprintf(p, sizeof p, "%s/bohr", dir);
+    cr_expect_eq(import_abs(&c, p, "movement"), RK_EINPUT);
+    cr_expect(strstr(err_msg(), "unknown force block 'Force (eV/Bohr)'"), "%s", err_msg());
+    dataset_free(&a);
+    dataset_free(&b);
+    dataset_free(&c);
+}
+
+/* What ase.io.write(format="extxyz") puts in a file: a boolean move_mask column (FixAtoms), a
+ * per-atom scalar, stress, free_energy and pbc keys beside energy and forces; all but the labels
+ * are ignored. */
+Test(import, extxyz_as_ase_writes_it) {
+    dataset_t ds = {0};
+    import_into(&ds, "tests/data/import/ase_written.xyz", "auto", 0);
+    cr_assert_eq(ds.nsystems, 1);
+    const ds_system *s = &ds.sys[0];
+    cr_assert_eq(s->natoms, 2);
+    cr_assert_eq(s->energy[0], -3.5);
+    assert_exact3(AT(s, coord, 0, 1), 1.0, 1.0, 1.0);
+    assert_exact3(AT(s, force, 0, 0), 0.1, 0.2, 0.3);
+    assert_exact3(AT(s, force, 0, 1), -0.1, -0.2, -0.3);
+    dataset_free(&ds);
+}
+
+/* PWMLFF pwdata folders come with and without ei.npy (per-atom energies, never read): the same
+ * labels either way. */
+Test(import, pwdata_with_and_without_ei_npy) {
+    const char *dir = tu_tmp("pw-no-ei");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && cp -r %s/datasets/HfO2/pwdata/init_000_50/train %s/train && chmod -R "
+             "u+w %s && rm %s/train/ei.npy",
+             dir, RLEKF_SOURCE_DIR, dir, dir, dir);
+    cr_assert_eq(tu_sh(cmd), 0);
+    dataset_t a = {0}, b = {0};
+    import_into(&a, "datasets/HfO2/pwdata/init_000_50/train", "pwdata", 0);
+    char p[1200];
+    snprintf(p, sizeof p, "%s/train", dir);
+    cr_assert_eq(import_abs(&b, p, "auto"), RK_OK, "%s", err_msg());
+    assert_same_system(&a.sys[0], &b.sys[0]);
+    dataset_free(&a);
+    dataset_free(&b);
+}

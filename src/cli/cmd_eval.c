@@ -15,6 +15,7 @@
 #include "evaluate.h"
 #include "fs.h"
 #include "h5io.h"
+#include "num.h"
 
 static const char *USAGE =
     "usage: rlekf eval --model M.h5 --data D.h5 --out P.h5 [--split test|train|all]\n"
@@ -45,6 +46,8 @@ typedef struct {
     eval_part part;
     /* overrides of the recorded split (NULL: keep) */
     const char *mode, *test_fraction, *seed, *stream;
+    double test_fraction_v; /* the checked values of test_fraction and seed */
+    uint64_t seed_v;
 } eval_args;
 
 /* Index of s in a NULL-terminated list of names, or -1. */
@@ -75,6 +78,14 @@ static rk_status parse_args(int argc, char **argv, eval_args *a) {
             return err_set(RK_EINPUT, "unexpected argument '%s' (see --help)", argv[i]);
         *opts[k].dst = argv[++i];
     }
+    /* numbers are checked before any file is read */
+    rk_status st = RK_OK;
+    if (a->test_fraction && (st = num_parse_real("--test-fraction", a->test_fraction, 0.0,
+                                                 EVALUATE_TEST_FRACTION_MAX, &a->test_fraction_v)))
+        return st;
+    if (a->seed &&
+        (st = num_parse_u64("--seed", a->seed, 0, (uint64_t)EVALUATE_SEED_MAX, &a->seed_v)))
+        return st;
     if (!a->model || !a->data || !a->out)
         return err_set(RK_EINPUT, "--model, --data and --out are required (see --help)");
     int p = name_index(part_names, part);
@@ -108,24 +119,9 @@ static rk_status resolve_split(const eval_args *a, evaluate_split *sp, const cha
         sp->mode = (evaluate_split_mode)m;
     }
     if (a->test_fraction) {
-        char *e;
-        errno = 0;
-        double f = strtod(a->test_fraction, &e);
-        if (e == a->test_fraction || *e || errno || !(f >= 0.0 && f <= EVALUATE_TEST_FRACTION_MAX))
-            return err_set(RK_EINPUT, "--test-fraction: expected a number in [0, %g], got '%s'",
-                           EVALUATE_TEST_FRACTION_MAX, a->test_fraction);
-        sp->test_fraction = f;
+        sp->test_fraction = a->test_fraction_v;
     }
-    if (a->seed) {
-        char *e;
-        errno = 0;
-        double s = strtod(a->seed, &e);
-        if (e == a->seed || *e || errno || !(s >= 0.0 && s <= (double)EVALUATE_SEED_MAX) ||
-            s != (double)(uint64_t)s)
-            return err_set(RK_EINPUT, "--seed: expected an integer in [0, 2^53], got '%s'",
-                           a->seed);
-        sp->seed = (uint64_t)s;
-    }
+    if (a->seed) sp->seed = a->seed_v;
     if (a->stream) {
         if (strlen(a->stream) >= sizeof sp->stream_name)
             return err_set(RK_EINPUT, "--stream: '%.40s...' is longer than %zu characters",

@@ -5,9 +5,11 @@
  * writes OUT.h5 atomically (h5io writes a temporary and renames it), so a failed import leaves no
  * output file behind. Prints one line per system and a total.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd.h"
 #include "dataset.h"
@@ -126,10 +128,42 @@ static rk_status prov_add(char **s, size_t *len, const char *piece) {
     return RK_OK;
 }
 
+/* The output must not overwrite what is read: refuse when OUT is one of the sources (the same
+ * device and inode, whatever the spelling: links, "./", "../") or an existing file inside a source
+ * folder (which may be one of its files: type.raw, set.000/force.npy). A missing OUT cannot be a
+ * source. */
+static rk_status check_output_not_source(const import_args *a) {
+    struct stat out_sb;
+    if (stat(a->out, &out_sb) != 0) return RK_OK;
+    char out_real[PATH_MAX];
+    int have_real = realpath(a->out, out_real) != NULL;
+    for (size_t i = 0; i < a->nsrc; i++) {
+        struct stat sb;
+        if (stat(a->src[i], &sb) != 0) continue; /* the importer reports a missing source */
+        if (sb.st_dev == out_sb.st_dev && sb.st_ino == out_sb.st_ino)
+            return err_set(RK_EINPUT,
+                           "-o %s: the output is the source %s (refusing to overwrite "
+                           "it)",
+                           a->out, a->src[i]);
+        char src_real[PATH_MAX];
+        if (S_ISDIR(sb.st_mode) && have_real && realpath(a->src[i], src_real)) {
+            size_t n = strlen(src_real);
+            if (strncmp(out_real, src_real, n) == 0 &&
+                (out_real[n] == '/' || src_real[n - 1] == '/'))
+                return err_set(RK_EINPUT,
+                               "-o %s: the output is inside the source folder %s "
+                               "(refusing to overwrite its files)",
+                               a->out, a->src[i]);
+        }
+    }
+    return RK_OK;
+}
+
 static rk_status run_import(const import_args *a, dataset_t *ds, char **prov) {
     import_opts opts = {a->format, a->type_map != NULL};
     rk_status st = RK_OK;
     size_t plen = 0;
+    if ((st = check_output_not_source(a))) return st;
     if (a->type_map && (st = import_set_type_map(ds, a->type_map))) return st;
     if ((st = prov_add(prov, &plen, "rlekf " RLEKF_GIT " import from:"))) return st;
     for (size_t i = 0; i < a->nsrc; i++) {

@@ -1,5 +1,6 @@
 /* cmd_init: `rlekf init` — a model file from a config and a dataset: sel (if not given),
  * statistics and energy bias from the training split, seeded weights. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ rk_status cmd_init(int argc, char **argv) {
         return RK_OK;
     }
     const char *data = NULL, *config = NULL, *out = NULL;
-    long seed = 1;
+    const char *seed = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
             data = argv[++i];
@@ -32,7 +33,7 @@ rk_status cmd_init(int argc, char **argv) {
         else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--out") == 0) && i + 1 < argc)
             out = argv[++i];
         else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
-            seed = strtol(argv[++i], NULL, 10);
+            seed = argv[++i];
         else
             return err_set(RK_EINPUT, "unexpected argument '%s' (see --help)", argv[i]);
     }
@@ -40,8 +41,11 @@ rk_status cmd_init(int argc, char **argv) {
     train_config tc;
     config_default(&tc);
     snprintf(tc.dataset, sizeof tc.dataset, "%s", data);
-    tc.seed = (uint64_t)seed;
-    rk_status st = RK_OK;
+    /* the training key's own parser and bounds (config.h, num.h) */
+    rk_status st = seed ? config_set_text(&tc, config_key_of_field(offsetof(train_config, seed)),
+                                          seed, "--seed")
+                        : RK_OK;
+    if (st) return st;
     if (config) {
         jsonw *j = NULL;
         if ((st = jsonw_parse_file(config, &j))) return st;
@@ -76,8 +80,8 @@ rk_status cmd_init(int argc, char **argv) {
     }
     remove(tmpdir);
     if (st) return st;
-    printf("initialised model for %s (%zu training frames, seed %ld): %s; initial test RMSE E "
+    printf("initialised model for %s (%zu training frames, seed %llu): %s; initial test RMSE E "
            "%.4e eV/atom, F %.4e eV/A\n",
-           data, res.n_train, seed, out, res.final_test_e, res.final_test_f);
+           data, res.n_train, (unsigned long long)tc.seed, out, res.final_test_e, res.final_test_f);
     return RK_OK;
 }

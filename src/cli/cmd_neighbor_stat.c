@@ -9,6 +9,7 @@
  * overlapping atoms or bad units).
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "dataset.h"
 #include "h5io.h"
 #include "model.h"
+#include "num.h"
 
 static const char help_text[] =
     "usage: rlekf neighbor-stat DATA.h5 --rcut R [--frames K]\n"
@@ -34,23 +36,16 @@ static const char help_text[] =
     "  -h, --help   this text\n";
 
 static rk_status parse_double(const char *opt, const char *s, double *out) {
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || !(v > 0.0))
-        return err_set(RK_EINPUT, "%s: bad value '%s' (want a positive length in Å)", opt, s);
-    *out = v;
-    return RK_OK;
+    double v = 0.0;
+    rk_status st = num_parse_real(opt, s, 0.0, DBL_MAX, &v);
+    if (st || !(v > 0.0)) /* the checked parser's verdict, in this flag's own words */
+        st = err_set(RK_EINPUT, "%s: bad value '%s' (want a positive length in Å)", opt, s);
+    if (!st) *out = v;
+    return st;
 }
 
 static rk_status parse_size(const char *opt, const char *s, size_t *out) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || *end != '\0' || errno != 0 || v == 0 || s[0] == '-')
-        return err_set(RK_EINPUT, "%s: bad value '%s' (want a positive integer)", opt, s);
-    *out = (size_t)v;
-    return RK_OK;
+    return num_parse_size(opt, s, 1, SIZE_MAX, out);
 }
 
 /* Value of option `name` given as "--name V" (advancing *i) or "--name=V"; NULL if argv[*i] is

@@ -4,7 +4,13 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "num.h"
 #include "runner.h"
+
+/* Most parallel cell processes -j accepts. */
+#define RUN_JOBS_MAX 256
+/* Most shards --shard accepts (far beyond any array job). */
+#define RUN_SHARDS_MAX 1000000
 
 static const char *USAGE =
     "usage: rlekf run MANIFEST.json [-j N] [--shard I/N] [--dry-run] [--results DIR] [--quiet]\n"
@@ -19,6 +25,21 @@ static const char *USAGE =
     "  --dry-run    validate the manifest, list the cells and their optimizer memory, run nothing\n"
     "Rerunning the same command skips finished cells and restarts unfinished ones.\n";
 
+/* "--shard I/N": two checked integers with 1 <= I <= N. */
+static rk_status parse_shard(const char *text, size_t *i, size_t *n) {
+    const char *slash = strchr(text, '/');
+    char head[32];
+    size_t len = slash ? (size_t)(slash - text) : 0;
+    if (!slash || len >= sizeof head)
+        return err_set(RK_EINPUT, "--shard: expected I/N with 1 <= I <= N, got '%.64s'", text);
+    memcpy(head, text, len);
+    head[len] = '\0';
+    rk_status st = num_parse_size("--shard N", slash + 1, 1, RUN_SHARDS_MAX, n);
+    if (!st) st = num_parse_size("--shard I", head, 1, *n, i);
+    if (st) return err_prefix(st, "--shard '%.64s': ", text);
+    return RK_OK;
+}
+
 rk_status cmd_run(int argc, char **argv) {
     if (cmd_wants_help(argc, argv)) {
         fputs(USAGE, stdout);
@@ -27,20 +48,14 @@ rk_status cmd_run(int argc, char **argv) {
     const char *path = NULL, *results = NULL;
     runner_opts o = {1, 1, 1, 0, 0};
     for (int i = 1; i < argc; i++) {
-        char *end;
         if (strcmp(argv[i], "-j") == 0 && i + 1 < argc) {
-            long j = strtol(argv[++i], &end, 10);
-            if (*end || j < 1 || j > 256)
-                return err_set(RK_EINPUT, "-j: expected 1 to 256, got '%s'", argv[i]);
+            long j = 0;
+            rk_status st = num_parse_long("-j", argv[++i], 1, RUN_JOBS_MAX, &j);
+            if (st) return st;
             o.jobs = (int)j;
         } else if (strcmp(argv[i], "--shard") == 0 && i + 1 < argc) {
-            unsigned long a, b;
-            char extra;
-            if (sscanf(argv[++i], "%lu/%lu%c", &a, &b, &extra) != 2 || b < 1 || a < 1 || a > b)
-                return err_set(RK_EINPUT, "--shard: expected I/N with 1 <= I <= N, got '%s'",
-                               argv[i]);
-            o.shard_i = a;
-            o.shard_n = b;
+            rk_status st = parse_shard(argv[++i], &o.shard_i, &o.shard_n);
+            if (st) return st;
         } else if (strcmp(argv[i], "--dry-run") == 0) {
             o.dry_run = 1;
         } else if (strcmp(argv[i], "--quiet") == 0) {

@@ -8,11 +8,30 @@
 
 static _Thread_local char err_buf[ERR_MSG_MAX];
 
+/* Rewrite err_buf with every control byte (a value from a file or the command line: a bell, an
+ * escape sequence, a newline that would break the one-line rule) as the visible text \xHH. */
+static void sanitise(void) {
+    char out[ERR_MSG_MAX];
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)err_buf; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            if (n + 4 >= sizeof out) break;
+            n += (size_t)snprintf(out + n, sizeof out - n, "\\x%02x", *p);
+        } else {
+            if (n + 1 >= sizeof out) break;
+            out[n++] = (char)*p;
+        }
+    }
+    out[n] = '\0';
+    memcpy(err_buf, out, n + 1);
+}
+
 rk_status err_set(rk_status st, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err_buf, sizeof err_buf, fmt, ap);
     va_end(ap);
+    sanitise();
     return st;
 }
 
@@ -30,6 +49,7 @@ rk_status err_prefix(rk_status st, const char *fmt, ...) {
     memcpy(err_buf, head, h);
     memcpy(err_buf + h, old, o);
     err_buf[h + o] = '\0';
+    sanitise();
     return st;
 }
 

@@ -13,6 +13,12 @@
 /* A cell volume below 1e-6 Å^3 cannot hold an atom (real cells are > 1 Å^3); the threshold only
  * separates genuinely degenerate cells (a zero or repeated lattice vector) from real ones. */
 #define DS_DET_MIN 1e-6
+/* Two atoms closer than this (Å, nearest periodic image) are one atom listed twice: no physical
+ * structure has them, and the descriptor of such a pair is undefined. */
+#define DS_MIN_DISTANCE 1e-2
+/* A label or coordinate beyond this magnitude is not a physical value (eV, eV/Å, Å); the squares
+ * of larger ones overflow the RMSE sums to Inf/NaN. */
+#define DS_VALUE_MAX 1e15
 
 rk_status ds_system_alloc(ds_system *s, const char *name, size_t natoms, size_t nframes) {
     memset(s, 0, sizeof *s);
@@ -97,6 +103,62 @@ static rk_status check_atoms(const char *what, const ds_system *s, const double 
     return RK_OK;
 }
 
+/* Every value of an array within DS_VALUE_MAX in magnitude; where names the first one beyond. */
+static rk_status check_magnitude(const char *what, const ds_system *s, const double *x, size_t n,
+                                 size_t per_frame, const char *label) {
+    for (size_t i = 0; i < n; i++) {
+        if (fabs(x[i]) > DS_VALUE_MAX) {
+            if (per_frame == 3 * s->natoms)
+                return err_set(RK_EINPUT,
+                               "%s: system %s frame %zu atom %zu: %s %g is beyond %g "
+                               "in magnitude (not a physical value)",
+                               what, s->name, i / per_frame, (i % per_frame) / 3, label, x[i],
+                               DS_VALUE_MAX);
+            return err_set(RK_EINPUT,
+                           "%s: system %s frame %zu: %s %g is beyond %g in magnitude "
+                           "(not a physical value)",
+                           what, s->name, i / per_frame, label, x[i], DS_VALUE_MAX);
+        }
+    }
+    return RK_OK;
+}
+
+/* No two atoms of a frame at the same place (nearest periodic image closer than DS_MIN_DISTANCE).
+ * Fractional differences are wrapped to the nearest integer: exact for coincident images in any
+ * cell, which is what this check is for. frac holds 3 * natoms doubles of scratch. */
+static rk_status check_overlap(const char *what, const ds_system *s, size_t f, double *frac) {
+    const double *b = s->box + 9 * f, *x = s->coord + 3 * s->natoms * f;
+    double det = det3(b),
+           inv[9] = {(b[4] * b[8] - b[5] * b[7]) / det, (b[2] * b[7] - b[1] * b[8]) / det,
+                     (b[1] * b[5] - b[2] * b[4]) / det, (b[5] * b[6] - b[3] * b[8]) / det,
+                     (b[0] * b[8] - b[2] * b[6]) / det, (b[2] * b[3] - b[0] * b[5]) / det,
+                     (b[3] * b[7] - b[4] * b[6]) / det, (b[1] * b[6] - b[0] * b[7]) / det,
+                     (b[0] * b[4] - b[1] * b[3]) / det};
+    for (size_t a = 0; a < s->natoms; a++)
+        for (size_t k = 0; k < 3; k++)
+            frac[3 * a + k] =
+                x[3 * a] * inv[k] + x[3 * a + 1] * inv[3 + k] + x[3 * a + 2] * inv[6 + k];
+    for (size_t i = 1; i < s->natoms; i++) {
+        for (size_t j = 0; j < i; j++) {
+            double d[3], r2 = 0.0;
+            for (size_t k = 0; k < 3; k++) {
+                d[k] = frac[3 * i + k] - frac[3 * j + k];
+                d[k] -= nearbyint(d[k]);
+            }
+            for (size_t k = 0; k < 3; k++) {
+                double c = d[0] * b[k] + d[1] * b[3 + k] + d[2] * b[6 + k];
+                r2 += c * c;
+            }
+            if (r2 < DS_MIN_DISTANCE * DS_MIN_DISTANCE)
+                return err_set(RK_EINPUT,
+                               "%s: system %s frame %zu: atoms %zu and %zu are %.3g A "
+                               "apart (at the same position; closer than %g A)",
+                               what, s->name, f, j, i, sqrt(r2), DS_MIN_DISTANCE);
+        }
+    }
+    return RK_OK;
+}
+
 static rk_status check_system(const char *what, const dataset_t *ds, const ds_system *s) {
     if (s->natoms == 0) return err_set(RK_EINPUT, "%s: system %s has 0 atoms", what, s->name);
     if (s->nframes == 0) return err_set(RK_EINPUT, "%s: system %s has 0 frames", what, s->name);
@@ -121,8 +183,19 @@ static rk_status check_system(const char *what, const dataset_t *ds, const ds_sy
                            s->name, f, det);
     }
     rk_status st = check_atoms(what, s, s->coord, "coordinate");
+    if (!st) st = check_atoms(what, s, s->force, "force");
+    size_t n_atoms = 3 * s->natoms * s->nframes;
+    if (!st) st = check_magnitude(what, s, s->energy, s->nframes, 1, "energy");
+    if (!st) st = check_magnitude(what, s, s->box, 9 * s->nframes, 9, "box entry");
+    if (!st) st = check_magnitude(what, s, s->coord, n_atoms, 3 * s->natoms, "coordinate");
+    if (!st) st = check_magnitude(what, s, s->force, n_atoms, 3 * s->natoms, "force component");
     if (st) return st;
-    return check_atoms(what, s, s->force, "force");
+    double *frac = rk_malloc(3 * s->natoms * sizeof *frac);
+    if (!frac) return RK_ENOMEM;
+    for (size_t f = 0; f < s->nframes && !st; f++)
+        st = check_overlap(what, s, f, frac);
+    free(frac);
+    return st;
 }
 
 rk_status dataset_validate(const dataset_t *ds, const char *what) {

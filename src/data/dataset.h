@@ -40,8 +40,9 @@ void dataset_free(dataset_t *ds);
 void dataset_sort(dataset_t *ds);
 /* Type id of an element symbol, or -1. */
 int dataset_type_of(const dataset_t *ds, const char *symbol);
-/* Checks: at least one system; natoms > 0; nframes > 0; finite values everywhere; non-singular
- * cells (|det| > 1e-6 Å^3); types in range; unique system names. Errors name `what` (a file),
+/* Checks: at least one system; natoms > 0; nframes > 0; finite values everywhere, none beyond
+ * 1e15 in magnitude (not physical; their squares overflow); non-singular cells (|det| > 1e-6 Å^3);
+ * no two atoms of a frame within 0.01 Å (nearest image); types in range; unique system names. Errors name `what` (a file),
  * the system, frame, atom and value; status RK_EINPUT. */
 rk_status dataset_validate(const dataset_t *ds, const char *what);
 size_t dataset_total_frames(const dataset_t *ds);

@@ -1,10 +1,13 @@
 /* h5io: the project's HDF5 files (see h5io.h); the only file that includes <hdf5.h>.
  *
- * Writing: every writer creates "<path>.tmp-<pid>" beside the target, writes and closes it, then
- * rename()s it over the target; on any failure the temporary is unlinked, so the target is either
- * the old file or the complete new one. Strings (root attributes, /type_map) are written as
- * variable-length UTF-8, the way h5py writes Python str; readers accept variable- and fixed-length
- * strings of either character set, NUL- or space-padded.
+ * Writing: every writer builds the file in memory (HDF5's core driver, no backing store), so the
+ * HDF5 library never writes to disk and none of its calls can fail half-way through a full disk
+ * (a failed H5Fclose on a file the library still holds crashed its exit cleanup). The finished
+ * image is written with write() to "<path>.tmp-<pid>" beside the target, checked (ENOSPC, EFBIG
+ * name the file), and rename()d over the target; on any failure the temporary is unlinked, so
+ * the target is either the old file or the complete new one. Strings (root attributes, /type_map)
+ * are written as variable-length UTF-8, the way h5py writes Python str; readers accept variable-
+ * and fixed-length strings of either character set, NUL- or space-padded.
  *
  * Reading: the file must be HDF5 (else "not an HDF5 file or truncated"), carry the expected
  * `format` and `version` attributes, and hold every required dataset with the expected class and
@@ -36,6 +39,8 @@
 /* Longest file name we handle, plus room for ".tmp-<pid>". */
 #define H5IO_FILE_MAX 4096
 #define H5IO_RANK_MAX 3
+/* Growth step of the in-memory file image of a writer. */
+#define H5IO_CORE_INCREMENT (1u << 20)
 
 #include "rlekf_git.h"
 
@@ -107,7 +112,11 @@ static rk_status w_open(h5w *w, const char *path) {
         return err_set(RK_ERUNTIME, "%s: cannot create %s: %s", path, w->tmp, strerror(errno));
     close(fd);
     hid_t fapl = fapl_strong();
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0 && H5Pset_fapl_core(fapl, H5IO_CORE_INCREMENT, 0) < 0) {
+        close_id(fapl);
+        fapl = -1;
+    }
+    w->file = fapl >= 0 ? H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
     close_id(fapl);
     if (w->file < 0) {
         unlink(w->tmp);
@@ -116,10 +125,59 @@ static rk_status w_open(h5w *w, const char *path) {
     return RK_OK;
 }
 
-/* Close; on success rename over the target, otherwise remove the temporary. */
+/* The in-memory file's image (caller frees), or NULL after setting the error. */
+static void *w_image(const h5w *w, size_t *len) {
+    if (H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0) {
+        w_fail(w, "(flushing the file image)");
+        return NULL;
+    }
+    ssize_t n = H5Fget_file_image(w->file, NULL, 0);
+    void *buf = n > 0 ? rk_malloc((size_t)n) : NULL;
+    if (n <= 0) w_fail(w, "(the file image)");
+    if (buf && H5Fget_file_image(w->file, buf, (size_t)n) != n) {
+        free(buf);
+        buf = NULL;
+        w_fail(w, "(the file image)");
+    }
+    *len = buf ? (size_t)n : 0;
+    return buf;
+}
+
+/* All of buf to the temporary; a short write (full disk, file size limit) names the errno. */
+static rk_status w_write_tmp(const h5w *w, const void *buf, size_t len) {
+    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0)
+        return err_set(RK_ERUNTIME, "%s: cannot create %s: %s", w->path, w->tmp, strerror(errno));
+    const char *p = buf;
+    size_t done = 0;
+    int e = 0;
+    while (done < len) {
+        ssize_t k = write(fd, p + done, len - done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            e = k < 0 ? errno : ENOSPC;
+            break;
+        }
+        done += (size_t)k;
+    }
+    if (close(fd) != 0 && !e) e = errno;
+    if (e)
+        return err_set(RK_ERUNTIME, "%s: cannot write %s (%zu of %zu bytes written): %s", w->path,
+                       w->tmp, done, len, strerror(e));
+    return RK_OK;
+}
+
+/* Close; on success write the image and rename it over the target, otherwise remove the
+ * temporary. The file is closed on every path (in memory: closing cannot fail for lack of
+ * space), so HDF5's exit cleanup has nothing left to flush. */
 static rk_status w_finish(h5w *w, rk_status st) {
+    void *image = NULL;
+    size_t len = 0;
+    if (w->file >= 0 && st == RK_OK && !(image = w_image(w, &len))) st = RK_ERUNTIME;
     if (w->file >= 0 && H5Fclose(w->file) < 0 && st == RK_OK) st = w_fail(w, "(closing the file)");
     w->file = -1;
+    if (st == RK_OK) st = w_write_tmp(w, image, len);
+    free(image);
     if (st != RK_OK) {
         unlink(w->tmp);
         return st;

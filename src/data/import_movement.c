@@ -5,7 +5,9 @@
  *   " Lattice vector (Angstrom)" + 3 lines whose first 3 numbers are the rows a, b, c (Cu files
  *       append "stress (eV): ..." columns, ignored)
  *   " Position (normalized), ..." + natoms lines "Z fa fb fc mx my mz": FRACTIONAL positions
- *   " Force (-force, eV/Angstrom)" + natoms lines "Z gx gy gz": the printed g is dE/dR
+ *   " Force (-force, eV/Angstrom)" + natoms lines "Z gx gy gz": the printed g is dE/dR; older
+ *       PWmat versions title the same block " Force (eV/Angstrom)" (still dE/dR: readers of the
+ *       format negate every "Force" block alike); any other force unit is an error
  *   other blocks (MD_INFO, Pressure Internal, nonperiodic_Position, Velocity, Atomic-Energy):
  *       skipped.
  * Labels: energy = Ep (the 2nd number after "Etot,Ep,Ek (eV) ="), not Etot; force F = -g;
@@ -88,6 +90,23 @@ static rk_status read_lattice(mv_parser *p, size_t frame_line, double *box) {
     return RK_OK;
 }
 
+/* The force block's title: "Force (-force, eV/Angstrom)" or the older "Force (eV/Angstrom)", any
+ * spacing; both print dE/dR. */
+static int force_title_ok(const char *line) {
+    const char *s = skip_ws(line) + strlen("Force");
+    s = skip_ws(s);
+    if (*s++ != '(') return 0;
+    s = skip_ws(s);
+    if (strncmp(s, "-force", 6) == 0) {
+        s = skip_ws(s + 6);
+        if (*s++ != ',') return 0;
+        s = skip_ws(s);
+    }
+    if (strncmp(s, "eV/Angstrom", 11) != 0) return 0;
+    s = skip_ws(s + 11);
+    return *s == ')';
+}
+
 /* natoms lines "Z x y z ..." into xyz (natoms, 3); checks Z against frame 0 (or records it). */
 static rk_status read_atoms(mv_parser *p, const char *block, size_t frame_line, int record_z,
                             double *xyz) {
@@ -159,10 +178,10 @@ static rk_status parse(mv_parser *p, const import_opts *o, dataset_t *dst, imp_g
                 st = read_atoms(p, "Position block", frame_line, !*have_g && !have_pos, p->frac);
                 have_pos = 1;
             } else if (starts_with(line, "Force")) {
-                if (!strstr(line, "-force")) {
+                if (!force_title_ok(line)) {
                     st = err_set(RK_EINPUT,
                                  "%s line %zu: unknown force block '%s' (expected 'Force "
-                                 "(-force, eV/Angstrom)')",
+                                 "(-force, eV/Angstrom)' or 'Force (eV/Angstrom)')",
                                  p->path, p->it.lineno, imp_excerpt(line, ex, sizeof ex));
                 } else if (!have_pos) {
                     st = err_set(RK_EINPUT, "%s line %zu: frame %zu: Force block before Position",

@@ -139,6 +139,9 @@ static rk_status parse_variant(const jsonw *o, const char *ctx, man_variant *v) 
     }
     if (jsonw_get(o, "seeds")) {
         size_t n = 0;
+        const jsonw *os = jsonw_get(o, "seeds");
+        if (jsonw_typeof(os) == JSONW_ARRAY && jsonw_size(os) == 0)
+            return err_set(RK_EINPUT, "%s.seeds: empty (omit the key to run every seed)", ctx);
         if ((st = jsonw_get_int_array(o, ctx, "seeds", 1, 0, 2147483647, v->only_seeds, 16, &n)))
             return st;
         v->n_only_seeds = n;
@@ -253,6 +256,21 @@ rk_status manifest_load(const char *path, manifest_t *m) {
                 st = err_set(RK_EINPUT, "%s.seeds[%zu]: duplicate seed %ld", ctx, i, m->seeds[i]);
                 goto done;
             }
+    /* variant restrictions must name seeds of the manifest (else the variant silently has no
+     * cells for that seed, or none at all) */
+    for (size_t i = 0; i < m->n_variants; i++)
+        for (size_t k = 0; k < m->variants[i].n_only_seeds; k++) {
+            int found = 0;
+            for (size_t s = 0; s < m->n_seeds; s++)
+                found |= m->seeds[s] == m->variants[i].only_seeds[k];
+            if (!found) {
+                st = err_set(RK_EINPUT,
+                             "%s: optimizers[%zu].seeds[%zu]: variant \"%s\" names seed %ld, "
+                             "which is not in the manifest's seeds",
+                             path, i, k, m->variants[i].label, m->variants[i].only_seeds[k]);
+                goto done;
+            }
+        }
 #undef TRY
 done:
     jsonw_free(j);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "csvio.h"
+#include "evaluate.h"
 #include "h5io.h"
 #include "import.h"
 #include "jsonw.h"
@@ -369,6 +370,78 @@ static void fmt_time(double s, char *buf, size_t cap) {
         snprintf(buf, cap, "%dh%02dm%02ds", (int)(s / 3600), ((int)s % 3600) / 60, (int)s % 60);
 }
 
+/* A dry run checks what would otherwise fail every cell: the split must leave test frames, and a
+ * given sel must have one entry per type of the data and hold the most neighbours of each type
+ * within rcut (the first misfit is an input error naming the cell). The neighbour counts of a
+ * dataset are scanned once per rcut. */
+static rk_status check_sel(const manifest_t *m, const dataset_t *ds, char (*paths)[RUN_PATH]) {
+    size_t nd = m->n_datasets;
+    double *rcut = calloc(nd, sizeof *rcut);
+    size_t *counts = calloc(nd * MODEL_MAX_TYPES, sizeof *counts);
+    if (!rcut || !counts) {
+        free(rcut);
+        free(counts);
+        return err_set(RK_ENOMEM, "out of memory");
+    }
+    rk_status st = RK_OK;
+    for (size_t k = 0; k < manifest_n_cells(m) && !st; k++) {
+        if (!manifest_cell_applies(m, k)) continue;
+        size_t d, v, s;
+        manifest_cell(m, k, &d, &v, &s);
+        train_config tc;
+        manifest_cell_config(m, k, paths[d], &tc);
+        const model_config *mc = &tc.model;
+        const char *label = m->variants[v].label, *name = m->datasets[d].name;
+        /* the split must leave test frames (training refuses an empty one) */
+        model_frame_ref *tr = NULL, *te = NULL;
+        size_t ntr = 0, nte = 0;
+        st = evaluate_split_frames(&ds[d], tc.split, tc.test_fraction, tc.stream_name, tc.seed, &tr,
+                                   &ntr, &te, &nte);
+        free(tr);
+        free(te);
+        if (!st && nte == 0)
+            st = err_set(RK_EINPUT,
+                         "%s: cell %zu (%s / %s): the %s split with test_fraction %g leaves no "
+                         "test frames in dataset %s (%zu frames)",
+                         m->path, k, name, label, evaluate_split_mode_names[tc.split],
+                         tc.test_fraction, name, dataset_total_frames(&ds[d]));
+        if (st) break;
+        if (mc->n_sel == 0) continue; /* computed from the data by the run */
+        if (mc->n_sel != ds[d].ntypes) {
+            st = err_set(RK_EINPUT,
+                         "%s: cell %zu (%s / %s): model.sel has %zu entries, dataset %s "
+                         "has %zu types",
+                         m->path, k, name, label, mc->n_sel, name, ds[d].ntypes);
+            break;
+        }
+        size_t *c = counts + d * MODEL_MAX_TYPES;
+        if (rcut[d] != mc->rcut) {
+            size_t total = dataset_total_frames(&ds[d]), f = 0;
+            model_frame_ref *all = rk_malloc(total * sizeof *all);
+            if (!all) {
+                st = RK_ENOMEM;
+                break;
+            }
+            for (size_t i = 0; i < ds[d].nsystems; i++)
+                for (size_t j = 0; j < ds[d].sys[i].nframes; j++)
+                    all[f++] = (model_frame_ref){i, j};
+            st = model_neighbor_stat(&ds[d], mc->rcut, all, total, c, NULL);
+            free(all);
+            rcut[d] = mc->rcut;
+        }
+        for (size_t t = 0; !st && t < ds[d].ntypes; t++)
+            if (c[t] > mc->sel[t])
+                st = err_set(RK_EINPUT,
+                             "%s: cell %zu (%s / %s): model.sel[%zu] = %zu (type %s), "
+                             "but dataset %s has atoms with %zu type-%s neighbours within rcut %g",
+                             m->path, k, name, label, t, mc->sel[t], ds[d].type_map[t], name, c[t],
+                             ds[d].type_map[t], mc->rcut);
+    }
+    free(rcut);
+    free(counts);
+    return st;
+}
+
 rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     size_t nd = m->n_datasets, ncells = manifest_n_cells(m);
     if (m->memory_limit_gb > 0) optim_set_mem_limit((size_t)(m->memory_limit_gb * 1073741824.0));
@@ -416,6 +489,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
         else
             todo[n_todo++] = k;
     }
+    if (!st && o->dry_run) st = check_sel(m, ds, paths);
     if (!st && o->dry_run) {
         printf("experiment %s: %zu cells (%zu datasets x %zu variants x %zu seeds)%s; this shard: "
                "%zu, finished %zu, to run %zu; %d job(s) x %d thread(s), timing %s; memory limit "

@@ -25,6 +25,7 @@ typedef struct {
     size_t nrow, caprow;
     size_t caprows; /* capacity of t->cells in rows */
     int failed;
+    size_t ragged_row, ragged_n; /* first row whose cell count differs from the header's (+1) */
 } parse_state;
 
 static void on_field(void *s, size_t len, void *data) {
@@ -70,6 +71,11 @@ static void on_row(int c, void *data) {
         }
         t->cells = cells;
     }
+    /* a row cut short (a file truncated mid-write) or with extra cells is an error, not blanks */
+    if (ps->nrow != t->ncols && !ps->ragged_row) {
+        ps->ragged_row = t->nrows + 1;
+        ps->ragged_n = ps->nrow;
+    }
     for (size_t i = 0; i < t->ncols; i++) {
         char *v = i < ps->nrow ? ps->row[i] : NULL;
         if (!v) v = calloc(1, 1);
@@ -87,7 +93,7 @@ rk_status csvio_read(const char *path, csvio_table *t) {
     if (!f) return err_set(RK_EINPUT, "%s: cannot open: %s", path, strerror(errno));
     struct csv_parser p;
     csv_init(&p, CSV_APPEND_NULL);
-    parse_state ps = {t, NULL, 0, 0, 0, 0};
+    parse_state ps = {t, NULL, 0, 0, 0, 0, 0, 0};
     char buf[65536];
     size_t n;
     rk_status st = RK_OK;
@@ -105,6 +111,11 @@ rk_status csvio_read(const char *path, csvio_table *t) {
     free(ps.row);
     if (!st && ps.failed) st = err_set(RK_ENOMEM, "%s: out of memory reading CSV", path);
     if (!st && !t->header) st = err_set(RK_EINPUT, "%s: empty CSV file (no header)", path);
+    if (!st && ps.ragged_row)
+        st = err_set(RK_EINPUT,
+                     "%s line %zu: %zu cells, the header has %zu (a truncated or "
+                     "malformed row)",
+                     path, ps.ragged_row + 1, ps.ragged_n, t->ncols);
     if (st) csvio_free(t);
     return st;
 }

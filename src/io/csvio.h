@@ -17,9 +17,11 @@ void csvio_write_row(FILE *f, const char *const *fields, size_t n);
 typedef struct {
     size_t ncols, nrows;
     char **header; /* (ncols) */
-    char **cells;  /* (nrows, ncols), row-major; missing trailing fields are "" */
+    char **cells;  /* (nrows, ncols), row-major */
 } csvio_table;
 
+/* Every row must have as many cells as the header: a shorter (truncated) or longer row is
+ * RK_EINPUT naming the file and line. */
 rk_status csvio_read(const char *path, csvio_table *t);
 void csvio_free(csvio_table *t);
 /* Column index by name, or -1. */

@@ -5,6 +5,7 @@
  * model file's /config attribute; model_save / model_load write and read the file through
  * h5io (the only HDF5 user). The file format is SPEC §5 and does not change here.
  */
+#include <math.h>
 #include <string.h>
 
 #include "h5io.h"
@@ -152,6 +153,17 @@ rk_status model_load(model_t *m, const char *path) {
     if (!st && m->layout.n_params != rec.n_params)
         st = err_set(RK_EINPUT, "%s: /params has %zu entries, the config implies %zu", path,
                      rec.n_params, m->layout.n_params);
+    /* the descriptor divides by std: a zero, negative or non-finite entry makes every prediction
+     * NaN, so such a file is refused here rather than evaluated */
+    for (size_t a = 0; !st && a < m->ntypes; a++)
+        for (int k = 0; !st && k < 4; k++) {
+            double sd = rec.std[a * 4 + k];
+            if (!(isfinite(sd) && sd > 0.0))
+                st = err_set(RK_EINPUT,
+                             "%s: /stat/std[%zu][%d] (type %s) is %g; a standard "
+                             "deviation must be positive and finite",
+                             path, a, k, rec.type_map[a], sd);
+        }
     if (!st) {
         memcpy(m->w, rec.params, rec.n_params * sizeof *m->w);
         for (size_t a = 0; a < m->ntypes; a++)

@@ -12,6 +12,7 @@
 #include "h5io.h"
 #include "import.h"
 #include "model.h"
+#include "num.h"
 #include "registry.h"
 
 /* The paper's training protocol (SPEC §3): Kalman prefactors, force groups. */
@@ -274,10 +275,21 @@ rk_status config_set_text(train_config *tc, const config_key *k, const char *tex
                           const char *what) {
     if (k->type == CONFIG_STRING) return set_string(tc, k, text, what);
     if (k->type == CONFIG_CHOICE) return set_choice(tc, k, text, what);
-    char *end = NULL;
-    double x = strtod(text, &end);
-    if (end == text || *end)
-        return err_set(RK_EINPUT, "%s: expected a number, got \"%s\"", what, text);
+    /* the one checked parser (num.h): whole string, the key's bounds, integers as integers */
+    double x = 0.0;
+    rk_status st = RK_OK;
+    if (k->type == CONFIG_REAL) {
+        st = num_parse_real(what, text, k->lo, k->hi, &x);
+    } else if (k->type == CONFIG_INT) {
+        long v = 0;
+        st = num_parse_long(what, text, (long)k->lo, (long)k->hi, &v);
+        x = (double)v;
+    } else {
+        uint64_t v = 0;
+        st = num_parse_u64(what, text, (uint64_t)(k->lo > 0 ? k->lo : 0), (uint64_t)k->hi, &v);
+        x = (double)v;
+    }
+    if (st) return st;
     return set_number(tc, k, x, what);
 }
 

@@ -158,13 +158,21 @@ static void fmt(char *buf, size_t cap, double v) {
         snprintf(buf, cap, "%.10g", v);
 }
 
-/* Evaluate, append a metrics row, keep the model file of the last finite evaluation. */
+/* Evaluate, append a metrics row, keep the model file of the last finite evaluation. A run still
+ * going ("ok", "done") whose evaluation is not finite has diverged: the row says so and the
+ * result is RK_EDIVERGED (so no run ends "done" without a finite model file). */
 static rk_status evaluate(run_t *r, const char *status) {
     const double t_eval = clock_now_s();
     double tre, trf, tee, tef;
     rk_status st = evaluate_rmse(&r->m, r->ws, r->ds, r->ev_train, r->n_ev_train, &tre, &trf);
     if (!st) st = evaluate_rmse(&r->m, r->ws, r->ds, r->ev_test, r->n_ev_test, &tee, &tef);
     if (st) return st;
+    int running = strcmp(status, "ok") == 0 || strcmp(status, "done") == 0;
+    rk_status verdict = RK_OK;
+    if (running && !(isfinite(tre) && isfinite(trf) && isfinite(tee) && isfinite(tef))) {
+        status = train_outcome_str(TRAIN_DIVERGED);
+        verdict = RK_EDIVERGED;
+    }
     optim_report_t rep;
     optim_report(r->opt, &rep);
     size_t N = r->m.layout.n_params;
@@ -207,7 +215,7 @@ static rk_status evaluate(run_t *r, const char *status) {
     if (isfinite(tre) && isfinite(trf) && isfinite(tee) && isfinite(tef) && all_finite(r->m.w, N))
         st = model_save_split(&r->m, r->model_path, r->split_json);
     r->eval_s += clock_now_s() - now; /* the save counts to the next row */
-    return st;
+    return st ? st : verdict;
 }
 
 static void progress(run_t *r, size_t epoch, size_t pos, int force) {
@@ -248,6 +256,12 @@ static rk_status run_setup(run_t *r, train_config *tcm) {
     if (st) return st;
     r->n_train = evaluate_subset(r->train, r->n_train, tc->max_train_frames);
     if (r->n_train == 0) return err_set(RK_EINPUT, "%s: no training frames", tc->dataset);
+    if (r->n_test == 0) /* every test RMSE would be NaN and no model file ever written */
+        return err_set(RK_EINPUT,
+                       "%s: the %s split with test_fraction %g leaves no test frames "
+                       "(%zu frames; each system gives floor(test_fraction x its frames))",
+                       tc->dataset, evaluate_split_mode_names[tc->split], tc->test_fraction,
+                       dataset_total_frames(ds));
     r->ev_train = rk_malloc(r->n_train * sizeof *r->ev_train);
     r->ev_test = rk_malloc((r->n_test ? r->n_test : 1) * sizeof *r->ev_test);
     if (!r->ev_train || !r->ev_test) return RK_ENOMEM;
@@ -446,6 +460,10 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
         if (outcome == TRAIN_DIVERGED && !tc->quiet)
             fprintf(stderr, "[train %s] diverged after %zu updates; last good model kept in %s\n",
                     tc->opt->name, r.updates, r.model_path);
+    }
+    if (st == RK_EDIVERGED) { /* an evaluation was not finite; its row says diverged */
+        outcome = TRAIN_DIVERGED;
+        st = RK_OK;
     }
     if (!st && tc->epochs == 0) {
         /* nothing to train: the step-0 evaluation is the final row */
