@@ -192,6 +192,28 @@ size_t model_ws_natoms(const model_ws *ws) {
     return ws->natoms;
 }
 
+void model_tangent_support(const model_t *m, const model_ws *ws, const double *c, size_t *pairs,
+                           size_t *centres) {
+    size_t np = 0, nc = 0;
+    for (size_t k = 0; k < ws->natoms; k++) {
+        size_t i = ws->sorted[k];
+        int reached = c[3 * i] != 0.0 || c[3 * i + 1] != 0.0 || c[3 * i + 2] != 0.0;
+        for (size_t b = 0; b < m->ntypes; b++) {
+            size_t s0 = ws->blk_start[k * m->ntypes + b], n = ws->blk_n[k * m->ntypes + b];
+            for (size_t p = s0; p < s0 + n; p++) {
+                const double *ci = c + 3 * (size_t)ws->pi[p], *cj = c + 3 * (size_t)ws->pj[p];
+                int on = ci[0] != 0.0 || ci[1] != 0.0 || ci[2] != 0.0 || cj[0] != 0.0 ||
+                         cj[1] != 0.0 || cj[2] != 0.0;
+                np += (size_t)on;
+                reached |= on;
+            }
+        }
+        nc += (size_t)reached;
+    }
+    *pairs = np;
+    *centres = nc;
+}
+
 size_t model_ws_npairs(const model_ws *ws) {
     return ws->npairs;
 }
