@@ -62,7 +62,35 @@ static void colsum_add(size_t rows, size_t n, const double *g, double *acc) {
     }
 }
 
-void mlp_forward(const mlp_shape *s, const double *w, size_t rows, const double *X, mlp_buf *b) {
+/* Rows of one chunk: a fixed partition of the batch (about MLP_CHUNK_ELEMS activations of the
+ * widest layer per chunk) that depends only on the shape, never on the thread count, so every
+ * row sees the same operations whatever the number of threads. */
+#define MLP_CHUNK_ELEMS 4096
+#define MLP_CHUNK_MIN_ROWS 8
+
+static size_t chunk_rows(const mlp_shape *s) {
+    size_t r = MLP_CHUNK_ELEMS / mlp_max_width(s);
+    return r < MLP_CHUNK_MIN_ROWS ? MLP_CHUNK_MIN_ROWS : r;
+}
+
+/* Every per-layer buffer of b advanced by row0 rows. */
+static mlp_buf buf_rows(const mlp_buf *b, const mlp_shape *s, size_t row0) {
+    mlp_buf o;
+    memset(&o, 0, sizeof o);
+    for (size_t l = 0; l < s->n_layers; l++) {
+        size_t off = row0 * s->width[l + 1];
+        o.t[l] = b->t[l] + off;
+        o.h[l] = b->h[l] + off;
+        o.gz[l] = b->gz[l] + off;
+        o.zd[l] = b->zd[l] + off;
+        o.hd[l] = b->hd[l] + off;
+        o.gzd[l] = b->gzd[l] + off;
+    }
+    return o;
+}
+
+static void forward_rows(const mlp_shape *s, const double *w, size_t rows, const double *X,
+                         mlp_buf *b) {
     for (size_t l = 0; l < s->n_layers; l++) {
         size_t nin = s->width[l], nout = s->width[l + 1];
         const double *in = l ? b->h[l - 1] : X;
@@ -88,14 +116,24 @@ void mlp_forward(const mlp_shape *s, const double *w, size_t rows, const double 
     }
 }
 
-void mlp_backward(const mlp_shape *s, const double *w, size_t rows, const double *X,
-                  const double *gout, mlp_buf *b, double *gw, double *gin, double *scratch) {
+void mlp_forward(const mlp_shape *s, const double *w, size_t rows, const double *X, mlp_buf *b) {
+    size_t cr = chunk_rows(s), nch = (rows + cr - 1) / cr;
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (size_t ch = 0; ch < nch; ch++) {
+        size_t r0 = ch * cr, nr = rows - r0 < cr ? rows - r0 : cr;
+        mlp_buf bc = buf_rows(b, s, r0);
+        forward_rows(s, w, nr, X + r0 * s->width[0], &bc);
+    }
+}
+
+/* The row-wise part of the backward pass: g_z of every layer (kept in b->gz) and g_in. */
+static void backward_rows(const mlp_shape *s, const double *w, size_t rows, const double *gout,
+                          mlp_buf *b, double *gin, double *scratch) {
     size_t mw = mlp_max_width(s);
     double *pp[2] = {scratch, scratch + rows * mw};
     const double *gh = gout;
     for (size_t l = s->n_layers; l-- > 0;) {
         size_t nin = s->width[l], nout = s->width[l + 1];
-        const double *in = l ? b->h[l - 1] : X;
         const double *W = w + s->w_off[l];
         const double *t = b->t[l];
         double *gz = b->gz[l];
@@ -106,11 +144,6 @@ void mlp_backward(const mlp_shape *s, const double *w, size_t rows, const double
             for (size_t k = 0; k < rows * nout; k++)
                 gz[k] = gh[k] * (1.0 - t[k] * t[k]);
         }
-        if (gw) {
-            /* dW (nin,nout) += in^T (nin,rows) g_z (rows,nout) */
-            blas_gemm(1, 0, nin, nout, rows, 1.0, in, nin, gz, nout, 1.0, gw + s->w_off[l], nout);
-            colsum_add(rows, nout, gz, gw + s->w_off[l] + nin * nout);
-        }
         if (l == 0 && !gin) break;
         double *dst = l ? pp[l & 1] : gin;
         /* g_in (rows,nin) = g_z (rows,nout) W^T (nout,nin) + S^T g_h */
@@ -120,8 +153,31 @@ void mlp_backward(const mlp_shape *s, const double *w, size_t rows, const double
     }
 }
 
-void mlp_tangent_forward(const mlp_shape *s, const double *w, size_t rows, const double *Xd,
-                         mlp_buf *b) {
+void mlp_backward(const mlp_shape *s, const double *w, size_t rows, const double *X,
+                  const double *gout, mlp_buf *b, double *gw, double *gin, double *scratch) {
+    size_t cr = chunk_rows(s), nch = (rows + cr - 1) / cr, mw = mlp_max_width(s);
+    size_t nL = s->width[s->n_layers];
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (size_t ch = 0; ch < nch; ch++) {
+        size_t r0 = ch * cr, nr = rows - r0 < cr ? rows - r0 : cr;
+        mlp_buf bc = buf_rows(b, s, r0);
+        backward_rows(s, w, nr, gout + r0 * nL, &bc, gin ? gin + r0 * s->width[0] : NULL,
+                      scratch + 2 * r0 * mw);
+    }
+    if (!gw) return;
+    /* the weight gradients sum over all rows: one product per layer, in the serial order */
+    for (size_t l = s->n_layers; l-- > 0;) {
+        size_t nin = s->width[l], nout = s->width[l + 1];
+        const double *in = l ? b->h[l - 1] : X;
+        /* dW (nin,nout) += in^T (nin,rows) g_z (rows,nout) */
+        blas_gemm(1, 0, nin, nout, rows, 1.0, in, nin, b->gz[l], nout, 1.0, gw + s->w_off[l],
+                  nout);
+        colsum_add(rows, nout, b->gz[l], gw + s->w_off[l] + nin * nout);
+    }
+}
+
+static void tangent_forward_rows(const mlp_shape *s, const double *w, size_t rows,
+                                 const double *Xd, mlp_buf *b) {
     for (size_t l = 0; l < s->n_layers; l++) {
         size_t nin = s->width[l], nout = s->width[l + 1];
         const double *ind = l ? b->hd[l - 1] : Xd;
@@ -137,34 +193,65 @@ void mlp_tangent_forward(const mlp_shape *s, const double *w, size_t rows, const
     }
 }
 
-void mlp_tangent_backward(const mlp_shape *s, const double *w, size_t rows, const double *X,
-                          const double *Xd, const double *gdout, mlp_buf *b, double *gwd,
-                          double *gind, double *scratch) {
+void mlp_tangent_forward(const mlp_shape *s, const double *w, size_t rows, const double *Xd,
+                         mlp_buf *b) {
+    size_t cr = chunk_rows(s), nch = (rows + cr - 1) / cr;
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (size_t ch = 0; ch < nch; ch++) {
+        size_t r0 = ch * cr, nr = rows - r0 < cr ? rows - r0 : cr;
+        mlp_buf bc = buf_rows(b, s, r0);
+        tangent_forward_rows(s, w, nr, Xd + r0 * s->width[0], &bc);
+    }
+}
+
+/* The row-wise part of the tangent backward pass: g_z' of every layer (kept in b->gzd) and
+ * g'_in. */
+static void tangent_backward_rows(const mlp_shape *s, const double *w, size_t rows,
+                                  const double *gdout, mlp_buf *b, double *gind,
+                                  double *scratch) {
     size_t mw = mlp_max_width(s);
-    double *gzd = scratch;
-    double *pp[2] = {scratch + rows * mw, scratch + 2 * rows * mw};
+    double *pp[2] = {scratch, scratch + rows * mw};
     const double *ghd = gdout; /* NULL means zero */
     for (size_t l = s->n_layers; l-- > 0;) {
         size_t nin = s->width[l], nout = s->width[l + 1];
-        const double *in = l ? b->h[l - 1] : X;
-        const double *ind = l ? b->hd[l - 1] : Xd;
         const double *W = w + s->w_off[l];
         const double *t = b->t[l], *gz = b->gz[l], *zd = b->zd[l];
+        double *gzd = b->gzd[l];
         /* g_z' = g_h' (1 - t^2) - 2 g_z t z'   (linear layer: g_z' = g_h') */
         for (size_t k = 0; k < rows * nout; k++) {
             double ghdk = ghd ? ghd[k] : 0.0;
             gzd[k] = s->linear[l] ? ghdk : ghdk * (1.0 - t[k] * t[k]) - 2.0 * gz[k] * t[k] * zd[k];
         }
-        double *gW = gwd + s->w_off[l];
-        /* dW' += h'_{l-1}^T g_z + h_{l-1}^T g_z' */
-        blas_gemm(1, 0, nin, nout, rows, 1.0, ind, nin, gz, nout, 1.0, gW, nout);
-        blas_gemm(1, 0, nin, nout, rows, 1.0, in, nin, gzd, nout, 1.0, gW, nout);
-        colsum_add(rows, nout, gzd, gW + nin * nout);
         if (l == 0 && !gind) break;
         double *dst = l ? pp[l & 1] : gind;
         /* g'_in (rows,nin) = g_z' W^T + S^T g_h' */
         blas_gemm(0, 1, rows, nin, nout, 1.0, gzd, nout, W, nout, 0.0, dst, nin);
         if (ghd) skip_adjoint(s->skip[l], rows, nin, nout, ghd, dst);
         ghd = dst;
+    }
+}
+
+void mlp_tangent_backward(const mlp_shape *s, const double *w, size_t rows, const double *X,
+                          const double *Xd, const double *gdout, mlp_buf *b, double *gwd,
+                          double *gind, double *scratch) {
+    size_t cr = chunk_rows(s), nch = (rows + cr - 1) / cr, mw = mlp_max_width(s);
+    size_t nL = s->width[s->n_layers];
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (size_t ch = 0; ch < nch; ch++) {
+        size_t r0 = ch * cr, nr = rows - r0 < cr ? rows - r0 : cr;
+        mlp_buf bc = buf_rows(b, s, r0);
+        tangent_backward_rows(s, w, nr, gdout ? gdout + r0 * nL : NULL, &bc,
+                              gind ? gind + r0 * s->width[0] : NULL, scratch + 2 * r0 * mw);
+    }
+    /* the weight tangents sum over all rows: in the serial order, layer by layer */
+    for (size_t l = s->n_layers; l-- > 0;) {
+        size_t nin = s->width[l], nout = s->width[l + 1];
+        const double *in = l ? b->h[l - 1] : X;
+        const double *ind = l ? b->hd[l - 1] : Xd;
+        double *gW = gwd + s->w_off[l];
+        /* dW' += h'_{l-1}^T g_z + h_{l-1}^T g_z' */
+        blas_gemm(1, 0, nin, nout, rows, 1.0, ind, nin, b->gz[l], nout, 1.0, gW, nout);
+        blas_gemm(1, 0, nin, nout, rows, 1.0, in, nin, b->gzd[l], nout, 1.0, gW, nout);
+        colsum_add(rows, nout, b->gzd[l], gW + nin * nout);
     }
 }

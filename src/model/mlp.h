@@ -15,6 +15,12 @@
  *   backward  g_z' = g_h' (1 - t^2) - 2 g_z t z';  dW' += h'_{l-1}^T g_z + h_{l-1}^T g_z';
  *             db' += colsum g_z';  g'_{h_{l-1}} = g_z' W^T + S^T g_h'.
  * All buffers are caller-provided (rows x width per layer), nothing is allocated here.
+ *
+ * Threads: each pass splits the batch into fixed chunks of rows (sized from the shape alone) and
+ * runs the row-wise work (the layer products z = h W, the activations, g_in = g_z W^T) of the
+ * chunks in an OpenMP loop; the weight gradients, which sum over rows, are then one product per
+ * layer over the whole batch, in the serial order. Every number is therefore bitwise the same
+ * for any thread count. Call with the BLAS single-threaded (the chunks are the parallelism).
  */
 #ifndef RLEKF_MLP_H
 #define RLEKF_MLP_H
@@ -46,6 +52,7 @@ typedef struct {
     double *gz[MLP_MAX_LAYERS]; /* backward: dE/dz_l */
     double *zd[MLP_MAX_LAYERS]; /* tangent: z'_l */
     double *hd[MLP_MAX_LAYERS]; /* tangent: h'_l */
+    double *gzd[MLP_MAX_LAYERS]; /* tangent backward: g_z'_l */
 } mlp_buf;
 
 void mlp_forward(const mlp_shape *s, const double *w, size_t rows, const double *X, mlp_buf *b);
@@ -56,7 +63,7 @@ void mlp_backward(const mlp_shape *s, const double *w, size_t rows, const double
 void mlp_tangent_forward(const mlp_shape *s, const double *w, size_t rows, const double *Xd,
                          mlp_buf *b);
 /* gdout = tangent of gout (NULL = zero). gwd (N) accumulated. gind (rows, width[0]) written if
- * non-NULL. scratch: 3 * rows * max width doubles. */
+ * non-NULL. scratch: 2 * rows * max width doubles. */
 void mlp_tangent_backward(const mlp_shape *s, const double *w, size_t rows, const double *X,
                           const double *Xd, const double *gdout, mlp_buf *b, double *gwd,
                           double *gind, double *scratch);

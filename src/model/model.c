@@ -192,6 +192,28 @@ size_t model_ws_natoms(const model_ws *ws) {
     return ws->natoms;
 }
 
+void model_tangent_support(const model_t *m, const model_ws *ws, const double *c, size_t *pairs,
+                           size_t *centres) {
+    size_t np = 0, nc = 0;
+    for (size_t k = 0; k < ws->natoms; k++) {
+        size_t i = ws->sorted[k];
+        int reached = c[3 * i] != 0.0 || c[3 * i + 1] != 0.0 || c[3 * i + 2] != 0.0;
+        for (size_t b = 0; b < m->ntypes; b++) {
+            size_t s0 = ws->blk_start[k * m->ntypes + b], n = ws->blk_n[k * m->ntypes + b];
+            for (size_t p = s0; p < s0 + n; p++) {
+                const double *ci = c + 3 * (size_t)ws->pi[p], *cj = c + 3 * (size_t)ws->pj[p];
+                int on = ci[0] != 0.0 || ci[1] != 0.0 || ci[2] != 0.0 || cj[0] != 0.0 ||
+                         cj[1] != 0.0 || cj[2] != 0.0;
+                np += (size_t)on;
+                reached |= on;
+            }
+        }
+        nc += (size_t)reached;
+    }
+    *pairs = np;
+    *centres = nc;
+}
+
 size_t model_ws_npairs(const model_ws *ws) {
     return ws->npairs;
 }
@@ -221,6 +243,7 @@ static void mlp_buf_take(arena *ar, const mlp_shape *s, size_t rows, mlp_buf *b)
         b->gz[l] = take(ar, n);
         b->zd[l] = take(ar, n);
         b->hd[l] = take(ar, n);
+        b->gzd[l] = take(ar, n);
     }
 }
 
@@ -297,6 +320,7 @@ static mlp_buf buf_at(const mlp_buf *b, const mlp_shape *s, size_t row0) {
         o.gz[l] = b->gz[l] + off;
         o.zd[l] = b->zd[l] + off;
         o.hd[l] = b->hd[l] + off;
+        o.gzd[l] = b->gzd[l] + off;
     }
     return o;
 }
@@ -383,11 +407,26 @@ rk_status model_set_frame(const model_t *m, model_ws *ws, const ds_system *sys, 
 
 /* ---------------------------------------------------------------- passes ------------------ */
 
+/* The passes are parallel over pairs and atoms (OpenMP loops here and in mlp.c, each row or atom
+ * computed by one thread with the same operations whatever the thread count; sums over rows stay
+ * serial); the BLAS calls inside them are small and must not start threads of their own, so the
+ * BLAS is single-threaded for the duration of a pass and restored after. */
+static int blas_solo_begin(void) {
+    int n = blas_get_threads();
+    if (n != 1) blas_set_threads(1);
+    return n;
+}
+
+static void blas_solo_end(int n) {
+    if (n != 1) blas_set_threads(n);
+}
+
 double model_forward(const model_t *m, model_ws *ws) {
     RK_ASSERT(ws->have_frame);
     size_t nt = m->ntypes, M1 = m->m1, M2 = m->m2, MM = M1 * M2;
     double inv_nc = 1.0 / (double)m->n_c;
     size_t Le = m->embed.n_layers;
+    int bt = blas_solo_begin();
     /* embedding nets, one batch per (a,b) */
     for (size_t g = 0; g < nt * nt; g++) {
         size_t g0 = ws->gstart[g], n = ws->gstart[g + 1] - g0;
@@ -398,6 +437,7 @@ double model_forward(const model_t *m, model_ws *ws) {
     }
     const double *G = ws->eb.h[Le - 1];
     /* descriptor per atom */
+#pragma omp parallel for schedule(static)
     for (size_t k = 0; k < ws->natoms; k++) {
         double *T = ws->T + k * 4 * M1;
         memset(T, 0, 4 * M1 * sizeof *T);
@@ -423,6 +463,7 @@ double model_forward(const model_t *m, model_ws *ws) {
         for (size_t k = 0; k < n; k++)
             E += b.h[Lf - 1][k];
     }
+    blas_solo_end(bt);
     ws->energy = E;
     ws->have_forward = 1;
     ws->have_backward = 0;
@@ -434,6 +475,7 @@ void model_backward(const model_t *m, model_ws *ws, double *grad_e, double *forc
     size_t nt = m->ntypes, M1 = m->m1, M2 = m->m2, MM = M1 * M2;
     double inv_nc = 1.0 / (double)m->n_c;
     size_t Le = m->embed.n_layers;
+    int bt = blas_solo_begin();
     if (grad_e) memset(grad_e, 0, m->layout.n_params * sizeof *grad_e);
     /* fitting nets: dE/dE_i = 1 */
     for (size_t a = 0; a < nt; a++) {
@@ -445,6 +487,7 @@ void model_backward(const model_t *m, model_ws *ws, double *grad_e, double *forc
                      ws->fscratch);
     }
     const double *G = ws->eb.h[Le - 1];
+#pragma omp parallel for schedule(static)
     for (size_t k = 0; k < ws->natoms; k++) {
         const double *T = ws->T + k * 4 * M1, *gD = ws->gD + k * MM;
         double *gT = ws->gT + k * 4 * M1;
@@ -487,6 +530,7 @@ void model_backward(const model_t *m, model_ws *ws, double *grad_e, double *forc
             }
         }
     }
+    blas_solo_end(bt);
     ws->have_backward = 1;
 }
 
@@ -495,8 +539,10 @@ void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, doubl
     size_t nt = m->ntypes, M1 = m->m1, M2 = m->m2, MM = M1 * M2;
     double inv_nc = 1.0 / (double)m->n_c;
     size_t Le = m->embed.n_layers;
+    int bt = blas_solo_begin();
     memset(jac, 0, m->layout.n_params * sizeof *jac);
     /* input tangent: d' = c_j - c_i,  R^' = J d' */
+#pragma omp parallel for schedule(static)
     for (size_t p = 0; p < ws->npairs; p++) {
         const double *ci = c + 3 * (size_t)ws->pi[p], *cj = c + 3 * (size_t)ws->pj[p];
         const double *J = ws->jr + 12 * p;
@@ -514,6 +560,7 @@ void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, doubl
         mlp_tangent_forward(&s, m->w, n, ws->xd + g0, &b);
     }
     const double *G = ws->eb.h[Le - 1], *Gd = ws->eb.hd[Le - 1];
+#pragma omp parallel for schedule(static)
     for (size_t k = 0; k < ws->natoms; k++) {
         const double *T = ws->T + k * 4 * M1;
         double *Td = ws->Td + k * 4 * M1;
@@ -540,6 +587,7 @@ void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, doubl
         mlp_tangent_backward(&s, m->w, n, ws->D + k0 * MM, ws->Dd + k0 * MM, NULL, &b, jac,
                              ws->gDd + k0 * MM, ws->fscratch);
     }
+#pragma omp parallel for schedule(static)
     for (size_t k = 0; k < ws->natoms; k++) {
         const double *T = ws->T + k * 4 * M1, *Td = ws->Td + k * 4 * M1;
         const double *gD = ws->gD + k * MM, *gDd = ws->gDd + k * MM, *gT = ws->gT + k * 4 * M1;
@@ -570,4 +618,5 @@ void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, doubl
     /* J_c = d(sum c.F)/dw = -(tangent of dE/dw along dr = c) */
     for (size_t i = 0; i < m->layout.n_params; i++)
         jac[i] = -jac[i];
+    blas_solo_end(bt);
 }

@@ -152,6 +152,11 @@ double model_forward(const model_t *m, model_ws *ws);
 void model_backward(const model_t *m, model_ws *ws, double *grad_e, double *force);
 /* After model_backward at the same weights: jac (N, overwritten) = d(sum_ia c_ia F_ia)/dw. */
 void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, double *jac);
+/* Support of J_c's tangent for c on the current frame: *pairs = pairs with a non-zero c at either
+ * end (their embedding tangent is non-zero), *centres = atoms whose descriptor can change (the
+ * atom or one of its neighbours has a non-zero c). */
+void model_tangent_support(const model_t *m, const model_ws *ws, const double *c, size_t *pairs,
+                           size_t *centres);
 size_t model_ws_natoms(const model_ws *ws);
 /* Neighbour pairs of the current frame. */
 size_t model_ws_npairs(const model_ws *ws);
