@@ -51,6 +51,7 @@ typedef struct {
     char model_path[TRAIN_PATH_MAX + 64];
     size_t *perm;  /* (n_train) the epoch's shuffled order */
     size_t evals;  /* evaluations so far (the default checkpoint cadence) */
+    double ck_end, ck_cost; /* when the last checkpoint was finished, and how long it took */
     char *split_json; /* the split, recorded in every model file (evaluate.h) */
     size_t images, updates;
     double t0, last_progress, max_dw;
@@ -395,8 +396,20 @@ static rk_status checkpoint_save(run_t *r, size_t ep, size_t pos, int end_done) 
     if (!st) st = h5io_arrays_write(r->ckpt_path, CK_KIND, c.a, c.n);
     optim_snapshot_end(&c.snap);
     free(metrics);
-    r->eval_s += clock_now_s() - t; /* like a model save */
+    r->ck_end = clock_now_s();
+    r->ck_cost = r->ck_end - t;
+    r->eval_s += r->ck_cost; /* like a model save */
     return st;
+}
+
+/* The default cadence (after every evaluation) skips a checkpoint while the time since the last
+ * one is less than this many times what it cost: a large state (GEKF's P of GiBs) is then saved
+ * at most ~1/CK_COST_FACTOR of the run's time; small states after every evaluation. Where the
+ * checkpoints fall never changes the results. */
+#define CK_COST_FACTOR 10.0
+
+static int checkpoint_due(const run_t *r) {
+    return clock_now_s() - r->ck_end >= CK_COST_FACTOR * r->ck_cost;
 }
 
 /* Load the checkpoint into the set-up run and write the metrics so far; *ep, *pos, *end_done:
@@ -647,8 +660,9 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
                 !(i + 1 == r.n_train))
                 st = evaluate(&r, "ok");
             /* checkpoint every K images, or after every evaluation */
-            if (!st && (ck_every ? r.images % ck_every == 0 : r.evals != evals0))
-                st = checkpoint_save(&r, ep, i + 1, 0);
+            const int due = ck_every ? r.images % ck_every == 0
+                                     : r.evals != evals0 && checkpoint_due(&r);
+            if (!st && due) st = checkpoint_save(&r, ep, i + 1, 0);
             progress(&r, ep, i + 1, 0);
             if (tc->time_budget_s > 0 && clock_now_s() - r.t0 > tc->time_budget_s) {
                 outcome = TRAIN_TIME_BUDGET;
@@ -657,7 +671,8 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
         }
         if (!st && outcome == TRAIN_DONE) {
             st = evaluate(&r, ep == tc->epochs ? "done" : "ok");
-            if (!st && ep < tc->epochs && !ck_every) st = checkpoint_save(&r, ep, r.n_train, 1);
+            if (!st && ep < tc->epochs && !ck_every && checkpoint_due(&r))
+                st = checkpoint_save(&r, ep, r.n_train, 1);
         }
     }
     if (!st && outcome != TRAIN_DONE) {
