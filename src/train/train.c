@@ -328,8 +328,8 @@ enum {
 };
 #define CK_KIND "checkpoint"
 #define CK_RNG_WORDS 8 /* order.s[4], sample.s[4] */
-/* Trainer arrays before the optimizer's: train, rng, order, w, metrics, optimizer. */
-#define CK_OWN 6
+/* Trainer arrays before the optimizer's: train, rng, order, w, metrics, optimizer, config. */
+#define CK_OWN 7
 #define CK_NAME_MAX 32
 
 typedef struct {
@@ -344,7 +344,7 @@ typedef struct {
 /* The array list of a checkpoint; metrics and the optimizer's name are given for saving, NULL
  * (allocated by the reader) for loading. */
 static rk_status ckpt_arrays(run_t *r, ckpt_t *c, char *metrics, size_t metrics_len,
-                             const char *opt_name) {
+                             const char *opt_name, char *config) {
     rk_status st = optim_snapshot_begin(r->opt, &c->snap);
     if (st) return st;
     size_t N = r->m.layout.n_params;
@@ -355,6 +355,7 @@ static rk_status ckpt_arrays(run_t *r, ckpt_t *c, char *metrics, size_t metrics_
     c->a[3] = (h5io_array){"w", H5IO_F64, r->m.w, N};
     c->a[4] = (h5io_array){"metrics", H5IO_U8, metrics, metrics_len};
     c->a[5] = (h5io_array){"optimizer", H5IO_U8, (void *)opt_name, opt_name ? strlen(opt_name) : 0};
+    c->a[6] = (h5io_array){"config", H5IO_U8, config, config ? strlen(config) : 0};
     c->n = CK_OWN;
     for (size_t i = 0; i < c->snap.n; i++) {
         const optim_array *oa = &c->snap.a[i];
@@ -363,6 +364,22 @@ static rk_status ckpt_arrays(run_t *r, ckpt_t *c, char *metrics, size_t metrics_
                                     oa->data, oa->n};
     }
     return RK_OK;
+}
+
+/* The configuration a checkpoint belongs to: the resolved config without the settings that may
+ * change between a run and its resumption (threads, cadence, progress, time budget). */
+static char *resume_config_text(const train_config *tc) {
+    train_config k = *tc;
+    k.threads = 0;
+    k.checkpoint_every_images = 0;
+    k.quiet = 0;
+    k.resume = 0;
+    k.time_budget_s = 0;
+    k.progress_interval_s = 0;
+    jsonw *o = config_to_object(&k);
+    char *text = o ? jsonw_print(o) : NULL;
+    jsonw_free(o);
+    return text;
 }
 
 /* Write the checkpoint: the state after `pos` images of epoch ep (end_done: and after its
@@ -392,9 +409,11 @@ static rk_status checkpoint_save(run_t *r, size_t ep, size_t pos, int end_done) 
     memcpy(c.sc, v, sizeof v);
     memcpy(c.rng, r->order.s, 4 * sizeof *c.rng);
     memcpy(c.rng + 4, r->sample.s, 4 * sizeof *c.rng);
-    st = ckpt_arrays(r, &c, metrics, mlen, r->tc->opt->name);
+    char *config = resume_config_text(r->tc);
+    st = config ? ckpt_arrays(r, &c, metrics, mlen, r->tc->opt->name, config) : RK_ENOMEM;
     if (!st) st = h5io_arrays_write(r->ckpt_path, CK_KIND, c.a, c.n);
     optim_snapshot_end(&c.snap);
+    free(config);
     free(metrics);
     r->ck_end = clock_now_s();
     r->ck_cost = r->ck_end - t;
@@ -417,8 +436,15 @@ static int checkpoint_due(const run_t *r) {
 static rk_status checkpoint_load(run_t *r, size_t *ep, size_t *pos, int *end_done) {
     ckpt_t c;
     memset(&c, 0, sizeof c);
-    rk_status st = ckpt_arrays(r, &c, NULL, 0, NULL);
+    rk_status st = ckpt_arrays(r, &c, NULL, 0, NULL, NULL);
     if (!st) st = h5io_arrays_read(r->ckpt_path, CK_KIND, c.a, c.n);
+    char *config = st ? NULL : resume_config_text(r->tc);
+    if (!st && !config) st = RK_ENOMEM;
+    if (!st && strcmp(config, (const char *)c.a[6].data) != 0)
+        st = err_set(RK_EINPUT, "%s: the checkpoint was made with another configuration (only "
+                                "threads, checkpoint_every_images and time_budget_s may change); "
+                                "run without --resume to start afresh", r->ckpt_path);
+    free(config);
     const char *name = c.a[5].data ? (const char *)c.a[5].data : "";
     if (!st && strcmp(name, r->tc->opt->name) != 0)
         st = err_set(RK_EINPUT, "%s: checkpoint of optimizer '%s', the configuration trains '%s'",
@@ -469,6 +495,7 @@ static rk_status checkpoint_load(run_t *r, size_t *ep, size_t *pos, int *end_don
     optim_snapshot_end(&c.snap);
     free(c.a[4].data);
     free(c.a[5].data);
+    free(c.a[6].data);
     return st;
 }
 
@@ -497,6 +524,20 @@ int train_is_finished(const char *out_dir) {
     if (!fs_is_file(p)) return 0;
     snprintf(p, sizeof p, "%s/model.h5", out_dir);
     return fs_is_file(p);
+}
+
+/* A dataset kept inside out_dir (a DeePMD-kit input.json's systems, imported to out_dir/data.h5
+ * before the run) moves into the finished folder, so replacing out_dir keeps it. */
+static rk_status carry_input(const train_config *tc, const char *partial) {
+    size_t n = strlen(tc->out_dir);
+    if (strncmp(tc->dataset, tc->out_dir, n) != 0 || tc->dataset[n] != '/') return RK_OK;
+    if (!fs_is_file(tc->dataset)) return RK_OK;
+    char to[TRAIN_PATH_MAX + 64];
+    snprintf(to, sizeof to, "%s%s", partial, tc->dataset + n);
+    if (strchr(tc->dataset + n + 1, '/')) return RK_OK; /* only files directly in out_dir */
+    if (rename(tc->dataset, to) != 0)
+        return err_set(RK_ERUNTIME, "%s: cannot move to %s: %s", tc->dataset, to, strerror(errno));
+    return RK_OK;
 }
 
 /* Remove stale "*.tmp-<pid>" entries of dead processes beside dir. */
@@ -698,6 +739,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
      * training leaves nothing worth resuming */
     if (!st && unlink(r.ckpt_path) != 0)
         st = err_set(RK_ERUNTIME, "%s: cannot remove: %s", r.ckpt_path, strerror(errno));
+    if (!st) st = carry_input(tc, r.dir);
     if (!st) st = fs_replace_dir(r.dir, tc->out_dir);
     if (st == RK_EINPUT && !resuming) fs_remove_tree(r.dir);
     if (!st) progress(&r, tc->epochs, r.n_train, 1);
