@@ -646,6 +646,8 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     }
     r.perm = st ? NULL : rk_malloc((r.n_train ? r.n_train : 1) * sizeof *r.perm);
     if (!st && !r.perm) st = RK_ENOMEM;
+    for (size_t i = 0; !st && i < r.n_train; i++)
+        r.perm[i] = i; /* saved by the step-0 checkpoint before the first shuffle */
     if (!st) {
         char p[TRAIN_PATH_MAX + 64];
         snprintf(p, sizeof p, "%s/metrics.csv", r.dir);
