@@ -158,8 +158,10 @@ Test(checkpoint, wrong_length_is_refused) {
 #define KILL_SPAN_S 1.95
 #define KILL_SEED 20261202u
 #define POLL_NS 10000000L
-/* Of the 10 tries, at least this many must kill a run (not find it finished). */
-#define KILLS_MIN 7
+/* Kills in total over the three runs, and tries per kill before giving up. */
+#define KILLS_MIN 10
+#define KILL_TRIES_MAX 4
+#define KILL_RUN_SHARE 0.8
 
 static void import_cu(void) {
     static int done;
@@ -272,13 +274,25 @@ static int kill_resume(const char *tag, const char *optimizer, int epochs, int k
     snprintf(ref, sizeof ref, "%s", tu_tmp(tag));
     snprintf(out, sizeof out, "%s-killed", ref);
     snprintf(args, sizeof args, "train %s --out %s --quiet", cfg, ref);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* kill within the first KILL_RUN_SHARE of a run's length, so a kill finds it running (a
+     * try that finds it finished starts over from an empty folder) */
+    double run_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double span = KILL_RUN_SHARE * run_s - KILL_MIN_S;
+    if (span > KILL_SPAN_S) span = KILL_SPAN_S;
+    if (span < 0.0) span = 0.0;
     int killed = 0;
-    for (int i = 0; i < kills; i++) {
-        double s = KILL_MIN_S + KILL_SPAN_S * rng_uniform(rng);
-        int k = run_and_kill(cfg, out, s);
-        killed += k;
-        if (!k) break;
+    for (int i = 0; i < KILL_TRIES_MAX * kills && killed < kills; i++) {
+        double s = KILL_MIN_S + span * rng_uniform(rng);
+        if (run_and_kill(cfg, out, s)) {
+            killed++;
+        } else {
+            snprintf(args, sizeof args, "rm -rf %s %s.partial", out, out);
+            cr_assert_eq(tu_sh(args), 0);
+        }
     }
     /* resume until done */
     snprintf(args, sizeof args, "train %s --out %s --quiet --resume", cfg, out);

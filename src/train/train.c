@@ -671,8 +671,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
             have_order = 1;
         }
     } else if (!st) {
-        st = evaluate(&r, "ok");
-        if (!st) st = checkpoint_save(&r, 0, r.n_train, 1);
+        st = evaluate(&r, "ok"); /* no checkpoint: resuming from here is starting afresh */
     }
     progress(&r, start_ep - 1, 0, 1);
     train_outcome outcome = TRAIN_DONE;
@@ -739,7 +738,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     }
     /* finished: drop the checkpoint and put the folder in place; an input error found before
      * training leaves nothing worth resuming */
-    if (!st && unlink(r.ckpt_path) != 0)
+    if (!st && unlink(r.ckpt_path) != 0 && errno != ENOENT)
         st = err_set(RK_ERUNTIME, "%s: cannot remove: %s", r.ckpt_path, strerror(errno));
     if (!st) st = carry_input(tc, r.dir);
     if (!st) st = fs_replace_dir(r.dir, tc->out_dir);
