@@ -148,6 +148,28 @@ static rk_status adam_resolve(const optim_type *t, optim_params *p, const optim_
     return RK_OK;
 }
 
+/* Checkpoint hooks: moments m, v; the step count t (the schedule is a function of t). */
+static size_t adam_state_arrays(void *state, optim_array *a) {
+    adam_state *S = state;
+    a[0] = (optim_array){"m", OPTIM_ARRAY_F64, S->m, S->N};
+    a[1] = (optim_array){"v", OPTIM_ARRAY_F64, S->v, S->N};
+    return 2;
+}
+
+static size_t adam_get_scalars(const void *state, double *s) {
+    const adam_state *S = state;
+    if (s) s[0] = (double)S->t;
+    return 1;
+}
+
+static rk_status adam_set_scalars(void *state, const double *s, size_t n) {
+    adam_state *S = state;
+    if (n != 1 || !(s[0] >= 0.0))
+        return err_set(RK_EINPUT, "adam: checkpoint state: expected 1 scalar (the step count)");
+    S->t = (size_t)s[0];
+    return RK_OK;
+}
+
 const optim_type optim_adam = {
     .name = "adam",
     .summary = "Adam with DeePMD-kit's exponential learning-rate decay and loss prefactors",
@@ -160,4 +182,7 @@ const optim_type optim_adam = {
     .report = adam_report,
     .free = adam_free,
     .resolve = adam_resolve,
+    .state_arrays = adam_state_arrays,
+    .get_scalars = adam_get_scalars,
+    .set_scalars = adam_set_scalars,
 };

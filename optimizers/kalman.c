@@ -790,6 +790,55 @@ int kalman_describe(const optim_type *t, const optim_params *p, const layout_t *
     return 1;
 }
 
+/* ------------------------------------------------------------------ checkpoints ---------- */
+
+/* Scalars: λ, updates, pending, nblocks, then σ_i and β_i of every block. The pending rank-1
+ * update (β_i, u) of the last step is part of the state: without it the next step would start
+ * from a Q that lacks the last update. k is scratch (rewritten by every sweep). */
+enum { KSC_LAMBDA, KSC_UPDATES, KSC_PENDING, KSC_NBLOCKS, KSC_HEAD };
+
+size_t kalman_state_arrays(void *state, optim_array *a) {
+    kstate *S = state;
+    a[0] = (optim_array){"Q", S->f32 ? OPTIM_ARRAY_F32 : OPTIM_ARRAY_F64, S->Qmem,
+                         S->packed_entries};
+    a[1] = (optim_array){"u", OPTIM_ARRAY_F64, S->u, S->N};
+    return 2;
+}
+
+size_t kalman_get_scalars(const void *state, double *s) {
+    const kstate *S = state;
+    const size_t n = KSC_HEAD + 2 * S->nblocks;
+    if (!s) return n;
+    s[KSC_LAMBDA] = S->lambda;
+    s[KSC_UPDATES] = (double)S->updates;
+    s[KSC_PENDING] = S->pending;
+    s[KSC_NBLOCKS] = (double)S->nblocks;
+    for (size_t i = 0; i < S->nblocks; i++) {
+        s[KSC_HEAD + i] = S->blk[i].sigma;
+        s[KSC_HEAD + S->nblocks + i] = S->blk[i].beta;
+    }
+    return n;
+}
+
+rk_status kalman_set_scalars(void *state, const double *s, size_t n) {
+    kstate *S = state;
+    if (n != KSC_HEAD + 2 * S->nblocks || s[KSC_NBLOCKS] != (double)S->nblocks)
+        return err_set(RK_EINPUT, "%s: checkpoint state has %zu scalars, this configuration "
+                                  "(%zu blocks) needs %zu", S->name, n, S->nblocks,
+                       KSC_HEAD + 2 * S->nblocks);
+    if (!(s[KSC_LAMBDA] > 0.0 && s[KSC_LAMBDA] <= 1.0) || s[KSC_UPDATES] < 0.0)
+        return err_set(RK_EINPUT, "%s: checkpoint state: lambda %g or updates %g out of range",
+                       S->name, s[KSC_LAMBDA], s[KSC_UPDATES]);
+    S->lambda = s[KSC_LAMBDA];
+    S->updates = (size_t)s[KSC_UPDATES];
+    S->pending = s[KSC_PENDING] != 0.0;
+    for (size_t i = 0; i < S->nblocks; i++) {
+        S->blk[i].sigma = s[KSC_HEAD + i];
+        S->blk[i].beta = s[KSC_HEAD + S->nblocks + i];
+    }
+    return RK_OK;
+}
+
 /* The state of an optimizer that must be of a Kalman type. */
 static kstate *state_of(const optim_t *o) {
     RK_ASSERT(kalman_split_of(optim_type_of(o)) >= 0);

@@ -80,6 +80,14 @@ void kalman_report(const void *state, optim_report_t *r);
 void kalman_free(void *state);
 int kalman_describe(const optim_type *t, const optim_params *p, const layout_t *L, char *buf,
                     size_t cap);
+/* Checkpoint hooks (optim.h): arrays Q (the packed triangles, at the storage precision) and u
+ * (the pending rank-1 vector); scalars λ, updates, pending, the block count, σ_i, β_i. */
+size_t kalman_state_arrays(void *state, optim_array *a);
+size_t kalman_get_scalars(const void *state, double *s);
+rk_status kalman_set_scalars(void *state, const double *s, size_t n);
+#define KALMAN_CHECKPOINT_HOOKS                                                                    \
+    .state_arrays = kalman_state_arrays, .get_scalars = kalman_get_scalars,                        \
+    .set_scalars = kalman_set_scalars
 
 /* Split mode of a Kalman type (one whose hooks are the above, read from its data); -1 for any
  * other type. */

@@ -22,4 +22,5 @@ const optim_type optim_lekf = {
     .free = kalman_free,
     .describe = kalman_describe,
     .memory_hint = KALMAN_MEMORY_HINT,
+    KALMAN_CHECKPOINT_HOOKS,
 };

@@ -23,4 +23,5 @@ const optim_type optim_rlekf = {
     .free = kalman_free,
     .describe = kalman_describe,
     .memory_hint = KALMAN_MEMORY_HINT,
+    KALMAN_CHECKPOINT_HOOKS,
 };

@@ -74,6 +74,27 @@ static void sgd_free(void *state) {
     free(state);
 }
 
+/* Checkpoint hooks: no arrays; the step count t. */
+static size_t sgd_state_arrays(void *state, optim_array *a) {
+    (void)state;
+    (void)a;
+    return 0;
+}
+
+static size_t sgd_get_scalars(const void *state, double *s) {
+    const sgd_state *S = state;
+    if (s) s[0] = (double)S->t;
+    return 1;
+}
+
+static rk_status sgd_set_scalars(void *state, const double *s, size_t n) {
+    sgd_state *S = state;
+    if (n != 1 || !(s[0] >= 0.0))
+        return err_set(RK_EINPUT, "sgd: checkpoint state: expected 1 scalar (the step count)");
+    S->t = (size_t)s[0];
+    return RK_OK;
+}
+
 const optim_type optim_sgd = {
     .name = "sgd",
     .summary = "plain gradient descent w <- w - lr*g with constant lr and loss prefactors",
@@ -85,4 +106,7 @@ const optim_type optim_sgd = {
     .step = sgd_step,
     .report = sgd_report,
     .free = sgd_free,
+    .state_arrays = sgd_state_arrays,
+    .get_scalars = sgd_get_scalars,
+    .set_scalars = sgd_set_scalars,
 };

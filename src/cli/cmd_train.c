@@ -11,7 +11,7 @@
 #include "train.h"
 
 static const char *USAGE =
-    "usage: rlekf train CONFIG.json [--out DIR] [--quiet] [--KEY VALUE ...]\n"
+    "usage: rlekf train CONFIG.json [--out DIR] [--quiet] [--resume] [--KEY VALUE ...]\n"
     "\n"
     "Train a Deep Potential (se_e2_a) model with the optimizer named in CONFIG.json.\n"
     "CONFIG.json, rlekf's spelling (model keys as DeePMD-kit's descriptor):\n"
@@ -29,7 +29,12 @@ static const char *USAGE =
     "DIR/metrics.csv (one row per evaluation; columns in results/README.md).\n"
     "A run that diverges (NaN/Inf) ends with status 'diverged' in the CSV and exit status 0.\n"
     "\n"
-    "Options: --out DIR replaces \"output\"; --quiet drops the progress lines; --KEY VALUE sets\n"
+    "The run writes into DIR.partial and renames it to DIR when finished (replacing an old DIR);\n"
+    "DIR.partial/checkpoint.h5 holds the state for --resume.\n"
+    "\n"
+    "Options: --out DIR replaces \"output\"; --quiet drops the progress lines; --resume continues\n"
+    "a killed or failed run from DIR.partial/checkpoint.h5 (bitwise as if never interrupted; from\n"
+    "scratch when there is none; nothing to do when DIR is finished); --KEY VALUE sets\n"
     "training key KEY (e.g. --epochs 2 --threads 4), after the config is read.\n"
     "\n"
     "Training keys (`rlekf list training`):\n";
@@ -57,7 +62,7 @@ rk_status cmd_train(int argc, char **argv) {
     override *ov = calloc((size_t)argc, sizeof *ov);
     if (!ov) return RK_ENOMEM;
     size_t n_ov = 0;
-    int quiet = 0;
+    int quiet = 0, resume = 0;
     rk_status st = RK_OK;
     for (int i = 1; i < argc && !st; i++) {
         const config_key *k = training_option(argv[i]);
@@ -65,6 +70,8 @@ rk_status cmd_train(int argc, char **argv) {
             out = argv[++i];
         else if (strcmp(argv[i], "--quiet") == 0)
             quiet = 1;
+        else if (strcmp(argv[i], "--resume") == 0)
+            resume = 1;
         else if (k && i + 1 < argc) {
             ov[n_ov++] = (override){k, argv[i + 1], argv[i]};
             i++;
@@ -89,6 +96,11 @@ rk_status cmd_train(int argc, char **argv) {
     if (st) return st;
     if (out) snprintf(tc.out_dir, sizeof tc.out_dir, "%s", out);
     tc.quiet = quiet;
+    tc.resume = resume;
+    if (resume && train_is_finished(tc.out_dir)) {
+        printf("%s: finished already, nothing to resume\n", tc.out_dir);
+        return RK_OK;
+    }
     dataset_t ds;
     if ((st = config_open_data(&tc, &data, &ds))) return st;
     train_result res;

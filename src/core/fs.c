@@ -1,7 +1,13 @@
 /* fs: whole-file reads, mkdir -p and atomic writes (see fs.h). */
+#define _GNU_SOURCE /* renameat2 */
 #include "fs.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -111,4 +117,81 @@ rk_status fs_write_text_atomic(const char *path, const char *text) {
     if (st) return st;
     fputs(text, w.f);
     return fs_atomic_commit(&w);
+}
+
+/* ------------------------------------------------------------ folder transactions -------- */
+
+int fs_is_dir(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+rk_status fs_remove_tree(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return errno == ENOENT ? RK_OK : err_set(RK_ERUNTIME,
+                                          "%s: cannot stat: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) return err_set(RK_ERUNTIME, "%s: cannot open folder: %s", path, strerror(errno));
+        rk_status st = RK_OK;
+        struct dirent *e;
+        char sub[FS_PATH_MAX + FS_TMP_SUFFIX_MAX];
+        while (!st && (e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= sizeof sub)
+                st = err_set(RK_EINPUT, "%s/%s: path too long", path, e->d_name);
+            else
+                st = fs_remove_tree(sub);
+        }
+        closedir(d);
+        if (st) return st;
+        if (rmdir(path) != 0)
+            return err_set(RK_ERUNTIME, "%s: cannot remove: %s", path, strerror(errno));
+        return RK_OK;
+    }
+    if (unlink(path) != 0 && errno != ENOENT)
+        return err_set(RK_ERUNTIME, "%s: cannot remove: %s", path, strerror(errno));
+    return RK_OK;
+}
+
+/* The pid of a name "<anything>.tmp-<digits>", or 0. */
+static long stale_pid(const char *name) {
+    const char *t = strstr(name, ".tmp-");
+    if (!t) return 0;
+    for (const char *n; (n = strstr(t + 1, ".tmp-"));)
+        t = n;
+    char *end = NULL;
+    long pid = strtol(t + 5, &end, 10);
+    return end && *end == '\0' && end != t + 5 && pid > 0 ? pid : 0;
+}
+
+size_t fs_clean_stale(const char *dir) {
+    DIR *d = opendir(dir && dir[0] ? dir : ".");
+    if (!d) return 0;
+    size_t removed = 0;
+    struct dirent *e;
+    char p[FS_PATH_MAX + FS_TMP_SUFFIX_MAX];
+    while ((e = readdir(d))) {
+        long pid = stale_pid(e->d_name);
+        if (pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (or not ours) */
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir && dir[0] ? dir : ".", e->d_name) >=
+            sizeof p)
+            continue;
+        if (fs_remove_tree(p) == RK_OK) removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+rk_status fs_replace_dir(const char *from, const char *to) {
+    if (!fs_is_dir(to)) {
+        if (rename(from, to) != 0)
+            return err_set(RK_ERUNTIME, "%s: cannot rename to %s: %s", from, to, strerror(errno));
+        return RK_OK;
+    }
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_EXCHANGE) != 0)
+        return err_set(RK_ERUNTIME, "%s: cannot exchange with %s: %s", from, to, strerror(errno));
+    /* `from` now holds the old folder */
+    return fs_remove_tree(from);
 }

@@ -48,4 +48,18 @@ void fs_atomic_abort(fs_atomic *w);
 /* The whole of text as path, atomically. */
 rk_status fs_write_text_atomic(const char *path, const char *text);
 
+/* ------------------------------------------------------------ folder transactions -------- */
+
+/* 1 if path names an existing directory. */
+int fs_is_dir(const char *path);
+/* rm -r path (a file or a folder tree; no error if it does not exist). */
+rk_status fs_remove_tree(const char *path);
+/* Remove every entry "<name>.tmp-<pid>" of dir whose process <pid> is no longer alive (left by a
+ * killed run); returns how many were removed (errors are ignored: cleaning is best effort). */
+size_t fs_clean_stale(const char *dir);
+/* Put the finished folder `from` in place of `to`: rename, or, when `to` exists, exchange the two
+ * atomically (renameat2 RENAME_EXCHANGE) and remove the old one, so a reader sees the old folder
+ * or the new one, never a mix. */
+rk_status fs_replace_dir(const char *from, const char *to);
+
 #endif

@@ -34,6 +34,7 @@
 /* Optional root attribute of model files: the training split (JSON text). */
 #define H5IO_ATTR_SPLIT "training_split"
 #define H5IO_VERSION 1
+#define H5IO_FORMAT_ARRAYS "rlekf-arrays"
 /* Longest HDF5 object path we build: "/systems/" + a system name + "/" + a dataset name. */
 #define H5IO_PATH_MAX (DS_NAME_MAX + 64)
 /* Longest file name we handle, plus room for ".tmp-<pid>". */
@@ -858,4 +859,95 @@ void h5io_model_rec_free(h5io_model_rec *rec) {
     free(rec->std);
     free(rec->params);
     memset(rec, 0, sizeof *rec);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Named arrays (checkpoints)                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+static void arr_types(h5io_type t, hid_t *ftype, hid_t *mtype, size_t *esize) {
+    switch (t) {
+    case H5IO_F32:
+        *ftype = H5T_IEEE_F32LE, *mtype = H5T_NATIVE_FLOAT, *esize = sizeof(float);
+        return;
+    case H5IO_U64:
+        *ftype = H5T_STD_U64LE, *mtype = H5T_NATIVE_UINT64, *esize = sizeof(uint64_t);
+        return;
+    case H5IO_U8:
+        *ftype = H5T_STD_U8LE, *mtype = H5T_NATIVE_UINT8, *esize = 1;
+        return;
+    case H5IO_F64:
+    default:
+        *ftype = H5T_IEEE_F64LE, *mtype = H5T_NATIVE_DOUBLE, *esize = sizeof(double);
+        return;
+    }
+}
+
+rk_status h5io_arrays_write(const char *path, const char *kind, const h5io_array *a, size_t n) {
+    h5w w;
+    rk_status st = w_open(&w, path);
+    if (st) return st;
+    st = w_attr_str(&w, w.file, "format", H5IO_FORMAT_ARRAYS);
+    if (!st) st = w_attr_int(&w, w.file, "version", H5IO_VERSION);
+    if (!st) st = w_attr_str(&w, w.file, "kind", kind);
+    for (size_t i = 0; !st && i < n; i++) {
+        hid_t ft, mt;
+        size_t es;
+        arr_types(a[i].type, &ft, &mt, &es);
+        size_t dn[1] = {a[i].n};
+        st = w_array(&w, w.file, a[i].name, ft, mt, a[i].data, 1, dn);
+    }
+    return w_finish(&w, st);
+}
+
+static rk_status r_arrays(const char *path, hid_t file, const char *kind, h5io_array *a,
+                          size_t n) {
+    rk_status st = r_check_format(path, file, H5IO_FORMAT_ARRAYS);
+    if (st) return st;
+    char *k = NULL;
+    if ((st = r_attr_str(path, file, "kind", &k))) return st;
+    if (strcmp(k, kind) != 0)
+        st = err_set(RK_EINPUT, "%s: holds a %s, not a %s", path, k, kind);
+    free(k);
+    for (size_t i = 0; !st && i < n; i++) {
+        hid_t ft, mt, d;
+        size_t es, dims[H5IO_RANK_MAX];
+        int rank;
+        arr_types(a[i].type, &ft, &mt, &es);
+        char h5path[H5IO_PATH_MAX];
+        snprintf(h5path, sizeof h5path, "/%s", a[i].name);
+        H5T_class_t cls = a[i].type == H5IO_F64 || a[i].type == H5IO_F32 ? H5T_FLOAT : H5T_INTEGER;
+        if ((st = r_open_array(path, file, h5path, a[i].name, cls, &d, &rank, dims))) break;
+        if (rank != 1) {
+            close_id(d);
+            st = err_set(RK_EINPUT, "%s: %s: expected a 1-D array, rank %d", path, h5path, rank);
+            break;
+        }
+        if (a[i].data && dims[0] != a[i].n) {
+            close_id(d);
+            st = err_set(RK_EINPUT, "%s: %s: %zu elements, expected %zu", path, h5path, dims[0],
+                         a[i].n);
+            break;
+        }
+        if (!a[i].data) {
+            a[i].n = dims[0];
+            a[i].data = rk_calloc(dims[0] + 1, es);
+            if (!a[i].data) {
+                close_id(d);
+                st = RK_ENOMEM;
+                break;
+            }
+        }
+        st = r_read(path, h5path, d, mt, a[i].data, dims[0]);
+    }
+    return st;
+}
+
+rk_status h5io_arrays_read(const char *path, const char *kind, h5io_array *a, size_t n) {
+    hid_t file;
+    rk_status st = r_open(path, &file);
+    if (st) return st;
+    st = r_arrays(path, file, kind, a, n);
+    H5Fclose(file);
+    return st;
 }

@@ -51,4 +51,22 @@ void h5io_model_rec_free(h5io_model_rec *rec);
  * frames listed in frame_index[s] (k = pred->sys[s].nframes); type and coord are not written. */
 rk_status h5io_pred_write(const char *path, const dataset_t *pred, int64_t *const *frame_index);
 
+/* Named arrays (checkpoints, SPEC §4 "resume"): a flat file of 1-D arrays under the root, each a
+ * float64, float32, uint64 or uint8 vector, plus the root attributes format = "rlekf-arrays" and
+ * `kind` (what the file holds, e.g. "checkpoint"). Written atomically like every other file. */
+typedef enum { H5IO_F64, H5IO_F32, H5IO_U64, H5IO_U8 } h5io_type;
+
+typedef struct {
+    const char *name; /* no '/' */
+    h5io_type type;
+    void *data; /* writing: n elements; reading: n elements to fill, or NULL = allocate */
+    size_t n;   /* reading with data NULL: set to the length read */
+} h5io_array;
+
+rk_status h5io_arrays_write(const char *path, const char *kind, const h5io_array *a, size_t n);
+/* Read every array of a (by name, with the type given) from a file of that kind. An array with
+ * data != NULL must have exactly n elements (else RK_EINPUT naming file, array and both lengths);
+ * one with data == NULL is allocated (the caller frees; at least 1 byte even when empty). */
+rk_status h5io_arrays_read(const char *path, const char *kind, h5io_array *a, size_t n);
+
 #endif

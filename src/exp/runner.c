@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -116,9 +117,31 @@ static void cell_file(const manifest_t *m, size_t k, const char *name, char *buf
     snprintf(buf, cap, "%s/%s", dir, name);
 }
 
+/* A cell has a record: result.json exists (it is in the summary, whatever its status). */
+static int cell_recorded(const manifest_t *m, size_t k) {
+    char p[RUN_PATH + 32];
+    cell_file(m, k, "result.json", p, sizeof p);
+    return file_exists(p);
+}
+
+/* A cell is finished (not rerun) only if result.json says done, diverged, time_budget or
+ * skipped and, for a trained cell, its metrics.csv and model.h5 exist. Anything else (failed,
+ * killed, disk full, half-written) is rerun, resuming from its checkpoint when there is one. */
 static int cell_finished(const manifest_t *m, size_t k) {
     char p[RUN_PATH + 32];
     cell_file(m, k, "result.json", p, sizeof p);
+    jsonw *o = NULL;
+    if (!file_exists(p) || jsonw_parse_file(p, &o) != RK_OK) return 0;
+    char status[64] = "";
+    jsonw_get_str(o, "result", "status", 0, status, sizeof status);
+    jsonw_free(o);
+    if (strcmp(status, "skipped") == 0) return 1;
+    if (strcmp(status, "done") != 0 && strcmp(status, "diverged") != 0 &&
+        strcmp(status, train_outcome_str(TRAIN_TIME_BUDGET)) != 0)
+        return 0;
+    cell_file(m, k, "metrics.csv", p, sizeof p);
+    if (!file_exists(p)) return 0;
+    cell_file(m, k, "model.h5", p, sizeof p);
     return file_exists(p);
 }
 
@@ -174,46 +197,65 @@ static rk_status write_result(const manifest_t *m, size_t k, const char *status,
     return st;
 }
 
-static void remove_cell_files(const manifest_t *m, size_t k) {
-    static const char *const names[] = {"result.json",   "metrics.csv", "model.h5",
-                                        "model_init.h5", "config.json", "log.txt"};
-    char p[RUN_PATH + 32];
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        cell_file(m, k, names[i], p, sizeof p);
-        unlink(p);
-    }
+/* The workers of the runner, for forwarding SIGINT/SIGTERM (0 = free slot). */
+static volatile pid_t *g_workers;
+static volatile int g_n_workers;
+
+static void forward_signal(int sig) {
+    for (int i = 0; i < g_n_workers; i++)
+        if (g_workers && g_workers[i] > 0) kill(g_workers[i], sig);
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
-/* Child process: run cell k, record its result, exit. Never returns. */
+/* Child process: run cell k, record its result, exit. Never returns. The cell's folder is
+ * train_run's transaction (cell.partial, put in place when finished); the log is written beside
+ * it as a "*.tmp-<pid>" file (removed by the next run if this worker is killed) and moved into the
+ * folder with the result. */
 static void run_cell_child(const manifest_t *m, size_t k, const char *ds_path, const dataset_t *ds,
-                           cell_share share) {
+                           cell_share share, pid_t parent) {
     const int threads = share.threads;
-    char dir[RUN_PATH], logp[RUN_PATH + 32];
+    /* die with the runner */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    char dir[RUN_PATH], logp[RUN_PATH + 64], logf[RUN_PATH + 32], rp[RUN_PATH + 32];
     manifest_cell_dir(m, k, dir, sizeof dir);
-    remove_cell_files(m, k);
+    cell_file(m, k, "result.json", rp, sizeof rp);
+    unlink(rp); /* an old record must not outlive its rerun */
+    snprintf(logp, sizeof logp, "%s.log.tmp-%ld", dir, (long)getpid());
     rk_status st = fs_mkdirs(dir);
     if (st) {
         fprintf(stderr, "rlekf run: %s\n", err_msg());
         _exit(1);
     }
-    cell_file(m, k, "log.txt", logp, sizeof logp);
     if (!freopen(logp, "w", stderr)) _exit(1);
     setvbuf(stderr, NULL, _IOLBF, 0);
     train_config tc;
     manifest_cell_config(m, k, ds_path, &tc);
     tc.threads = threads; /* train_run sets them */
+    tc.resume = 1;        /* a killed or failed cell continues from its checkpoint */
     train_result res;
     st = train_run(&tc, ds, &res);
     const char *status = train_outcome_str(res.outcome), *reason = "";
     if (st == RK_ENOMEM) {
         status = "skipped";
         reason = err_msg();
+        char part[RUN_PATH + 32];
+        snprintf(part, sizeof part, "%s%s", dir, TRAIN_PARTIAL);
+        fs_remove_tree(part); /* nothing to resume */
     } else if (st) {
         status = "failed";
         reason = err_msg();
     }
     if (st) fprintf(stderr, "cell %s: %s: %s\n", dir, status, reason);
-    rk_status st2 = write_result(m, k, status, reason, &res, share);
+    fflush(stderr);
+    rk_status st2 = fs_mkdirs(dir);
+    cell_file(m, k, "log.txt", logf, sizeof logf);
+    if (!st2 && rename(logp, logf) != 0)
+        st2 = err_set(RK_ERUNTIME, "%s: cannot rename to %s: %s", logp, logf, strerror(errno));
+    if (!st2) st2 = write_result(m, k, status, reason, &res, share);
     if (st2) fprintf(stderr, "cell %s: %s\n", dir, err_msg());
     fflush(stderr);
     _exit(st2 ? 1 : 0);
@@ -242,7 +284,7 @@ rk_status runner_write_summary(const manifest_t *m) {
     FILE *f = out.f;
     csvio_write_row(f, schema_summary_cols, SCHEMA_SUMMARY_NCOLS);
     for (size_t k = 0; k < manifest_n_cells(m) && !st; k++) {
-        if (!manifest_cell_applies(m, k) || !cell_finished(m, k)) continue;
+        if (!manifest_cell_applies(m, k) || !cell_recorded(m, k)) continue;
         char rp[RUN_PATH + 32];
         cell_file(m, k, "result.json", rp, sizeof rp);
         jsonw *o = NULL;
@@ -521,6 +563,13 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     size_t *pcell = calloc(jobs, sizeof *pcell);
     double *pstart = calloc(jobs, sizeof *pstart);
     double t0 = clock_now_s(), cell_time = 0.0;
+    const pid_t self = getpid();
+    /* SIGINT/SIGTERM of the runner go to its workers too (which also die with it: PDEATHSIG) */
+    g_workers = pids;
+    g_n_workers = pids ? jobs : 0;
+    void (*old_int)(int) = signal(SIGINT, forward_signal);
+    void (*old_term)(int) = signal(SIGTERM, forward_signal);
+    if (!st && !o->dry_run) fs_clean_stale(exp_dir);
     if (!o->quiet && !st && !o->dry_run)
         fprintf(stderr,
                 "[run %s] %zu cells, %zu already finished, %zu to run with %d job(s) x %d "
@@ -541,7 +590,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
                 st = err_set(RK_ERUNTIME, "fork failed: %s", strerror(errno));
                 break;
             }
-            if (pid == 0) run_cell_child(m, k, paths[d], &ds[d], (cell_share){jobs, threads});
+            if (pid == 0) run_cell_child(m, k, paths[d], &ds[d], (cell_share){jobs, threads}, self);
             pids[slot] = pid;
             pcell[slot] = k;
             pstart[slot] = clock_now_s();
@@ -570,7 +619,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
         double dt = clock_now_s() - pstart[slot];
         cell_time += dt;
         char status[64] = "?", reason[512] = "";
-        if (!cell_finished(m, k)) {
+        if (!cell_recorded(m, k)) {
             /* the worker died without a record (e.g. killed by the OOM killer) */
             train_result empty;
             memset(&empty, 0, sizeof empty);
@@ -614,6 +663,10 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
             kill(pids[i], SIGTERM);
             waitpid(pids[i], NULL, 0);
         }
+    signal(SIGINT, old_int);
+    signal(SIGTERM, old_term);
+    g_n_workers = 0;
+    g_workers = NULL;
     free(pids);
     free(pcell);
     free(pstart);

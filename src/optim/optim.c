@@ -304,3 +304,35 @@ void optim_free(optim_t *o) {
     o->type->free(o->state);
     free(o);
 }
+
+/* ------------------------------------------------------------------ checkpoints ---------- */
+
+int optim_can_checkpoint(const optim_type *t) {
+    return t && t->state_arrays && t->get_scalars && t->set_scalars;
+}
+
+rk_status optim_snapshot_begin(optim_t *o, optim_snapshot *s) {
+    memset(s, 0, sizeof *s);
+    const optim_type *t = o->type;
+    if (!optim_can_checkpoint(t))
+        return err_set(RK_EINPUT, "%s: cannot checkpoint its state (the optimizer has no state "
+                                  "hooks); run without checkpoints", t->name);
+    size_t ns = t->get_scalars(o->state, NULL);
+    double *sc = rk_malloc((ns ? ns : 1) * sizeof *sc);
+    if (!sc) return RK_ENOMEM;
+    t->get_scalars(o->state, sc);
+    s->a[0] = (optim_array){"scalars", OPTIM_ARRAY_F64, sc, ns};
+    s->n = 1 + t->state_arrays(o->state, s->a + 1);
+    RK_ASSERT(s->n <= OPTIM_MAX_ARRAYS + 1);
+    return RK_OK;
+}
+
+rk_status optim_snapshot_restore(optim_t *o, const optim_snapshot *s) {
+    RK_ASSERT(s->n >= 1 && optim_can_checkpoint(o->type));
+    return o->type->set_scalars(o->state, s->a[0].data, s->a[0].n);
+}
+
+void optim_snapshot_end(optim_snapshot *s) {
+    if (s->n) free(s->a[0].data);
+    memset(s, 0, sizeof *s);
+}

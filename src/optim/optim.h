@@ -65,6 +65,19 @@ typedef struct {
 
 typedef struct optim_type optim_type;
 
+/* One array of a state, for checkpoints: a pointer into the live state, saved as it is stored
+ * and loaded back in place. */
+typedef enum { OPTIM_ARRAY_F64, OPTIM_ARRAY_F32 } optim_array_type;
+
+typedef struct {
+    const char *name; /* short, no '/' (e.g. "Q", "m") */
+    optim_array_type type;
+    void *data;
+    size_t n;
+} optim_array;
+
+#define OPTIM_MAX_ARRAYS 8
+
 /* The plug-in interface. Type-level hooks (state_bytes, init, describe) receive the type itself,
  * so variants sharing one implementation tell themselves apart by `data`; state-level hooks
  * (step, report, free) receive the state init made. */
@@ -94,6 +107,14 @@ struct optim_type {
     /* Optional: settle parameters that depend on the run (e.g. Adam's stop_steps defaults to the
      * run's length), before optim_create; the resolved values are what config.json records. */
     rk_status (*resolve)(const optim_type *t, optim_params *p, const optim_run_info *run);
+    /* Optional, all three or none: the full state for checkpoints (resume must continue bit for
+     * bit). state_arrays lists at most OPTIM_MAX_ARRAYS arrays of the state (returns their
+     * count); get_scalars writes the state's scalars (counters, λ, σ_i, ...) to s when s is not
+     * NULL and returns their count; set_scalars restores them after the arrays' contents were
+     * loaded, refusing a count or value that does not fit the state (RK_EINPUT). */
+    size_t (*state_arrays)(void *state, optim_array *a);
+    size_t (*get_scalars)(const void *state, double *s);
+    rk_status (*set_scalars)(void *state, const double *s, size_t n);
 };
 
 /* An optimizer: its type, its resolved hyper-parameters and the plug-in's state. */
@@ -137,6 +158,20 @@ const optim_type *optim_type_of(const optim_t *o);
 const optim_params *optim_params_of(const optim_t *o);
 /* NULL is allowed. */
 void optim_free(optim_t *o);
+
+/* Checkpoints. A snapshot is the state as named arrays: a[0] is "scalars" (a copy, owned by the
+ * snapshot), the others point into the live state. Save: begin, write the arrays. Load: begin,
+ * overwrite every array's contents (same lengths), restore. A type without the hooks is refused
+ * (RK_EINPUT "NAME: cannot checkpoint its state"). */
+typedef struct {
+    optim_array a[OPTIM_MAX_ARRAYS + 1];
+    size_t n;
+} optim_snapshot;
+
+int optim_can_checkpoint(const optim_type *t);
+rk_status optim_snapshot_begin(optim_t *o, optim_snapshot *s);
+rk_status optim_snapshot_restore(optim_t *o, const optim_snapshot *s);
+void optim_snapshot_end(optim_snapshot *s);
 
 /* For plug-ins only (functions of a plug-in that take an optim_t, e.g. a Kalman test accessor,
  * after checking optim_type_of): the state the type's init made. */

@@ -90,6 +90,11 @@ static const config_key KEYS[] = {
     {"time_budget_s", CONFIG_REAL, 0, 0, CONFIG_SECONDS_MAX, NULL, FIELD(time_budget_s),
      RUN | MAN | VAR,
      "wall-time budget; a run that exceeds it ends with status time_budget (0: none)"},
+    {"checkpoint_every_images", CONFIG_SIZE, 0, 0, CONFIG_UPDATES_MAX, NULL,
+     FIELD(checkpoint_every_images), RUN | MAN,
+     "write OUT.partial/checkpoint.h5 (weights, optimizer state, RNG streams, position) every K "
+     "training images, for --resume (0: after every evaluation, unless saving would take over a "
+     "tenth of the time)"},
     {"init_weight_scale", CONFIG_REAL, 1, CONFIG_SCALE_MIN, CONFIG_SCALE_MAX, NULL,
      FIELD(init_weight_scale), RUN | VAR,
      "multiplies every W and hidden b after initialisation (departs from paired starts)"},

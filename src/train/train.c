@@ -46,7 +46,12 @@ typedef struct {
     double *h, *F, *c, *wprev; /* (N), (3A), (3A), (N) */
     rng_t order, sample;
     fs_atomic csv; /* metrics.csv, renamed into place when the run ends */
-    char model_path[TRAIN_PATH_MAX + 32];
+    char dir[TRAIN_PATH_MAX + 32];  /* out_dir.partial: everything is written here first */
+    char ckpt_path[TRAIN_PATH_MAX + 64];
+    char model_path[TRAIN_PATH_MAX + 64];
+    size_t *perm;  /* (n_train) the epoch's shuffled order */
+    size_t evals;  /* evaluations so far (the default checkpoint cadence) */
+    double ck_end, ck_cost; /* when the last checkpoint was finished, and how long it took */
     char *split_json; /* the split, recorded in every model file (evaluate.h) */
     size_t images, updates;
     double t0, last_progress, max_dw;
@@ -212,6 +217,7 @@ static rk_status evaluate(run_t *r, const char *status) {
         res->best_test_f = tef;
     r->last_test_e = tee;
     r->last_test_f = tef;
+    r->evals++;
     if (isfinite(tre) && isfinite(trf) && isfinite(tee) && isfinite(tef) && all_finite(r->m.w, N))
         st = model_save_split(&r->m, r->model_path, r->split_json);
     r->eval_s += clock_now_s() - now; /* the save counts to the next row */
@@ -324,6 +330,189 @@ static rk_status run_setup(run_t *r, train_config *tcm) {
     return RK_OK;
 }
 
+/* ------------------------------------------------------------------ checkpoints ---------- */
+
+/* The trainer's scalars in a checkpoint, in this order (the position: epoch ep, pos images of it
+ * done, end_done = its epoch-end evaluation done too). */
+enum {
+    CK_IMAGES, CK_UPDATES, CK_MAX_DW, CK_TRAIN_S, CK_EVAL_S, CK_WALL_S, CK_FINAL_TRAIN_E,
+    CK_FINAL_TRAIN_F, CK_FINAL_TEST_E, CK_FINAL_TEST_F, CK_BEST_TEST_E, CK_BEST_TEST_F,
+    CK_LAST_TEST_E, CK_LAST_TEST_F, CK_EPOCH, CK_POS, CK_END_DONE, CK_N_TRAIN, CK_N_PARAMS,
+    CK_EVALS, CK_ORDER_HAS_SPARE, CK_ORDER_SPARE, CK_SAMPLE_HAS_SPARE, CK_SAMPLE_SPARE, CK_COUNT
+};
+#define CK_KIND "checkpoint"
+#define CK_RNG_WORDS 8 /* order.s[4], sample.s[4] */
+/* Trainer arrays before the optimizer's: train, rng, order, w, metrics, optimizer, config. */
+#define CK_OWN 7
+#define CK_NAME_MAX 32
+
+typedef struct {
+    h5io_array a[CK_OWN + OPTIM_MAX_ARRAYS + 1];
+    char names[OPTIM_MAX_ARRAYS + 1][CK_NAME_MAX];
+    size_t n;
+    double sc[CK_COUNT];
+    uint64_t rng[CK_RNG_WORDS];
+    optim_snapshot snap;
+} ckpt_t;
+
+/* The array list of a checkpoint; metrics and the optimizer's name are given for saving, NULL
+ * (allocated by the reader) for loading. */
+static rk_status ckpt_arrays(run_t *r, ckpt_t *c, char *metrics, size_t metrics_len,
+                             const char *opt_name, char *config) {
+    rk_status st = optim_snapshot_begin(r->opt, &c->snap);
+    if (st) return st;
+    size_t N = r->m.layout.n_params;
+    c->a[0] = (h5io_array){"train", H5IO_F64, c->sc, CK_COUNT};
+    c->a[1] = (h5io_array){"rng", H5IO_U64, c->rng, CK_RNG_WORDS};
+    RK_ASSERT(sizeof(size_t) == sizeof(uint64_t));
+    c->a[2] = (h5io_array){"order", H5IO_U64, r->perm, r->n_train};
+    c->a[3] = (h5io_array){"w", H5IO_F64, r->m.w, N};
+    c->a[4] = (h5io_array){"metrics", H5IO_U8, metrics, metrics_len};
+    c->a[5] = (h5io_array){"optimizer", H5IO_U8, (void *)opt_name, opt_name ? strlen(opt_name) : 0};
+    c->a[6] = (h5io_array){"config", H5IO_U8, config, config ? strlen(config) : 0};
+    c->n = CK_OWN;
+    for (size_t i = 0; i < c->snap.n; i++) {
+        const optim_array *oa = &c->snap.a[i];
+        snprintf(c->names[i], CK_NAME_MAX, "opt.%s", oa->name);
+        c->a[c->n++] = (h5io_array){c->names[i], oa->type == OPTIM_ARRAY_F32 ? H5IO_F32 : H5IO_F64,
+                                    oa->data, oa->n};
+    }
+    return RK_OK;
+}
+
+/* The configuration a checkpoint belongs to: the resolved config without the settings that may
+ * change between a run and its resumption (threads, cadence, progress, time budget). */
+static char *resume_config_text(const train_config *tc) {
+    train_config k = *tc;
+    k.threads = 0;
+    k.checkpoint_every_images = 0;
+    k.quiet = 0;
+    k.resume = 0;
+    k.time_budget_s = 0;
+    k.progress_interval_s = 0;
+    jsonw *o = config_to_object(&k);
+    char *text = o ? jsonw_print(o) : NULL;
+    jsonw_free(o);
+    return text;
+}
+
+/* Write the checkpoint: the state after `pos` images of epoch ep (end_done: and after its
+ * epoch-end evaluation). */
+static rk_status checkpoint_save(run_t *r, size_t ep, size_t pos, int end_done) {
+    const double t = clock_now_s();
+    fflush(r->csv.f);
+    char *metrics = NULL;
+    size_t mlen = 0;
+    rk_status st = fs_read_all(r->csv.tmp, &metrics, &mlen);
+    if (st) return st;
+    ckpt_t c;
+    memset(&c, 0, sizeof c);
+    const train_result *res = r->res;
+    double v[CK_COUNT] = {
+        [CK_IMAGES] = (double)r->images, [CK_UPDATES] = (double)r->updates,
+        [CK_MAX_DW] = r->max_dw, [CK_TRAIN_S] = r->train_s, [CK_EVAL_S] = r->eval_s,
+        [CK_WALL_S] = t - r->t0, [CK_FINAL_TRAIN_E] = res->final_train_e,
+        [CK_FINAL_TRAIN_F] = res->final_train_f, [CK_FINAL_TEST_E] = res->final_test_e,
+        [CK_FINAL_TEST_F] = res->final_test_f, [CK_BEST_TEST_E] = res->best_test_e,
+        [CK_BEST_TEST_F] = res->best_test_f, [CK_LAST_TEST_E] = r->last_test_e,
+        [CK_LAST_TEST_F] = r->last_test_f, [CK_EPOCH] = (double)ep, [CK_POS] = (double)pos,
+        [CK_END_DONE] = end_done, [CK_N_TRAIN] = (double)r->n_train,
+        [CK_N_PARAMS] = (double)r->m.layout.n_params, [CK_EVALS] = (double)r->evals,
+        [CK_ORDER_HAS_SPARE] = r->order.has_spare, [CK_ORDER_SPARE] = r->order.spare,
+        [CK_SAMPLE_HAS_SPARE] = r->sample.has_spare, [CK_SAMPLE_SPARE] = r->sample.spare};
+    memcpy(c.sc, v, sizeof v);
+    memcpy(c.rng, r->order.s, 4 * sizeof *c.rng);
+    memcpy(c.rng + 4, r->sample.s, 4 * sizeof *c.rng);
+    char *config = resume_config_text(r->tc);
+    st = config ? ckpt_arrays(r, &c, metrics, mlen, r->tc->opt->name, config) : RK_ENOMEM;
+    if (!st) st = h5io_arrays_write(r->ckpt_path, CK_KIND, c.a, c.n);
+    optim_snapshot_end(&c.snap);
+    free(config);
+    free(metrics);
+    r->ck_end = clock_now_s();
+    r->ck_cost = r->ck_end - t;
+    r->eval_s += r->ck_cost; /* like a model save */
+    return st;
+}
+
+/* The default cadence (after every evaluation) skips a checkpoint while the time since the last
+ * one is less than this many times what it cost: a large state (GEKF's P of GiBs) is then saved
+ * at most ~1/CK_COST_FACTOR of the run's time; small states after every evaluation. Where the
+ * checkpoints fall never changes the results. */
+#define CK_COST_FACTOR 10.0
+
+static int checkpoint_due(const run_t *r) {
+    return clock_now_s() - r->ck_end >= CK_COST_FACTOR * r->ck_cost;
+}
+
+/* Load the checkpoint into the set-up run and write the metrics so far; *ep, *pos, *end_done:
+ * where to continue. */
+static rk_status checkpoint_load(run_t *r, size_t *ep, size_t *pos, int *end_done) {
+    ckpt_t c;
+    memset(&c, 0, sizeof c);
+    rk_status st = ckpt_arrays(r, &c, NULL, 0, NULL, NULL);
+    if (!st) st = h5io_arrays_read(r->ckpt_path, CK_KIND, c.a, c.n);
+    char *config = st ? NULL : resume_config_text(r->tc);
+    if (!st && !config) st = RK_ENOMEM;
+    if (!st && strcmp(config, (const char *)c.a[6].data) != 0)
+        st = err_set(RK_EINPUT, "%s: the checkpoint was made with another configuration (only "
+                                "threads, checkpoint_every_images and time_budget_s may change); "
+                                "run without --resume to start afresh", r->ckpt_path);
+    free(config);
+    const char *name = c.a[5].data ? (const char *)c.a[5].data : "";
+    if (!st && strcmp(name, r->tc->opt->name) != 0)
+        st = err_set(RK_EINPUT, "%s: checkpoint of optimizer '%s', the configuration trains '%s'",
+                     r->ckpt_path, name, r->tc->opt->name);
+    const double *v = c.sc;
+    if (!st && (v[CK_N_TRAIN] != (double)r->n_train ||
+                v[CK_N_PARAMS] != (double)r->m.layout.n_params))
+        st = err_set(RK_EINPUT, "%s: checkpoint of %g training frames and %g parameters, the "
+                                "configuration has %zu and %zu", r->ckpt_path, v[CK_N_TRAIN],
+                     v[CK_N_PARAMS], r->n_train, r->m.layout.n_params);
+    if (!st) st = optim_snapshot_restore(r->opt, &c.snap);
+    for (size_t i = 0; !st && i < r->n_train; i++)
+        if (r->perm[i] >= r->n_train)
+            st = err_set(RK_EINPUT, "%s: /order[%zu] = %zu out of range", r->ckpt_path, i,
+                         r->perm[i]);
+    if (!st) {
+        train_result *res = r->res;
+        r->images = (size_t)v[CK_IMAGES];
+        r->updates = (size_t)v[CK_UPDATES];
+        r->max_dw = v[CK_MAX_DW];
+        r->train_s = v[CK_TRAIN_S];
+        r->eval_s = v[CK_EVAL_S];
+        r->t0 = clock_now_s() - v[CK_WALL_S];
+        res->final_train_e = v[CK_FINAL_TRAIN_E];
+        res->final_train_f = v[CK_FINAL_TRAIN_F];
+        res->final_test_e = v[CK_FINAL_TEST_E];
+        res->final_test_f = v[CK_FINAL_TEST_F];
+        res->best_test_e = v[CK_BEST_TEST_E];
+        res->best_test_f = v[CK_BEST_TEST_F];
+        r->last_test_e = v[CK_LAST_TEST_E];
+        r->last_test_f = v[CK_LAST_TEST_F];
+        r->evals = (size_t)v[CK_EVALS];
+        *ep = (size_t)v[CK_EPOCH];
+        *pos = (size_t)v[CK_POS];
+        *end_done = v[CK_END_DONE] != 0.0;
+        memcpy(r->order.s, c.rng, 4 * sizeof *c.rng);
+        memcpy(r->sample.s, c.rng + 4, 4 * sizeof *c.rng);
+        r->order.has_spare = v[CK_ORDER_HAS_SPARE] != 0.0;
+        r->order.spare = v[CK_ORDER_SPARE];
+        r->sample.has_spare = v[CK_SAMPLE_HAS_SPARE] != 0.0;
+        r->sample.spare = v[CK_SAMPLE_SPARE];
+        if (*pos > r->n_train)
+            st = err_set(RK_EINPUT, "%s: position %zu beyond %zu frames", r->ckpt_path, *pos,
+                         r->n_train);
+    }
+    if (!st && fwrite(c.a[4].data, 1, c.a[4].n, r->csv.f) != c.a[4].n)
+        st = err_set(RK_ERUNTIME, "%s: cannot write", r->csv.tmp);
+    optim_snapshot_end(&c.snap);
+    free(c.a[4].data);
+    free(c.a[5].data);
+    free(c.a[6].data);
+    return st;
+}
+
 static void run_free(run_t *r) {
     optim_free(r->opt);
     model_ws_free(r->ws);
@@ -337,7 +526,49 @@ static void run_free(run_t *r) {
     free(r->F);
     free(r->c);
     free(r->split_json);
+    free(r->perm);
     if (r->csv.f) fs_atomic_abort(&r->csv);
+}
+
+int train_is_finished(const char *out_dir) {
+    char p[TRAIN_PATH_MAX + 32];
+    snprintf(p, sizeof p, "%s%s", out_dir, TRAIN_PARTIAL);
+    if (fs_is_dir(p)) return 0;
+    snprintf(p, sizeof p, "%s/metrics.csv", out_dir);
+    if (!fs_is_file(p)) return 0;
+    snprintf(p, sizeof p, "%s/model.h5", out_dir);
+    return fs_is_file(p);
+}
+
+/* A dataset kept inside out_dir (a DeePMD-kit input.json's systems, imported to out_dir/data.h5
+ * before the run) moves into the finished folder, so replacing out_dir keeps it. */
+static rk_status carry_input(const train_config *tc, const char *partial) {
+    size_t n = strlen(tc->out_dir);
+    if (strncmp(tc->dataset, tc->out_dir, n) != 0 || tc->dataset[n] != '/') return RK_OK;
+    if (!fs_is_file(tc->dataset)) return RK_OK;
+    char to[TRAIN_PATH_MAX + 64];
+    snprintf(to, sizeof to, "%s%s", partial, tc->dataset + n);
+    if (strchr(tc->dataset + n + 1, '/')) return RK_OK; /* only files directly in out_dir */
+    if (rename(tc->dataset, to) != 0)
+        return err_set(RK_ERUNTIME, "%s: cannot move to %s: %s", tc->dataset, to, strerror(errno));
+    return RK_OK;
+}
+
+/* Remove stale "*.tmp-<pid>" entries of dead processes beside dir. */
+static void clean_beside(const char *dir) {
+    char parent[TRAIN_PATH_MAX + 16];
+    snprintf(parent, sizeof parent, "%s", dir);
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/')
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        snprintf(parent, sizeof parent, ".");
+    else if (slash == parent)
+        parent[1] = '\0';
+    else
+        *slash = '\0';
+    fs_clean_stale(parent);
 }
 
 void train_add_provenance(jsonw *o) {
@@ -392,46 +623,83 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     r.res = res;
     r.last_test_e = r.last_test_f = NAN;
     r.t0 = clock_now_s();
-    st = fs_mkdirs(tc->out_dir);
+    /* the folder transaction: out_dir.partial, resumed or made fresh */
+    snprintf(r.dir, sizeof r.dir, "%s%s", tc->out_dir, TRAIN_PARTIAL);
+    snprintf(r.ckpt_path, sizeof r.ckpt_path, "%s/%s", r.dir, TRAIN_CHECKPOINT);
+    snprintf(r.model_path, sizeof r.model_path, "%s/model.h5", r.dir);
+    clean_beside(tc->out_dir);
+    const int resuming = tc->resume && fs_is_file(r.ckpt_path);
+    if (resuming) {
+        fs_clean_stale(r.dir);
+        st = RK_OK;
+    } else {
+        if (tc->resume && !tc->quiet)
+            fprintf(stderr, "[train %s] no checkpoint in %s: starting from scratch\n",
+                    tc->opt->name, r.dir);
+        st = fs_remove_tree(r.dir);
+    }
+    if (!st) st = fs_mkdirs(r.dir);
     if (!st) st = run_setup(&r, tc);
-    if (!st) {
+    if (!st && !resuming) {
         /* config.json: the resolved configuration plus provenance */
         jsonw *o = config_to_object(tc), *prov = jsonw_new_object();
         train_add_provenance(prov);
         jsonw_add(o, "provenance", prov);
         char *text = jsonw_print(o);
         jsonw_free(o);
-        char p[TRAIN_PATH_MAX + 32];
-        snprintf(p, sizeof p, "%s/config.json", tc->out_dir);
+        char p[TRAIN_PATH_MAX + 64];
+        snprintf(p, sizeof p, "%s/config.json", r.dir);
         st = fs_write_text_atomic(p, text);
         free(text);
     }
-    if (!st) {
-        char p[TRAIN_PATH_MAX + 32];
-        snprintf(p, sizeof p, "%s/model_init.h5", tc->out_dir);
+    if (!st && !resuming) {
+        char p[TRAIN_PATH_MAX + 64];
+        snprintf(p, sizeof p, "%s/model_init.h5", r.dir);
         st = model_save_split(&r.m, p, r.split_json);
     }
+    r.perm = st ? NULL : rk_malloc((r.n_train ? r.n_train : 1) * sizeof *r.perm);
+    if (!st && !r.perm) st = RK_ENOMEM;
+    for (size_t i = 0; !st && i < r.n_train; i++)
+        r.perm[i] = i; /* saved by the step-0 checkpoint before the first shuffle */
     if (!st) {
-        snprintf(r.model_path, sizeof r.model_path, "%s/model.h5", tc->out_dir);
-        char p[TRAIN_PATH_MAX + 32];
-        snprintf(p, sizeof p, "%s/metrics.csv", tc->out_dir);
+        char p[TRAIN_PATH_MAX + 64];
+        snprintf(p, sizeof p, "%s/metrics.csv", r.dir);
         st = fs_atomic_open(&r.csv, p);
-        if (!st) csvio_write_row(r.csv.f, schema_metrics_cols, SCHEMA_METRICS_NCOLS);
+        if (!st && !resuming) csvio_write_row(r.csv.f, schema_metrics_cols, SCHEMA_METRICS_NCOLS);
     }
     res->n_train = r.n_train;
     res->n_test = r.n_test;
-    if (!st) st = evaluate(&r, "ok");
-    progress(&r, 0, 0, 1);
+    /* where to start: epoch 1 after the step-0 evaluation, or where the checkpoint was taken */
+    size_t start_ep = 1, start_pos = 0;
+    int have_order = 0;
+    if (!st && resuming) {
+        size_t ep = 0, pos = 0;
+        int end_done = 0;
+        st = checkpoint_load(&r, &ep, &pos, &end_done);
+        if (end_done) {
+            start_ep = ep + 1;
+        } else {
+            start_ep = ep;
+            start_pos = pos;
+            have_order = 1;
+        }
+    } else if (!st) {
+        st = evaluate(&r, "ok"); /* no checkpoint: resuming from here is starting afresh */
+    }
+    progress(&r, start_ep - 1, 0, 1);
     train_outcome outcome = TRAIN_DONE;
-    size_t *order = st ? NULL : rk_malloc(r.n_train * sizeof *order);
-    if (!st && !order) st = RK_ENOMEM;
     int kalman = tc->opt && tc->opt->kind == OPTIM_KALMAN;
-    for (size_t ep = 1; !st && outcome == TRAIN_DONE && ep <= tc->epochs; ep++) {
-        for (size_t i = 0; i < r.n_train; i++)
-            order[i] = i;
-        rng_shuffle(&r.order, order, r.n_train);
-        for (size_t i = 0; i < r.n_train && !st; i++) {
-            size_t before = r.updates;
+    const size_t ck_every = tc->checkpoint_every_images;
+    for (size_t ep = start_ep; !st && outcome == TRAIN_DONE && ep <= tc->epochs; ep++) {
+        size_t *order = r.perm, i0 = have_order ? start_pos : 0;
+        if (!have_order) {
+            for (size_t i = 0; i < r.n_train; i++)
+                order[i] = i;
+            rng_shuffle(&r.order, order, r.n_train);
+        }
+        have_order = 0;
+        for (size_t i = i0; i < r.n_train && !st; i++) {
+            size_t before = r.updates, evals0 = r.evals;
             model_frame_ref fr = r.train[order[i]];
             const double t_step = clock_now_s();
             st = kalman ? kalman_image(&r, fr) : gradient_image(&r, fr);
@@ -447,28 +715,32 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
                 tc->eval_every && r.updates / tc->eval_every != before / tc->eval_every;
             const int by_images = tc->eval_every_images && r.images % tc->eval_every_images == 0;
             if ((by_updates || by_images) && !(i + 1 == r.n_train)) st = evaluate(&r, "ok");
+            /* checkpoint every K images, or after every evaluation */
+            const int due = ck_every ? r.images % ck_every == 0
+                                     : r.evals != evals0 && checkpoint_due(&r);
+            if (!st && due) st = checkpoint_save(&r, ep, i + 1, 0);
             progress(&r, ep, i + 1, 0);
             if (tc->time_budget_s > 0 && clock_now_s() - r.t0 > tc->time_budget_s) {
                 outcome = TRAIN_TIME_BUDGET;
                 break;
             }
         }
-        if (!st && outcome == TRAIN_DONE) st = evaluate(&r, ep == tc->epochs ? "done" : "ok");
+        if (!st && outcome == TRAIN_DONE) {
+            st = evaluate(&r, ep == tc->epochs ? "done" : "ok");
+            if (!st && ep < tc->epochs && !ck_every && checkpoint_due(&r))
+                st = checkpoint_save(&r, ep, r.n_train, 1);
+        }
     }
     if (!st && outcome != TRAIN_DONE) {
         st = evaluate(&r, train_outcome_str(outcome));
         if (outcome == TRAIN_DIVERGED && !tc->quiet)
             fprintf(stderr, "[train %s] diverged after %zu updates; last good model kept in %s\n",
-                    tc->opt->name, r.updates, r.model_path);
+                    tc->opt->name, r.updates, tc->out_dir);
     }
     if (st == RK_EDIVERGED) { /* an evaluation was not finite; its row says diverged */
         outcome = TRAIN_DIVERGED;
         st = RK_OK;
     }
-    if (!st && tc->epochs == 0) {
-        /* nothing to train: the step-0 evaluation is the final row */
-    }
-    free(order);
     res->outcome = outcome;
     res->images = r.images;
     res->updates = r.updates;
@@ -482,6 +754,13 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
         else
             st = fs_atomic_commit(&r.csv);
     }
+    /* finished: drop the checkpoint and put the folder in place; an input error found before
+     * training leaves nothing worth resuming */
+    if (!st && unlink(r.ckpt_path) != 0 && errno != ENOENT)
+        st = err_set(RK_ERUNTIME, "%s: cannot remove: %s", r.ckpt_path, strerror(errno));
+    if (!st) st = carry_input(tc, r.dir);
+    if (!st) st = fs_replace_dir(r.dir, tc->out_dir);
+    if (st == RK_EINPUT && !resuming) fs_remove_tree(r.dir);
     if (!st) progress(&r, tc->epochs, r.n_train, 1);
     run_free(&r);
     if (ds == &own) dataset_free(&own);

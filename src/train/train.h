@@ -26,6 +26,9 @@
 #include "optim.h"
 
 #define TRAIN_PATH_MAX 1024
+/* Suffix of the folder a run writes into before it is finished, and its checkpoint file. */
+#define TRAIN_PARTIAL ".partial"
+#define TRAIN_CHECKPOINT "checkpoint.h5"
 
 typedef struct {
     /* data */
@@ -51,6 +54,8 @@ typedef struct {
     char stream_name[256]; /* seeds the RNG streams; default: dataset file stem */
     int threads;           /* OpenMP threads of the Kalman sweep; 0 = leave as is */
     double time_budget_s;  /* 0 = none */
+    size_t checkpoint_every_images; /* a checkpoint every K images (0: at every evaluation) */
+    int resume; /* continue from out_dir.partial/checkpoint.h5 when there is one (not a key) */
     /* output */
     char out_dir[TRAIN_PATH_MAX];
     int quiet; /* no progress lines */
@@ -74,9 +79,23 @@ typedef struct {
 const char *train_outcome_str(train_outcome o);
 /* Defaults, reading and writing of a train_config: config.h. */
 
-/* Run: writes out_dir/{config.json, model_init.h5, model.h5, metrics.csv} (each atomically).
- * ds may be NULL (read from tc->dataset). A divergence is a result (RK_OK, outcome DIVERGED). */
+/* Run: writes out_dir/{config.json, model_init.h5, model.h5, metrics.csv}. ds may be NULL (read
+ * from tc->dataset). A divergence is a result (RK_OK, outcome DIVERGED).
+ *
+ * The output folder is one transaction: the run writes into out_dir.partial (TRAIN_PARTIAL) and,
+ * when finished, puts it in place of out_dir (replacing a previous out_dir atomically). A run that
+ * fails leaves out_dir untouched and out_dir.partial behind (removed again after an input error,
+ * which leaves nothing to resume). While it runs it keeps out_dir.partial/checkpoint.h5 (weights,
+ * the optimizer's full state, RNG streams, the epoch's order and position, counters, clocks,
+ * metrics so far), every checkpoint_every_images images or at every evaluation; with tc->resume
+ * the run continues from it and ends bitwise as an uninterrupted run would (metrics.csv except
+ * the clock columns, model.h5). Without one, --resume starts from scratch. Stale
+ * "*.tmp-<pid>" files of dead processes beside out_dir and in the partial folder are removed. */
 rk_status train_run(const train_config *tc, const dataset_t *ds, train_result *res);
+
+/* 1 if out_dir holds a finished run (metrics.csv and model.h5, put in place by a finished
+ * train_run) and there is no out_dir.partial to resume. */
+int train_is_finished(const char *out_dir);
 
 /* Add provenance fields to a JSON object: git commit, compiler, BLAS build, BLAS and OpenMP
  * threads, CPUs, memory, host. */
