@@ -794,3 +794,9 @@ void h5io_model_rec_free(h5io_model_rec *rec) {
     free(rec->params);
     memset(rec, 0, sizeof *rec);
 }
+
+long h5io_open_ids(void) {
+    if (H5open() < 0) return -1;
+    ssize_t n = H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL);
+    return n < 0 ? -1 : (long)n;
+}

@@ -49,4 +49,9 @@ void h5io_model_rec_free(h5io_model_rec *rec);
  * frames listed in frame_index[s] (k = pred->sys[s].nframes); type and coord are not written. */
 rk_status h5io_pred_write(const char *path, const dataset_t *pred, int64_t *const *frame_index);
 
+/* HDF5 files and objects in them (groups, datasets, attributes, named datatypes) open in the
+ * process. Every reader and writer above closes what it opens, so the count is the same before
+ * and after each call: a leak check for the tests and the fuzz targets. */
+long h5io_open_ids(void);
+
 #endif
