@@ -13,6 +13,7 @@
 
 #include "dataset.h"
 #include "fuzz_harness.h"
+#include "h5io.h"
 #include "import.h"
 #include "testutil.h"
 
@@ -117,4 +118,34 @@ Test(fuzz_regressions, movement_atom_count_beyond_the_file_is_a_truncation) {
                                IMPORT_MOVEMENT);
     cr_assert_eq(st, RK_EINPUT, "%s", err_msg());
     cr_assert(strstr(err_msg(), "truncated") && strstr(err_msg(), "declares"), "%s", err_msg());
+}
+
+/* HDF5 dataset files: a dataspace is only a declaration. huge_type_dims.h5 is raw_sys.h5 (written
+ * by `rlekf import tests/data/import/raw_sys`) with the 8-byte dimension of /systems/raw_sys/type
+ * patched from 3 to 2^40; the reader sized the system's arrays from it (calloc of 6.6e12 x 8
+ * bytes: "out of memory", exit status 1, an ASan abort). A declared size is now checked against
+ * the bytes the file stores before it sizes anything. */
+Test(fuzz_regressions, h5_dataspace_larger_than_the_stored_data_is_an_input_error) {
+    dataset_t ds;
+    err_clear();
+    rk_status st = h5io_dataset_read(tu_src("tests/data/fuzz/h5dataset/huge_type_dims.h5"), &ds);
+    cr_assert_eq(st, RK_EINPUT, "%s", err_msg());
+    cr_assert(strstr(err_msg(), "/systems/raw_sys/type: declares 1099511627776 elements of 4 bytes "
+                                "but the file stores 12 bytes"),
+              "%s", err_msg());
+}
+
+/* The bound must not reject real compressed files: deflate_valid.h5 holds one system (64 Cu atoms,
+ * 2 frames) written by a one-off HDF5 program the way h5py writes compression="gzip": chunked,
+ * shuffle + deflate level 9, latest file format; its force data (all zero) shrink 123-fold. */
+Test(fuzz_regressions, h5_deflate_compressed_dataset_is_still_read) {
+    dataset_t ds;
+    err_clear();
+    rk_status st = h5io_dataset_read(tu_src("tests/data/fuzz/h5dataset/deflate_valid.h5"), &ds);
+    cr_assert_eq(st, RK_OK, "%s", err_msg());
+    cr_assert_eq(ds.nsystems, 1);
+    cr_assert_eq(ds.sys[0].natoms, 64);
+    cr_assert_eq(ds.sys[0].nframes, 2);
+    cr_assert_eq(ds.sys[0].box[0], 20.0);
+    dataset_free(&ds);
 }
