@@ -8,7 +8,7 @@ verdict: "rlekf" (the first frame of the report outside the sanitizer, libFuzzer
 rlekf code, or the harness's contract check failed: fix it), "lib:<name>" (that frame is in a
 shared library such as libhdf5; <where> also names the rlekf frame that called into it), "ok"
 (the input does not fail when run alone: the finding depended on an earlier input's state), or
-"timeout" when a rerun exceeds 3x the fuzzing time limit without a report. For a leak, a leak is
+"timeout" when a rerun hangs without even libFuzzer's own timeout report. For a leak, a leak is
 the library's only if the allocation happened inside the library. Exit status: 1 if any input is
 "rlekf", else 0.
 """
@@ -70,12 +70,14 @@ def where(stack):
 
 
 def triage(exe, path):
+    if not os.path.isfile(path):
+        return "rlekf", "-", "no such input file"
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = "fast_unwind_on_malloc=0:allocator_may_return_null=1:detect_leaks=1:symbolize=1"
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     try:
-        p = subprocess.run([exe, "-runs=1", "-timeout=%d" % (3 * TIMEOUT), path], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10 * TIMEOUT + 30)
+        p = subprocess.run([exe, "-runs=1", "-timeout=%d" % TIMEOUT, path], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=3 * TIMEOUT + 30)
         text = p.stdout.decode("utf-8", "replace")
     except subprocess.TimeoutExpired:
         return "timeout", "-", "rerun did not finish"
