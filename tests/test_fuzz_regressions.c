@@ -1,8 +1,9 @@
 /* Fuzzing findings, kept: every input under tests/data/fuzz/<target>/ (crashes, leaks, hangs and
  * sanitizer reports found by the libFuzzer targets of fuzz/) is replayed through the same entry
  * point (fuzz/fuzz_harness.c) and must give RK_OK or an input error with a message; under the
- * ASan+UBSan build that also proves it no longer crashes, leaks or overflows. Below the replay,
- * one unit test per fix states the behaviour the fix guarantees, through the public readers.
+ * ASan+UBSan build that also proves it no longer crashes, overflows or leaks (LeakSanitizer is
+ * asked after each target). Below the replay, one unit test per fix states the behaviour the fix
+ * guarantees, through the public readers.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -10,6 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* Under AddressSanitizer a leak would only be printed when the test process exits, which does not
+ * fail the test: the replay asks LeakSanitizer itself after each target. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define LEAKS_FOUND() __lsan_do_recoverable_leak_check()
+#else
+#define LEAKS_FOUND() 0
+#endif
 
 #include "dataset.h"
 #include "fuzz_harness.h"
@@ -62,8 +72,11 @@ static size_t replay_target(const char *name) {
 
 Test(fuzz_regressions, every_saved_input_is_ok_or_an_input_error) {
     size_t total = 0;
-    for (size_t i = 0; i < fuzz_target_count(); i++)
+    for (size_t i = 0; i < fuzz_target_count(); i++) {
         total += replay_target(fuzz_target_name(i));
+        cr_assert_eq(LEAKS_FOUND(), 0, "tests/data/fuzz/%s: memory leaked (report above)",
+                     fuzz_target_name(i));
+    }
     fuzz_cleanup();
     cr_assert_gt(total, 0, "no saved inputs under tests/data/fuzz");
 }
