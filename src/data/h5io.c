@@ -42,6 +42,11 @@
 #define H5IO_RANK_MAX 3
 /* Growth step of the in-memory file image of a writer. */
 #define H5IO_CORE_INCREMENT (1u << 20)
+/* Deflate (h5py's compression="gzip") shrinks data at most 1032-fold. Other filters can do better
+ * on constant data (scale-offset), but rlekf never writes filtered data and h5py does not by
+ * default: a filtered dataset declaring more than this many times the bytes it stores is taken
+ * as corrupt. */
+#define H5IO_FILTER_RATIO_MAX 1032.0
 
 #include "rlekf_git.h"
 
@@ -396,6 +401,39 @@ static rk_status r_open(const char *path, hid_t *file) {
     return RK_OK;
 }
 
+/* The elements an object's dataspace declares must be stored in the file: unfiltered, n elements
+ * of b bytes take n b bytes; a filter shrinks them at most H5IO_FILTER_RATIO_MAX times. Checked
+ * before a declared size sizes an allocation, so a corrupt dataspace (dimensions of 2^40) is an
+ * input error rather than a request for terabytes. `is_attr`: obj is an attribute. */
+static rk_status r_check_stored(const char *path, const char *h5path, hid_t obj, int is_attr,
+                                hid_t ftype, double npoints) {
+    if (npoints == 0) return RK_OK;
+    size_t size = H5Tget_size(ftype);
+    hsize_t stored = is_attr ? H5Aget_storage_size(obj) : H5Dget_storage_size(obj);
+    int nfilters = 0;
+    if (!is_attr) {
+        hid_t dcpl = H5Dget_create_plist(obj);
+        nfilters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : -1;
+        close_id(dcpl);
+    }
+    if (size == 0 || nfilters < 0)
+        return err_set(RK_EINPUT, "%s: %s: cannot read (corrupt file?)", path, h5path);
+    double need = npoints * (double)size;
+    if (!nfilters && need > (double)stored)
+        return err_set(RK_EINPUT,
+                       "%s: %s: declares %.0f elements of %zu bytes but the file stores %llu "
+                       "bytes of data (corrupt or truncated file)",
+                       path, h5path, npoints, size, (unsigned long long)stored);
+    if (nfilters && need > (double)stored * H5IO_FILTER_RATIO_MAX)
+        return err_set(RK_EINPUT,
+                       "%s: %s: declares %.0f elements of %zu bytes but the file stores %llu "
+                       "filtered bytes, more than %.0f-fold compression (corrupt file or an "
+                       "unsupported filter)",
+                       path, h5path, npoints, size, (unsigned long long)stored,
+                       H5IO_FILTER_RATIO_MAX);
+    return RK_OK;
+}
+
 /* Read all strings of an attribute (is_attr) or dataset into a malloc'd array of malloc'd
  * strings. Accepts variable- and fixed-length strings in ASCII or UTF-8. */
 static rk_status r_strings(const char *path, const char *h5path, hid_t obj, int is_attr,
@@ -423,6 +461,7 @@ static rk_status r_strings(const char *path, const char *h5path, hid_t obj, int 
             err_set(RK_EINPUT, "%s: %s: expected a scalar or a 1-D array of strings", path, h5path);
         goto done;
     }
+    if ((st = r_check_stored(path, h5path, obj, is_attr, ftype, (double)np))) goto done;
     n = (size_t)np;
     res = rk_calloc(n ? n : 1, sizeof *res);
     if (!res) {
@@ -621,8 +660,10 @@ static rk_status r_open_array(const char *path, hid_t loc, const char *h5path, c
     H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
     int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
     hsize_t hd[H5IO_RANK_MAX];
-    if (r >= 0 && r <= H5IO_RANK_MAX) H5Sget_simple_extent_dims(sp, hd, NULL);
-    close_id(t);
+    double npoints = 1;
+    if (r >= 0 && r <= H5IO_RANK_MAX && H5Sget_simple_extent_dims(sp, hd, NULL) >= 0)
+        for (int i = 0; i < r; i++)
+            npoints *= (double)hd[i];
     close_id(sp);
     rk_status st = RK_OK;
     if (cls != want_class)
@@ -630,6 +671,9 @@ static rk_status r_open_array(const char *path, hid_t loc, const char *h5path, c
                      want_class == H5T_INTEGER ? "integer" : "floating-point");
     else if (r < 0 || r > H5IO_RANK_MAX)
         st = err_set(RK_EINPUT, "%s: %s: unexpected rank %d", path, h5path, r);
+    else
+        st = r_check_stored(path, h5path, *d, 0, t, npoints);
+    close_id(t);
     if (st) {
         close_id(*d);
         *d = -1;
@@ -705,9 +749,19 @@ static rk_status r_system(const char *path, hid_t systems, const char *name, ds_
     d = -1;
     if (st) goto done;
     nf = dims[0];
+    size_t dna[1] = {na}, dnf[1] = {nf}, dxyz[3] = {nf, na, 3}, dbox[3] = {nf, 3, 3};
+    /* every shape (and the data behind it) is checked before na and nf size the allocation */
+    static const char *const per_atom[] = {"coord", "force"};
+    for (int k = 0; k < 2 && !st; k++) {
+        snprintf(desc, sizeof desc, "[nframes=%zu, natoms=%zu, 3]", nf, na);
+        snprintf(hp, sizeof hp, "/systems/%s/%s", name, per_atom[k]);
+        st = r_expect(path, g, hp, per_atom[k], H5T_FLOAT, 3, dxyz, desc, &d);
+        close_id(d);
+        d = -1;
+    }
+    if (st) goto done;
     if ((st = ds_system_alloc(s, name, na, nf))) goto done;
 
-    size_t dna[1] = {na}, dnf[1] = {nf}, dxyz[3] = {nf, na, 3}, dbox[3] = {nf, 3, 3};
     snprintf(hp, sizeof hp, "/systems/%s/type", name);
     snprintf(desc, sizeof desc, "[natoms]");
     if ((st = r_expect(path, g, hp, "type", H5T_INTEGER, 1, dna, desc, &d))) goto done;
@@ -950,4 +1004,10 @@ rk_status h5io_arrays_read(const char *path, const char *kind, h5io_array *a, si
     st = r_arrays(path, file, kind, a, n);
     H5Fclose(file);
     return st;
+}
+
+long h5io_open_ids(void) {
+    if (H5open() < 0) return -1;
+    ssize_t n = H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL);
+    return n < 0 ? -1 : (long)n;
 }

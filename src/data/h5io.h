@@ -69,4 +69,9 @@ rk_status h5io_arrays_write(const char *path, const char *kind, const h5io_array
  * one with data == NULL is allocated (the caller frees; at least 1 byte even when empty). */
 rk_status h5io_arrays_read(const char *path, const char *kind, h5io_array *a, size_t n);
 
+/* HDF5 files and objects in them (groups, datasets, attributes, named datatypes) open in the
+ * process. Every reader and writer above closes what it opens, so the count is the same before
+ * and after each call: a leak check for the tests and the fuzz targets. */
+long h5io_open_ids(void);
+
 #endif

@@ -269,6 +269,14 @@ static rk_status read_frames(xyz_reader *r, char *text, size_t len) {
             return err_set(RK_EINPUT, "%s line %zu: frame %zu has 0 atoms", r->path, it.lineno,
                            frame);
         size_t na = (size_t)n, count_line = it.lineno;
+        /* every atom has a line of its own: a count beyond the bytes left is a truncated file
+         * (checked before the count sizes any allocation) */
+        size_t left = (size_t)(it.end - it.p);
+        if (na > left)
+            return err_set(RK_EINPUT,
+                           "%s: truncated: frame %zu (line %zu) declares %zu atoms but only %zu "
+                           "bytes follow",
+                           r->path, frame, count_line, na, left);
         rk_status st = reserve(r, na);
         if (st) return st;
         if (!(line = imp_lines_next(&it)))

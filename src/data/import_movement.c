@@ -156,6 +156,14 @@ static rk_status parse(mv_parser *p, const import_opts *o, dataset_t *dst, imp_g
         if (!*have_g) {
             if (natoms == 0)
                 return err_set(RK_EINPUT, "%s line %zu: frame 0 has 0 atoms", p->path, frame_line);
+            /* every atom has a line of its own: a count beyond the bytes left is a truncated file
+             * (checked before the count sizes any allocation) */
+            size_t left = (size_t)(p->it.end - p->it.p);
+            if (natoms > left)
+                return err_set(RK_EINPUT,
+                               "%s: truncated: frame 0 (line %zu) declares %zu atoms but only %zu "
+                               "bytes follow",
+                               p->path, frame_line, natoms, left);
             p->natoms = natoms;
             p->z = rk_calloc(natoms, sizeof *p->z);
             p->frac = rk_calloc(3 * natoms, sizeof *p->frac);
