@@ -54,3 +54,26 @@ void mu_model(const dataset_t *ds, const model_config *cfg, uint64_t seed, size_
     cr_assert_eq(model_init_weights(m, &r, ds, all, nstat), RK_OK, "%s", err_msg());
     free(all);
 }
+
+const dataset_t *mu_cu(void) {
+    static dataset_t cu;
+    static int loaded;
+    if (!loaded) {
+        mu_load("datasets/Cu/0_300_MOVEMENT", "", &cu);
+        loaded = 1;
+    }
+    return &cu;
+}
+
+void mu_small_config(model_config *c) {
+    *c = model_default_config();
+    c->n_sel = 1;
+    c->sel[0] = 81; /* Cu at rcut 6 has at most 81 neighbours (neighbor-stat) */
+    c->neuron[0] = 8;
+    c->neuron[1] = 16;
+    c->neuron[2] = 16;
+    c->axis_neuron = 4;
+    c->n_fitting = 2;
+    c->fitting_neuron[0] = 32;
+    c->fitting_neuron[1] = 32;
+}

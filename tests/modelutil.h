@@ -13,6 +13,11 @@ void mu_load(const char *rel_src, const char *extra_args, dataset_t *ds);
  * (+ margin), statistics and weights initialised from the first nstat frames of system 0. */
 void mu_model(const dataset_t *ds, const model_config *cfg, uint64_t seed, size_t nstat,
               model_t *m);
+/* The shipped Cu set (datasets/Cu/0_300_MOVEMENT), imported once per process. */
+const dataset_t *mu_cu(void);
+/* A small se_e2_a model for Cu (sel 81, embedding [8, 16, 16], axis 4, fitting [32, 32]: N = 1,433
+ * for one type), so training runs stay short under ASan; the code paths are the paper model's. */
+void mu_small_config(model_config *c);
 /* Largest atom count of ds. */
 size_t mu_max_atoms(const dataset_t *ds);
 

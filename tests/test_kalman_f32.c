@@ -375,34 +375,10 @@ Test(kalman_f32, guard_catches_a_corrupted_block) {
 
 /* ---------------------------------------------------------------- training on Cu */
 
-/* The small se_e2_a model of test_train.c (N = 1,433 for one type). */
-static void small_model(model_config *c) {
-    *c = model_default_config();
-    c->n_sel = 1;
-    c->sel[0] = 81;
-    c->neuron[0] = 8;
-    c->neuron[1] = 16;
-    c->neuron[2] = 16;
-    c->axis_neuron = 4;
-    c->n_fitting = 2;
-    c->fitting_neuron[0] = 32;
-    c->fitting_neuron[1] = 32;
-}
-
-static dataset_t cu;
-static int cu_loaded;
-
-static const dataset_t *get_cu(void) {
-    if (!cu_loaded) {
-        mu_load("datasets/Cu/0_300_MOVEMENT", "", &cu);
-        cu_loaded = 1;
-    }
-    return &cu;
-}
 
 static void cu_config(train_config *tc, const char *cov, const char *out) {
     config_default(tc);
-    small_model(&tc->model);
+    mu_small_config(&tc->model);
     snprintf(tc->dataset, sizeof tc->dataset, "Cu");
     snprintf(tc->stream_name, sizeof tc->stream_name, "Cu");
     tc->opt = optim_find("rlekf");
@@ -444,7 +420,7 @@ Test(kalman_f32, guard_ends_a_training_run_as_diverged) {
     tc.epochs = 100;
     train_result r;
     err_clear();
-    cr_assert_eq(train_run(&tc, get_cu(), &r), RK_OK, "%s", err_msg());
+    cr_assert_eq(train_run(&tc, mu_cu(), &r), RK_OK, "%s", err_msg());
     cr_assert_eq(r.outcome, TRAIN_DIVERGED, "outcome %s after %zu updates",
                  train_outcome_str(r.outcome), r.updates);
     cr_assert(strstr(err_msg(), "rlekf: update ") && strstr(err_msg(), "covariance diagonal"),
@@ -474,7 +450,7 @@ Test(kalman_f32, float32_cu_force_rmse_within_2_percent, .timeout = 600) {
         set(tc.opt, &tc.opt_params, "p0", ACC_P0);
         tc.max_train_frames = ACC_IMAGES;
         train_result r;
-        cr_assert_eq(train_run(&tc, get_cu(), &r), RK_OK, "%s", err_msg());
+        cr_assert_eq(train_run(&tc, mu_cu(), &r), RK_OK, "%s", err_msg());
         cr_assert_eq(r.outcome, TRAIN_DONE);
         char p[2048];
         snprintf(p, sizeof p, "%s/metrics.csv", tc.out_dir);

@@ -106,16 +106,6 @@ static void rec_clear(void) {
     memset(&rec, 0, sizeof rec);
 }
 
-static dataset_t cu;
-static int cu_loaded;
-
-static const dataset_t *get_cu(void) {
-    if (!cu_loaded) {
-        mu_load("datasets/Cu/0_300_MOVEMENT", "", &cu);
-        cu_loaded = 1;
-    }
-    return &cu;
-}
 
 static void small_model(model_config *c) {
     *c = model_default_config();
@@ -155,7 +145,7 @@ static void finish_setup(const train_config *tc, model_t *m, model_ws **ws) {
     char p[2048];
     snprintf(p, sizeof p, "%s/model_init.h5", tc->out_dir);
     cr_assert_eq(model_load(m, p), RK_OK, "%s", err_msg());
-    cr_assert_eq(model_ws_create(m, mu_max_atoms(get_cu()), ws), RK_OK);
+    cr_assert_eq(model_ws_create(m, mu_max_atoms(mu_cu()), ws), RK_OK);
 }
 
 static double rel_diff(const double *a, const double *b, size_t n) {
@@ -185,7 +175,7 @@ static long energy_frame(model_t *m, model_ws *ws, const ds_system *sys, const d
 }
 
 Test(protocol, kalman_signals_match_an_independent_computation) {
-    const dataset_t *ds = get_cu();
+    const dataset_t *ds = mu_cu();
     const ds_system *sys = &ds->sys[0];
     cr_assert_eq(ds->nsystems, 1);
     optim_type rt = recording_type(optim_find("rlekf"));
@@ -283,7 +273,7 @@ static double loss(model_t *m, model_ws *ws, const ds_system *sys, size_t f, dou
 }
 
 Test(protocol, adam_gradient_is_the_loss_derivative) {
-    const dataset_t *ds = get_cu();
+    const dataset_t *ds = mu_cu();
     const ds_system *sys = &ds->sys[0];
     const optim_type *adam = optim_find("adam");
     optim_type rt = recording_type(adam);

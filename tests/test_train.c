@@ -13,35 +13,9 @@
 #include "testutil.h"
 #include "train.h"
 
-/* A small se_e2_a model (N = 1,433 for one type) keeps these runs short under ASan; the code
- * paths are those of the paper's model. */
-static void small_model(model_config *c) {
-    *c = model_default_config();
-    c->n_sel = 1;
-    c->sel[0] = 81; /* Cu at rcut 6 has at most 81 neighbours (neighbor-stat) */
-    c->neuron[0] = 8;
-    c->neuron[1] = 16;
-    c->neuron[2] = 16;
-    c->axis_neuron = 4;
-    c->n_fitting = 2;
-    c->fitting_neuron[0] = 32;
-    c->fitting_neuron[1] = 32;
-}
-
-static dataset_t cu;
-static int cu_loaded;
-
-static const dataset_t *get_cu(void) {
-    if (!cu_loaded) {
-        mu_load("datasets/Cu/0_300_MOVEMENT", "", &cu);
-        cu_loaded = 1;
-    }
-    return &cu;
-}
-
 static void base_config(train_config *tc, const char *opt, const char *out) {
     config_default(tc);
-    small_model(&tc->model);
+    mu_small_config(&tc->model);
     snprintf(tc->dataset, sizeof tc->dataset, "Cu");
     snprintf(tc->stream_name, sizeof tc->stream_name, "Cu");
     tc->opt = optim_find(opt);
@@ -76,8 +50,8 @@ Test(train, rlekf_one_block_equals_gekf) {
     b.opt_params.v[optim_param_index(b.opt, "block_size")] = 1e9;
     a.max_train_frames = b.max_train_frames = 4; /* 4 images = 20 updates */
     train_result ra, rb;
-    cr_assert_eq(train_run(&a, get_cu(), &ra), RK_OK, "%s", err_msg());
-    cr_assert_eq(train_run(&b, get_cu(), &rb), RK_OK, "%s", err_msg());
+    cr_assert_eq(train_run(&a, mu_cu(), &ra), RK_OK, "%s", err_msg());
+    cr_assert_eq(train_run(&b, mu_cu(), &rb), RK_OK, "%s", err_msg());
     cr_assert_eq(ra.updates, 20);
     cr_assert_eq(rb.updates, 20);
     double *wa, *wb;
@@ -136,8 +110,8 @@ Test(train, same_seed_same_metrics) {
         a.opt_params.v[0] = b.opt_params.v[0]; /* identical configs */
         a.eval_every = b.eval_every = 7;
         train_result r;
-        cr_assert_eq(train_run(&a, get_cu(), &r), RK_OK, "%s", err_msg());
-        cr_assert_eq(train_run(&b, get_cu(), &r), RK_OK, "%s", err_msg());
+        cr_assert_eq(train_run(&a, mu_cu(), &r), RK_OK, "%s", err_msg());
+        cr_assert_eq(train_run(&b, mu_cu(), &r), RK_OK, "%s", err_msg());
         assert_metrics_equal(a.out_dir, b.out_dir);
     }
 }
@@ -157,7 +131,7 @@ Test(train, rlekf_learns_cu_forces, .timeout = 900) {
     tc.eval_max_frames = 10;
     tc.epochs = LEARN_IMAGES / 40;
     train_result r;
-    cr_assert_eq(train_run(&tc, get_cu(), &r), RK_OK, "%s", err_msg());
+    cr_assert_eq(train_run(&tc, mu_cu(), &r), RK_OK, "%s", err_msg());
     cr_assert_eq(r.outcome, TRAIN_DONE);
     char p[2048];
     snprintf(p, sizeof p, "%s/metrics.csv", tc.out_dir);
@@ -185,7 +159,7 @@ Test(train, divergence_is_a_result) {
     tc.eval_max_frames = 2;
     tc.epochs = 400;
     train_result r;
-    cr_assert_eq(train_run(&tc, get_cu(), &r), RK_OK, "%s", err_msg());
+    cr_assert_eq(train_run(&tc, mu_cu(), &r), RK_OK, "%s", err_msg());
     cr_assert_eq(r.outcome, TRAIN_DIVERGED, "outcome %s after %zu updates",
                  train_outcome_str(r.outcome), r.updates);
     char p[2048];
@@ -299,7 +273,7 @@ Test(train, init_then_eval) {
 /* The seeded random split partitions each system's frames (floor(0.2 n) test frames), keeps each
  * part in frame order, and depends only on (stream name, seed). */
 Test(train, random_split_partitions_frames) {
-    const dataset_t *ds = get_cu();
+    const dataset_t *ds = mu_cu();
     size_t n = ds->sys[0].nframes;
     model_frame_ref *tr[3], *te[3];
     size_t ntr[3], nte[3];

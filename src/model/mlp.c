@@ -73,8 +73,7 @@ static size_t chunk_rows(const mlp_shape *s) {
     return r < MLP_CHUNK_MIN_ROWS ? MLP_CHUNK_MIN_ROWS : r;
 }
 
-/* Every per-layer buffer of b advanced by row0 rows. */
-static mlp_buf buf_rows(const mlp_buf *b, const mlp_shape *s, size_t row0) {
+mlp_buf mlp_buf_rows(const mlp_buf *b, const mlp_shape *s, size_t row0) {
     mlp_buf o;
     memset(&o, 0, sizeof o);
     for (size_t l = 0; l < s->n_layers; l++) {
@@ -121,7 +120,7 @@ void mlp_forward(const mlp_shape *s, const double *w, size_t rows, const double 
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (size_t ch = 0; ch < nch; ch++) {
         size_t r0 = ch * cr, nr = rows - r0 < cr ? rows - r0 : cr;
-        mlp_buf bc = buf_rows(b, s, r0);
+        mlp_buf bc = mlp_buf_rows(b, s, r0);
         forward_rows(s, w, nr, X + r0 * s->width[0], &bc);
     }
 }
@@ -160,7 +159,7 @@ void mlp_backward(const mlp_shape *s, const double *w, size_t rows, const double
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (size_t ch = 0; ch < nch; ch++) {
         size_t r0 = ch * cr, nr = rows - r0 < cr ? rows - r0 : cr;
-        mlp_buf bc = buf_rows(b, s, r0);
+        mlp_buf bc = mlp_buf_rows(b, s, r0);
         backward_rows(s, w, nr, gout + r0 * nL, &bc, gin ? gin + r0 * s->width[0] : NULL,
                       scratch + 2 * r0 * mw);
     }
@@ -199,7 +198,7 @@ void mlp_tangent_forward(const mlp_shape *s, const double *w, size_t rows, const
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (size_t ch = 0; ch < nch; ch++) {
         size_t r0 = ch * cr, nr = rows - r0 < cr ? rows - r0 : cr;
-        mlp_buf bc = buf_rows(b, s, r0);
+        mlp_buf bc = mlp_buf_rows(b, s, r0);
         tangent_forward_rows(s, w, nr, Xd + r0 * s->width[0], &bc);
     }
 }
@@ -239,7 +238,7 @@ void mlp_tangent_backward(const mlp_shape *s, const double *w, size_t rows, cons
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (size_t ch = 0; ch < nch; ch++) {
         size_t r0 = ch * cr, nr = rows - r0 < cr ? rows - r0 : cr;
-        mlp_buf bc = buf_rows(b, s, r0);
+        mlp_buf bc = mlp_buf_rows(b, s, r0);
         tangent_backward_rows(s, w, nr, gdout ? gdout + r0 * nL : NULL, &bc,
                               gind ? gind + r0 * s->width[0] : NULL, scratch + 2 * r0 * mw);
     }

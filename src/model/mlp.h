@@ -55,6 +55,9 @@ typedef struct {
     double *gzd[MLP_MAX_LAYERS]; /* tangent backward: g_z'_l */
 } mlp_buf;
 
+/* The buffers of b for the rows from row0 on (every per-layer buffer advanced by row0 rows). */
+mlp_buf mlp_buf_rows(const mlp_buf *b, const mlp_shape *s, size_t row0);
+
 void mlp_forward(const mlp_shape *s, const double *w, size_t rows, const double *X, mlp_buf *b);
 /* gout (rows, width_L) = dE/dh_L. gw (N) accumulated if non-NULL. gin (rows, width[0]) written if
  * non-NULL. scratch: 2 * rows * max width doubles. */

@@ -309,22 +309,6 @@ void model_ws_free(model_ws *ws) {
     free(ws);
 }
 
-/* Offset every buffer of b by row0 rows. */
-static mlp_buf buf_at(const mlp_buf *b, const mlp_shape *s, size_t row0) {
-    mlp_buf o;
-    memset(&o, 0, sizeof o);
-    for (size_t l = 0; l < s->n_layers; l++) {
-        size_t off = row0 * s->width[l + 1];
-        o.t[l] = b->t[l] + off;
-        o.h[l] = b->h[l] + off;
-        o.gz[l] = b->gz[l] + off;
-        o.zd[l] = b->zd[l] + off;
-        o.hd[l] = b->hd[l] + off;
-        o.gzd[l] = b->gzd[l] + off;
-    }
-    return o;
-}
-
 /* ---------------------------------------------------------------- environment ------------- */
 
 rk_status model_set_frame(const model_t *m, model_ws *ws, const ds_system *sys, size_t frame) {
@@ -432,7 +416,7 @@ double model_forward(const model_t *m, model_ws *ws) {
         size_t g0 = ws->gstart[g], n = ws->gstart[g + 1] - g0;
         if (!n) continue;
         mlp_shape s = embed_shape(m, g / nt, g % nt);
-        mlp_buf b = buf_at(&ws->eb, &s, g0);
+        mlp_buf b = mlp_buf_rows(&ws->eb, &s, g0);
         mlp_forward(&s, m->w, n, ws->x + g0, &b);
     }
     const double *G = ws->eb.h[Le - 1];
@@ -458,7 +442,7 @@ double model_forward(const model_t *m, model_ws *ws) {
         size_t k0 = ws->type_start[a], n = ws->type_start[a + 1] - k0;
         if (!n) continue;
         mlp_shape s = fit_shape(m, a);
-        mlp_buf b = buf_at(&ws->fb, &s, k0);
+        mlp_buf b = mlp_buf_rows(&ws->fb, &s, k0);
         mlp_forward(&s, m->w, n, ws->D + k0 * MM, &b);
         for (size_t k = 0; k < n; k++)
             E += b.h[Lf - 1][k];
@@ -482,7 +466,7 @@ void model_backward(const model_t *m, model_ws *ws, double *grad_e, double *forc
         size_t k0 = ws->type_start[a], n = ws->type_start[a + 1] - k0;
         if (!n) continue;
         mlp_shape s = fit_shape(m, a);
-        mlp_buf b = buf_at(&ws->fb, &s, k0);
+        mlp_buf b = mlp_buf_rows(&ws->fb, &s, k0);
         mlp_backward(&s, m->w, n, ws->D + k0 * MM, ws->ones, &b, grad_e, ws->gD + k0 * MM,
                      ws->fscratch);
     }
@@ -511,7 +495,7 @@ void model_backward(const model_t *m, model_ws *ws, double *grad_e, double *forc
         size_t g0 = ws->gstart[g], n = ws->gstart[g + 1] - g0;
         if (!n) continue;
         mlp_shape s = embed_shape(m, g / nt, g % nt);
-        mlp_buf b = buf_at(&ws->eb, &s, g0);
+        mlp_buf b = mlp_buf_rows(&ws->eb, &s, g0);
         mlp_backward(&s, m->w, n, ws->x + g0, ws->gG + g0 * M1, &b, grad_e,
                      force ? ws->gx + g0 : NULL, ws->escratch);
     }
@@ -556,7 +540,7 @@ void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, doubl
         size_t g0 = ws->gstart[g], n = ws->gstart[g + 1] - g0;
         if (!n) continue;
         mlp_shape s = embed_shape(m, g / nt, g % nt);
-        mlp_buf b = buf_at(&ws->eb, &s, g0);
+        mlp_buf b = mlp_buf_rows(&ws->eb, &s, g0);
         mlp_tangent_forward(&s, m->w, n, ws->xd + g0, &b);
     }
     const double *G = ws->eb.h[Le - 1], *Gd = ws->eb.hd[Le - 1];
@@ -581,7 +565,7 @@ void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, doubl
         size_t k0 = ws->type_start[a], n = ws->type_start[a + 1] - k0;
         if (!n) continue;
         mlp_shape s = fit_shape(m, a);
-        mlp_buf b = buf_at(&ws->fb, &s, k0);
+        mlp_buf b = mlp_buf_rows(&ws->fb, &s, k0);
         mlp_tangent_forward(&s, m->w, n, ws->Dd + k0 * MM, &b);
         /* the output gradient dE/dE_i = 1 is constant: its tangent is zero */
         mlp_tangent_backward(&s, m->w, n, ws->D + k0 * MM, ws->Dd + k0 * MM, NULL, &b, jac,
@@ -611,7 +595,7 @@ void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, doubl
         size_t g0 = ws->gstart[g], n = ws->gstart[g + 1] - g0;
         if (!n) continue;
         mlp_shape s = embed_shape(m, g / nt, g % nt);
-        mlp_buf b = buf_at(&ws->eb, &s, g0);
+        mlp_buf b = mlp_buf_rows(&ws->eb, &s, g0);
         mlp_tangent_backward(&s, m->w, n, ws->x + g0, ws->xd + g0, ws->gGd + g0 * M1, &b, jac, NULL,
                              ws->escratch);
     }
