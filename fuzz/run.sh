@@ -23,8 +23,13 @@ set -u
 build=$1 out=$2 seconds=$3
 shift 3
 # Inputs are written to a memory file system when there is one (a directory format writes
-# a dozen files per input).
-[ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=/dev/shm
+# a dozen files per input), in a directory of this run's own: a process that crashes leaves its
+# input files behind, and they are removed with it at the end.
+base=${TMPDIR:-/tmp}
+[ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
+TMPDIR=$(mktemp -d "$base/rlekf-fuzz-run.XXXXXX") || exit 1
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 timeout_s=${FUZZ_TIMEOUT:-10}
 rss_mb=${FUZZ_RSS_MB:-2048}
 jobs=${FUZZ_JOBS:-1}

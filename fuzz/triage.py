@@ -18,14 +18,16 @@ import subprocess
 import sys
 
 TIMEOUT = int(os.environ.get("FUZZ_TIMEOUT", "10"))
+RSS_MB = int(os.environ.get("FUZZ_RSS_MB", "2048"))
 # Frames of the sanitizer runtime, libFuzzer, libc and the intercepted libc calls.
 RUNTIME_FUNCS = {"main", "malloc", "calloc", "realloc", "free", "memcpy", "memmove", "memset", "memcmp",
                  "strlen", "strcmp", "strncmp", "strdup", "__libc_start_main", "__libc_start_call_main",
                  "_start", "LLVMFuzzerTestOneInput"}
 RUNTIME = re.compile(r"(fuzzer::|__interceptor|__sanitizer|__asan|__lsan|__ubsan|libc\.so|csu/|"
-                     r"/libc_start)")
+                     r"/libc_start|sysdeps/|(^|[ /])string/|^__mem|^__str)")
 FRAME = re.compile(r"^\s+#\d+ 0x[0-9a-f]+ (?:in (\S+) )?(.*)$")
-REPORT = re.compile(r"(ERROR: AddressSanitizer: [\w-]+|ERROR: LeakSanitizer|runtime error: .*"
+REPORT = re.compile(r"(ERROR: AddressSanitizer: requested allocation size"
+                    r"|ERROR: AddressSanitizer: [\w-]+|ERROR: LeakSanitizer|runtime error: .*"
                     r"|ALARM: working on the last Unit|out-of-memory \(malloc\(\d+\)\)"
                     r"|contract broken: .*|deadly signal)")
 
@@ -73,10 +75,15 @@ def triage(exe, path):
     if not os.path.isfile(path):
         return "rlekf", "-", "no such input file"
     env = dict(os.environ)
-    env["ASAN_OPTIONS"] = "fast_unwind_on_malloc=0:allocator_may_return_null=1:detect_leaks=1:symbolize=1"
+    # A malloc above the memory limit becomes an ASan report with the full allocation stack
+    # (libFuzzer's own malloc-limit report unwinds too little through a library without frame
+    # pointers to say whose malloc it was).
+    env["ASAN_OPTIONS"] = ("fast_unwind_on_malloc=0:allocator_may_return_null=0:detect_leaks=1:"
+                           "symbolize=1:max_allocation_size_mb=%d" % RSS_MB)
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     try:
-        p = subprocess.run([exe, "-runs=1", "-timeout=%d" % TIMEOUT, path], env=env,
+        p = subprocess.run([exe, "-runs=1", "-timeout=%d" % TIMEOUT, "-rss_limit_mb=%d" % RSS_MB,
+                            "-malloc_limit_mb=0", path], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=3 * TIMEOUT + 30)
         text = p.stdout.decode("utf-8", "replace")
     except subprocess.TimeoutExpired:

@@ -155,6 +155,25 @@ Test(fuzz_regressions, h5_dataspace_larger_than_the_stored_data_is_an_input_erro
               "%s", err_msg());
 }
 
+/* The storage size HDF5 reports is itself read from the file: huge_type_map_dims_and_layout.h5 is
+ * raw_sys.h5 with the dimension of /type_map patched to 2^40 and its contiguous layout message's
+ * size field to 2^44 bytes, which satisfied the first bound (calloc of 2^40 x 8: "out of memory").
+ * Stored bytes now count only up to the size of the file. */
+Test(fuzz_regressions, h5_storage_size_beyond_the_file_is_an_input_error) {
+    dataset_t ds;
+    err_clear();
+    const char *path = tu_src("tests/data/fuzz/h5dataset/huge_type_map_dims_and_layout.h5");
+    rk_status st = h5io_dataset_read(path, &ds);
+    cr_assert_eq(st, RK_EINPUT, "%s", err_msg());
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0);
+    char want[160];
+    snprintf(want, sizeof want,
+             "/type_map: declares 1099511627776 elements of 8 bytes but the file stores %lld bytes",
+             (long long)sb.st_size);
+    cr_assert(strstr(err_msg(), want), "%s", err_msg());
+}
+
 /* The bound must not reject real compressed files: deflate_valid.h5 holds one system (64 Cu atoms,
  * 2 frames) written by a one-off HDF5 program the way h5py writes compression="gzip": chunked,
  * shuffle + deflate level 9, latest file format; its force data (all zero) shrink 123-fold. */

@@ -404,12 +404,16 @@ static rk_status r_open(const char *path, hid_t *file) {
 /* The elements an object's dataspace declares must be stored in the file: unfiltered, n elements
  * of b bytes take n b bytes; a filter shrinks them at most H5IO_FILTER_RATIO_MAX times. Checked
  * before a declared size sizes an allocation, so a corrupt dataspace (dimensions of 2^40) is an
- * input error rather than a request for terabytes. `is_attr`: obj is an attribute. */
+ * input error rather than a request for terabytes. The storage size HDF5 reports is read from the
+ * file too (a contiguous layout message states it), so it counts only up to the file's size.
+ * `is_attr`: obj is an attribute. */
 static rk_status r_check_stored(const char *path, const char *h5path, hid_t obj, int is_attr,
                                 hid_t ftype, double npoints) {
     if (npoints == 0) return RK_OK;
     size_t size = H5Tget_size(ftype);
     hsize_t stored = is_attr ? H5Aget_storage_size(obj) : H5Dget_storage_size(obj);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && (hsize_t)sb.st_size < stored) stored = (hsize_t)sb.st_size;
     int nfilters = 0;
     if (!is_attr) {
         hid_t dcpl = H5Dget_create_plist(obj);
