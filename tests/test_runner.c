@@ -13,6 +13,9 @@
 
 #include "csvio.h"
 #include "h5io.h"
+#include "evaluate.h"
+#include "modelutil.h"
+#include "runner.h"
 #include "testutil.h"
 
 /* experiments/smoke.json: 2 variants that run, 1 that is skipped (gekf over a 1 MiB limit: its
@@ -256,4 +259,47 @@ Test(runner, exclusive_timing_and_evaluation_cadence_in_images, .timeout = 600) 
         cr_expect_str_eq(csvio_cell(&t, r, (size_t)csvio_col(&t, "threads")), "1");
     }
     csvio_free(&t);
+}
+
+/* Outliers are a fraction of the frames the cells train on: with max_train_frames 40 of the 80
+ * tail-split training frames of datasets/Cu/0_300_MOVEMENT and fraction 0.125, exactly 5 frames
+ * are corrupted, all of them in the trained subset (drawing from all 80 corrupted 10, of which
+ * only some were trained on). */
+Test(runner, outlier_fraction_is_of_the_trained_subset) {
+    dataset_t ds;
+    mu_load("datasets/Cu/0_300_MOVEMENT", "", &ds);
+    const dataset_t *ref = mu_cu();
+    man_dataset d;
+    memset(&d, 0, sizeof d);
+    config_layer_init(&d.training);
+    snprintf(d.name, sizeof d.name, "Cu");
+    d.split = EVALUATE_SPLIT_TAIL;
+    d.test_fraction = 0.2;
+    d.training.v.max_train_frames = 40;
+    d.outlier_fraction = 0.125;
+    d.outlier_energy_shift = 1.0;
+    d.outlier_force_scale = 2.0;
+    cr_assert_eq(runner_inject_outliers(&d, &ds), RK_OK);
+    model_frame_ref *tr = NULL, *te = NULL;
+    size_t ntr = 0, nte = 0;
+    cr_assert_eq(evaluate_split_frames(ref, EVALUATE_SPLIT_TAIL, 0.2, "Cu", 0, &tr, &ntr, &te, &nte),
+                 RK_OK);
+    ntr = evaluate_subset(tr, ntr, 40);
+    size_t changed = 0, in_subset = 0;
+    for (size_t s = 0; s < ds.nsystems; s++)
+        for (size_t f = 0; f < ds.sys[s].nframes; f++) {
+            double de = ds.sys[s].energy[f] - ref->sys[s].energy[f];
+            if (de == 0.0) continue;
+            changed++;
+            cr_assert_float_eq(de, 1.0 * (double)ds.sys[s].natoms, 1e-9);
+            cr_assert_float_eq(ds.sys[s].force[f * ds.sys[s].natoms * 3],
+                               2.0 * ref->sys[s].force[f * ref->sys[s].natoms * 3], 1e-12);
+            for (size_t i = 0; i < ntr; i++)
+                if (tr[i].sys == s && tr[i].frame == f) in_subset++;
+        }
+    cr_assert_eq(changed, 5, "corrupted %zu frames, want 5 = 0.125 x 40", changed);
+    cr_assert_eq(in_subset, 5, "%zu of the corrupted frames are trained on", in_subset);
+    free(tr);
+    free(te);
+    dataset_free(&ds);
 }

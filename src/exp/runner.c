@@ -75,15 +75,17 @@ static rk_status load_dataset(const manifest_t *m, const man_dataset *d, int dry
     return st;
 }
 
-/* Stress test: corrupt the labels of a fraction of the training frames (tail split), chosen by
- * the stream (dataset name, 0, RNG_TEST): E += shift * natoms, F *= scale. */
-static rk_status inject_outliers(const man_dataset *d, dataset_t *ds) {
+/* Stress test: corrupt the labels of a fraction of the frames the cells train on (tail split,
+ * then the dataset's max_train_frames subset, as the trainer takes them), chosen by the stream
+ * (dataset name, 0, RNG_TEST): E += shift * natoms, F *= scale. */
+rk_status runner_inject_outliers(const man_dataset *d, dataset_t *ds) {
     if (d->outlier_fraction <= 0.0) return RK_OK;
     model_frame_ref *tr = NULL, *te = NULL;
     size_t ntr = 0, nte = 0;
     rk_status st =
         evaluate_split_frames(ds, d->split, d->test_fraction, d->name, 0, &tr, &ntr, &te, &nte);
     if (st) return st;
+    ntr = evaluate_subset(tr, ntr, d->training.v.max_train_frames);
     size_t k = (size_t)llround(d->outlier_fraction * (double)ntr);
     size_t *idx = rk_malloc((ntr ? ntr : 1) * sizeof *idx);
     if (!idx) {
@@ -505,7 +507,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     for (size_t d = 0; d < nd && !st; d++) {
         const man_dataset *D = &m->datasets[d];
         st = load_dataset(m, D, o->dry_run, paths[d], RUN_PATH, &ds[d]);
-        if (!st) st = inject_outliers(D, &ds[d]);
+        if (!st) st = runner_inject_outliers(D, &ds[d]);
         if (st) err_prefix(st, "%s: datasets[%zu] (%s): ", m->path, d, D->name);
     }
     int jobs = o->jobs > 0 ? o->jobs : 1;

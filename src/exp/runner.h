@@ -21,6 +21,9 @@ typedef struct {
 } runner_opts;
 
 rk_status runner_run(const manifest_t *m, const runner_opts *o);
+/* Corrupt d's outlier fraction of the training frames of ds in place (see runner.c); the
+ * fraction is of the frames trained on: after the tail split and d's max_train_frames. */
+rk_status runner_inject_outliers(const man_dataset *d, dataset_t *ds);
 /* Rebuild <results>/<name>/summary.csv from the cells' result.json files. */
 rk_status runner_write_summary(const manifest_t *m);
 
