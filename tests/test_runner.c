@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "csvio.h"
-#include "h5io.h"
 #include "evaluate.h"
+#include "h5io.h"
 #include "modelutil.h"
 #include "runner.h"
 #include "testutil.h"

@@ -80,12 +80,17 @@ static rk_status load_dataset(const manifest_t *m, const man_dataset *d, int dry
  * (dataset name, 0, RNG_TEST): E += shift * natoms, F *= scale. */
 rk_status runner_inject_outliers(const man_dataset *d, dataset_t *ds) {
     if (d->outlier_fraction <= 0.0) return RK_OK;
+    /* split, test_fraction and max_train_frames are dataset keys, the same for all its cells;
+     * the stream and seed do not change a tail split */
+    evaluate_split sp = evaluate_default_split();
+    sp.mode = d->split;
+    sp.test_fraction = d->test_fraction;
+    snprintf(sp.stream_name, sizeof sp.stream_name, "%s", d->name);
+    sp.max_train_frames = d->training.v.max_train_frames;
     model_frame_ref *tr = NULL, *te = NULL;
     size_t ntr = 0, nte = 0;
-    rk_status st =
-        evaluate_split_frames(ds, d->split, d->test_fraction, d->name, 0, &tr, &ntr, &te, &nte);
+    rk_status st = evaluate_frames(ds, &sp, &tr, &ntr, &te, &nte);
     if (st) return st;
-    ntr = evaluate_subset(tr, ntr, d->training.v.max_train_frames);
     size_t k = (size_t)llround(d->outlier_fraction * (double)ntr);
     size_t *idx = rk_malloc((ntr ? ntr : 1) * sizeof *idx);
     if (!idx) {

@@ -76,6 +76,14 @@ size_t evaluate_subset(model_frame_ref *frames, size_t n, size_t k) {
     return k;
 }
 
+rk_status evaluate_frames(const dataset_t *ds, const evaluate_split *s, model_frame_ref **train,
+                          size_t *n_train, model_frame_ref **test, size_t *n_test) {
+    rk_status st = evaluate_split_frames(ds, s->mode, s->test_fraction, s->stream_name, s->seed,
+                                         train, n_train, test, n_test);
+    if (!st) *n_train = evaluate_subset(*train, *n_train, s->max_train_frames);
+    return st;
+}
+
 /* ------------------------------------------------------------------ RMSE ----------------- */
 
 rk_status evaluate_predict(const model_t *m, model_ws *ws, const dataset_t *ds,

@@ -53,6 +53,10 @@ extern const char *const evaluate_split_mode_names[];
 rk_status evaluate_split_frames(const dataset_t *ds, evaluate_split_mode mode, double test_fraction,
                                 const char *stream_name, uint64_t seed, model_frame_ref **train,
                                 size_t *n_train, model_frame_ref **test, size_t *n_test);
+/* The frames a run with split s trains and is tested on: evaluate_split_frames, then the
+ * training part cut to s->max_train_frames by evaluate_subset (the caller frees both). */
+rk_status evaluate_frames(const dataset_t *ds, const evaluate_split *s, model_frame_ref **train,
+                          size_t *n_train, model_frame_ref **test, size_t *n_test);
 /* Evenly spaced subset of k of the n frames, in place (frame i*n/k for i < k); k = 0 or k >= n
  * keeps all. Returns the new count. */
 size_t evaluate_subset(model_frame_ref *frames, size_t n, size_t k);

@@ -240,15 +240,20 @@ static void progress(run_t *r, size_t epoch, size_t pos, int force) {
             r->last_test_e, r->last_test_f);
 }
 
-/* The split settings as the model files record them, so rlekf eval scores the same test set. */
-static rk_status record_split(run_t *r) {
-    const train_config *tc = r->tc;
+/* The run's split settings: what it trains and tests on, and what its model files record so that
+ * rlekf eval scores the same test set. */
+static evaluate_split split_of(const train_config *tc) {
     evaluate_split s = evaluate_default_split();
     s.mode = tc->split;
     s.test_fraction = tc->test_fraction;
     s.seed = tc->seed;
     snprintf(s.stream_name, sizeof s.stream_name, "%s", tc->stream_name);
     s.max_train_frames = tc->max_train_frames;
+    return s;
+}
+
+static rk_status record_split(run_t *r) {
+    const evaluate_split s = split_of(r->tc);
     r->split_json = evaluate_split_to_json(&s);
     return r->split_json ? RK_OK : err_set(RK_ENOMEM, "out of memory recording the split");
 }
@@ -257,10 +262,9 @@ static rk_status record_split(run_t *r) {
 static rk_status run_setup(run_t *r, train_config *tcm) {
     const train_config *tc = r->tc;
     const dataset_t *ds = r->ds;
-    rk_status st = evaluate_split_frames(ds, tc->split, tc->test_fraction, tc->stream_name,
-                                         tc->seed, &r->train, &r->n_train, &r->test, &r->n_test);
+    const evaluate_split split = split_of(tc);
+    rk_status st = evaluate_frames(ds, &split, &r->train, &r->n_train, &r->test, &r->n_test);
     if (st) return st;
-    r->n_train = evaluate_subset(r->train, r->n_train, tc->max_train_frames);
     if (r->n_train == 0) return err_set(RK_EINPUT, "%s: no training frames", tc->dataset);
     if (r->n_test == 0) /* every test RMSE would be NaN and no model file ever written */
         return err_set(RK_EINPUT,
