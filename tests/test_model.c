@@ -1,8 +1,11 @@
 /* Model derivatives and invariances (SPEC §2): F, dE/dw and J_c against central finite
  * differences, on synthetic frames and on real frames of Cu (one type), H2O and LiGePS (several
- * types); invariance of E under translation, rotation, permutation and re-wrapping. */
+ * types), also with DeePMD-kit's residual timestep (resnet_dt) on both nets, where the idt entries
+ * of dE/dw and J_c are checked on their own; invariance of E under translation, rotation,
+ * permutation and re-wrapping; the layout's roles and order, and the seeded draws by role. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
@@ -161,6 +164,32 @@ static void check_derivatives(model_t *m, ds_system *sys, size_t frame, uint64_t
         double e3 = rel_err(ja[q], jb[q], N_PROBE_W);
         cr_assert_leq(e3, FD_REL_TOL, "%s frame %zu: J_c[%d] vs FD relative error %.3g", sys->name,
                       frame, q, e3);
+    }
+    /* the residual timesteps on their own: a few entries among many W could hide in the norm */
+    double ia[N_PROBE_W], ib[N_PROBE_W], jia[NC][N_PROBE_W], jib[NC][N_PROBE_W];
+    size_t ni = 0;
+    for (size_t k = 0; k < N_PROBE_W; k++) {
+        if (!layout_role_is_timestep(m->layout.t[layout_find(&m->layout, idx[k])].tag.role))
+            continue;
+        ia[ni] = ga[k];
+        ib[ni] = gb[k];
+        for (int q = 0; q < NC; q++) {
+            jia[q][ni] = ja[q][k];
+            jib[q][ni] = jb[q][k];
+        }
+        ni++;
+    }
+    if (m->cfg.resnet_dt || m->cfg.fitting_resnet_dt)
+        cr_assert_gt(ni, 0, "%s: no idt entry probed", sys->name);
+    if (ni) {
+        double ei = rel_err(ia, ib, ni);
+        cr_assert_leq(ei, FD_REL_TOL, "%s frame %zu: dE/d idt vs FD relative error %.3g (%zu)",
+                      sys->name, frame, ei, ni);
+        for (int q = 0; q < NC; q++) {
+            double ej = rel_err(jia[q], jib[q], ni);
+            cr_assert_leq(ej, FD_REL_TOL, "%s frame %zu: J_c[%d] idt vs FD relative error %.3g",
+                          sys->name, frame, q, ej);
+        }
     }
     /* J_c along a random direction v over ALL weights: J_c.v = d/deps (c.F)(w + eps v) */
     double *v = malloc(N * sizeof *v), *w0 = malloc(N * sizeof *w0);
@@ -347,6 +376,80 @@ Test(model_fd, cu_doubling_embedding, .timeout = 300) {
     dataset_free(&ds);
 }
 
+/* ---------------------------------------------------------------- resnet_dt ------------- */
+
+/* Residual timesteps on both nets: embedding `neuron` with fitting [8, 8] (layer 2 of the fitting
+ * net adds z, so it has an idt; its output layer never has one). */
+static model_config dt_config(const size_t *neuron, size_t n) {
+    model_config c = model_default_config();
+    c.n_neuron = n;
+    for (size_t l = 0; l < n; l++)
+        c.neuron[l] = neuron[l];
+    c.axis_neuron = 4;
+    c.n_fitting = 2;
+    c.fitting_neuron[0] = 8;
+    c.fitting_neuron[1] = 8;
+    c.resnet_dt = 1;
+    c.fitting_resnet_dt = 1;
+    return c;
+}
+
+/* Spread every idt entry over [0.1, 1): the initial 0.1 +- 0.001 is nearly one value, under which
+ * a swapped column or an idt applied to the wrong layer could pass. */
+static void spread_idt(model_t *m, uint64_t seed) {
+    rng_t r;
+    rng_seed(&r, seed);
+    for (size_t t = 0; t < m->layout.n_tensors; t++)
+        if (layout_role_is_timestep(m->layout.t[t].tag.role))
+            for (size_t i = 0; i < m->layout.t[t].size; i++)
+                m->w[m->layout.t[t].offset + i] = 0.1 + 0.9 * rng_uniform(&r);
+}
+
+Test(model_fd, cu_resnet_dt_both_nets, .timeout = 300) {
+    dataset_t ds;
+    mu_load("datasets/Cu/0_300_MOVEMENT", "", &ds);
+    static const size_t ne[] = {4, 8, 8, 16}; /* doubles, keeps, doubles */
+    model_config c = dt_config(ne, 4);
+    model_t m;
+    mu_model(&ds, &c, 31, 20, &m);
+    cr_assert(m.embed.dt[1] && m.embed.dt[2] && m.embed.dt[3] && !m.embed.dt[0]);
+    cr_assert_eq(m.embed.skip[2], MLP_SKIP_IDENTITY);
+    cr_assert(m.fit.dt[1] && !m.fit.dt[0] && !m.fit.dt[2], "fitting: only layer 2");
+    spread_idt(&m, 31);
+    check_derivatives(&m, &ds.sys[0], 13, 31);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+Test(model_fd, h2o_resnet_dt_both_nets_two_types, .timeout = 300) {
+    dataset_t ds;
+    mu_load("datasets/H2O/data_0", "", &ds);
+    static const size_t ne[] = {4, 8, 16}; /* doubles twice */
+    model_config c = dt_config(ne, 3);
+    model_t m;
+    mu_model(&ds, &c, 32, 10, &m);
+    cr_assert(m.embed.dt[1] && m.embed.dt[2] && m.fit.dt[1]);
+    cr_assert_eq(m.embed.skip[1], MLP_SKIP_DOUBLE);
+    spread_idt(&m, 32);
+    check_derivatives(&m, &ds.sys[0], 3, 32);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+/* At its initial values (0.1 +- 0.001) as well. */
+Test(model_fd, synthetic_resnet_dt_initial_values) {
+    dataset_t ds;
+    synthetic(&ds, 9, 33);
+    model_config c = small_config();
+    c.resnet_dt = 1;
+    c.fitting_resnet_dt = 1;
+    model_t m;
+    mu_model(&ds, &c, 33, 1, &m);
+    check_derivatives(&m, &ds.sys[0], 0, 33);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
 Test(model_fd, h2o_doubling_embedding_two_types, .timeout = 300) {
     dataset_t ds;
     mu_load("datasets/H2O/data_0", "", &ds);
@@ -364,45 +467,63 @@ Test(model_fd, h2o_doubling_embedding_two_types, .timeout = 300) {
 
 /* ---------------------------------------------------------------- layout ---------------- */
 
-/* Every tensor carries its role and net, in SPEC §2 order, and its (file) name agrees. */
+/* One tensor of the expected layout: role, net, layer, shape and name. */
+static void check_tensor(const model_t *m, size_t k, layout_role r, size_t a, size_t b, size_t l,
+                         size_t rows, size_t cols, const char *want) {
+    const layout_tensor *T = &m->layout.t[k];
+    cr_assert_eq(T->tag.role, r, "%s", T->name);
+    cr_assert_eq(T->tag.centre, a, "%s", T->name);
+    cr_assert_eq(T->tag.neighbour, b, "%s", T->name);
+    cr_assert_eq(T->tag.layer, l, "%s", T->name);
+    cr_assert(T->rows == rows && T->cols == cols, "%s: %zu x %zu", T->name, T->rows, T->cols);
+    cr_assert_str_eq(T->name, want);
+    cr_assert_eq(layout_lookup(&m->layout, r, a, b, l), k);
+    cr_assert_eq(layout_role_is_bias(r),
+                 r == LAYOUT_EMBED_B || r == LAYOUT_FIT_B || r == LAYOUT_OUT_B, "%s", T->name);
+    cr_assert_eq(layout_role_is_timestep(r), r == LAYOUT_EMBED_IDT || r == LAYOUT_FIT_IDT, "%s",
+                 T->name);
+}
+
+/* Every tensor carries its role and net, in SPEC §2 order (W, b, then idt where the layer has a
+ * residual timestep), and its (file) name agrees; N is the sum of the sizes. */
 static void check_roles(const model_t *m) {
-    size_t nt = m->ntypes, k = 0, Le = m->cfg.n_neuron, Lf = m->cfg.n_fitting + 1;
+    size_t nt = m->ntypes, k = 0, Le = m->cfg.n_neuron, Lf = m->cfg.n_fitting + 1, N = 0;
     char want[2 * LAYOUT_NAME_MAX]; /* room for any size_t; the names compared fit the layout's */
+    static const char *const part_name[] = {"W", "b", "idt"};
     for (size_t a = 0; a < nt; a++)
         for (size_t b = 0; b < nt; b++)
-            for (size_t l = 1; l <= Le; l++)
-                for (int bias = 0; bias < 2; bias++, k++) {
-                    const layout_tensor *T = &m->layout.t[k];
-                    cr_assert_eq(T->tag.role, bias ? LAYOUT_EMBED_B : LAYOUT_EMBED_W, "%s",
-                                 T->name);
-                    cr_assert_eq(T->tag.centre, a, "%s", T->name);
-                    cr_assert_eq(T->tag.neighbour, b, "%s", T->name);
-                    cr_assert_eq(T->tag.layer, l, "%s", T->name);
-                    snprintf(want, sizeof want, "embed[%zu,%zu].l%zu.%c", a, b, l,
-                             bias ? 'b' : 'W');
-                    cr_assert_str_eq(T->name, want);
-                    cr_assert_eq(layout_lookup(&m->layout, T->tag.role, a, b, l), k);
+            for (size_t l = 1; l <= Le; l++) {
+                size_t nin = l > 1 ? m->cfg.neuron[l - 2] : 1, nout = m->cfg.neuron[l - 1];
+                int parts = 2 + m->embed.dt[l - 1];
+                for (int part = 0; part < parts; part++, k++) {
+                    static const layout_role roles[] = {LAYOUT_EMBED_W, LAYOUT_EMBED_B,
+                                                        LAYOUT_EMBED_IDT};
+                    snprintf(want, sizeof want, "embed[%zu,%zu].l%zu.%s", a, b, l, part_name[part]);
+                    check_tensor(m, k, roles[part], a, b, l, part ? 1 : nin, nout, want);
+                    N += (part ? 1 : nin) * nout;
                 }
-    for (size_t a = 0; a < nt; a++)
-        for (size_t l = 1; l <= Lf; l++)
-            for (int bias = 0; bias < 2; bias++, k++) {
-                const layout_tensor *T = &m->layout.t[k];
-                int out = l == Lf;
-                layout_role r = out ? (bias ? LAYOUT_OUT_B : LAYOUT_OUT_W)
-                                    : (bias ? LAYOUT_FIT_B : LAYOUT_FIT_W);
-                cr_assert_eq(T->tag.role, r, "%s", T->name);
-                cr_assert_eq(T->tag.centre, a, "%s", T->name);
-                cr_assert_eq(T->tag.neighbour, LAYOUT_NO_TYPE, "%s", T->name);
-                cr_assert_eq(T->tag.layer, l, "%s", T->name);
-                cr_assert_eq(layout_role_is_bias(r), bias, "%s", T->name);
-                if (out)
-                    snprintf(want, sizeof want, "fit[%zu].out.%c", a, bias ? 'b' : 'W');
-                else
-                    snprintf(want, sizeof want, "fit[%zu].l%zu.%c", a, l, bias ? 'b' : 'W');
-                cr_assert_str_eq(T->name, want);
-                cr_assert_eq(layout_lookup(&m->layout, r, a, LAYOUT_NO_TYPE, l), k);
             }
+    for (size_t a = 0; a < nt; a++)
+        for (size_t l = 1; l <= Lf; l++) {
+            int out = l == Lf;
+            size_t nin = l > 1 ? m->cfg.fitting_neuron[l - 2] : m->m1 * m->m2;
+            size_t nout = out ? 1 : m->cfg.fitting_neuron[l - 1];
+            int parts = 2 + m->fit.dt[l - 1];
+            cr_assert(!out || parts == 2, "the output layer has no idt");
+            for (int part = 0; part < parts; part++, k++) {
+                layout_role r = part == 2 ? LAYOUT_FIT_IDT
+                                : out     ? (part ? LAYOUT_OUT_B : LAYOUT_OUT_W)
+                                          : (part ? LAYOUT_FIT_B : LAYOUT_FIT_W);
+                if (out)
+                    snprintf(want, sizeof want, "fit[%zu].out.%s", a, part_name[part]);
+                else
+                    snprintf(want, sizeof want, "fit[%zu].l%zu.%s", a, l, part_name[part]);
+                check_tensor(m, k, r, a, LAYOUT_NO_TYPE, l, part ? 1 : nin, nout, want);
+                N += (part ? 1 : nin) * nout;
+            }
+        }
     cr_assert_eq(k, m->layout.n_tensors);
+    cr_assert_eq(N, m->layout.n_params);
     cr_assert_eq(layout_lookup(&m->layout, LAYOUT_OUT_B, nt, LAYOUT_NO_TYPE, 0),
                  m->layout.n_tensors, "no net for a type the model does not have");
 }
@@ -427,6 +548,227 @@ Test(model_layout, roles_follow_spec_order) {
     cr_assert_float_eq(m.w[m.layout.t[t1].offset], E * (double)n1 / den,
                        BIAS_FIT_REL_TOL * fabs(E));
     model_free(&m);
+    dataset_free(&ds);
+}
+
+/* The paper's sizes with one type: N = 26,551 (SPEC §2). */
+#define SPEC_N_DEFAULT_ONE_TYPE 26551
+/* Initial idt entries are 0.1 + 0.001 N(0, 1): six standard deviations cover every draw. */
+#define IDT_INIT_MEAN 0.1
+#define IDT_INIT_BAND 0.006
+
+/* resnet_dt false (the default): no idt tensor anywhere, N as SPEC §2 counts it, so the vector,
+ * the seeded draws and every number are those of the model without the extension. */
+Test(model_layout, resnet_dt_false_adds_no_tensor) {
+    dataset_t ds;
+    mu_load("datasets/Cu/0_300_MOVEMENT", "", &ds);
+    model_t m;
+    mu_model(&ds, NULL, 3, 2, &m);
+    cr_assert_eq(m.cfg.resnet_dt, 0);
+    cr_assert_eq(m.cfg.fitting_resnet_dt, 0);
+    cr_assert_eq(m.layout.n_params, SPEC_N_DEFAULT_ONE_TYPE);
+    for (size_t t = 0; t < m.layout.n_tensors; t++)
+        cr_assert(!layout_role_is_timestep(m.layout.t[t].tag.role), "%s", m.layout.t[t].name);
+    for (size_t l = 0; l < MLP_MAX_LAYERS; l++)
+        cr_assert(!m.embed.dt[l] && !m.fit.dt[l]);
+    check_roles(&m);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+/* resnet_dt on a model with no residual connection (resnet false) adds nothing: the same N, the
+ * same seeded weights bit for bit, the same energy. */
+Test(model_layout, resnet_dt_without_residuals_is_a_no_op) {
+    dataset_t ds;
+    synthetic(&ds, 9, 41);
+    model_config c = doubling_config();
+    c.rcut = 4.5;
+    c.rcut_smth = 1.0;
+    c.resnet = 0;
+    model_t plain, dt;
+    mu_model(&ds, &c, 41, 1, &plain);
+    c.resnet_dt = c.fitting_resnet_dt = 1;
+    mu_model(&ds, &c, 41, 1, &dt);
+    cr_assert_eq(dt.layout.n_params, plain.layout.n_params);
+    cr_assert_eq(memcmp(dt.w, plain.w, plain.layout.n_params * sizeof *plain.w), 0);
+    model_ws *w1, *w2;
+    cr_assert_eq(model_ws_create(&plain, 9, &w1), RK_OK);
+    cr_assert_eq(model_ws_create(&dt, 9, &w2), RK_OK);
+    cr_assert_eq(model_set_frame(&plain, w1, &ds.sys[0], 0), RK_OK);
+    cr_assert_eq(model_set_frame(&dt, w2, &ds.sys[0], 0), RK_OK);
+    double e1 = model_forward(&plain, w1), e2 = model_forward(&dt, w2);
+    cr_assert_eq(memcmp(&e1, &e2, sizeof e1), 0, "%.17g vs %.17g", e1, e2);
+    model_ws_free(w1);
+    model_ws_free(w2);
+    model_free(&plain);
+    model_free(&dt);
+    dataset_free(&ds);
+}
+
+/* With resnet_dt on both nets: idt follows b on exactly the layers with a residual connection
+ * (embedding [4, 8, 8, 16]: layers 2, 3, 4; fitting [16, 32, 32]: layer 3 only, the doubling
+ * layer 2 has no skip in a fitting net, the output layer never has one), and the seeded stream is
+ * drawn tensor by tensor in vector order: W ~ N(0, 1/(n_in + n_out)), hidden b ~ N(0, 1),
+ * idt ~ 0.1 + 0.001 N(0, 1), output b from the fit (no draw). Replayed here draw by draw. */
+Test(model_layout, resnet_dt_roles_order_and_draws) {
+    dataset_t ds;
+    synthetic(&ds, 9, 13);
+    model_config c = doubling_config();
+    c.rcut = 4.5;
+    c.rcut_smth = 1.0;
+    c.resnet_dt = c.fitting_resnet_dt = 1;
+    model_t m;
+    mu_model(&ds, &c, 1, 1, &m);
+    static const int embed_dt[] = {0, 1, 1, 1}, fit_dt[] = {0, 0, 1, 0};
+    for (size_t l = 0; l < 4; l++) {
+        cr_assert_eq(m.embed.dt[l], embed_dt[l], "embedding layer %zu", l + 1);
+        cr_assert_eq(m.fit.dt[l], fit_dt[l], "fitting layer %zu", l + 1);
+    }
+    check_roles(&m);
+    size_t n_idt = 0;
+    rng_t r;
+    rng_stream(&r, "test", 1, RNG_INIT); /* mu_model's stream */
+    for (size_t t = 0; t < m.layout.n_tensors; t++) {
+        const layout_tensor *T = &m.layout.t[t];
+        const double *w = m.w + T->offset;
+        for (size_t i = 0; i < T->size; i++) {
+            double want;
+            switch (T->tag.role) {
+            case LAYOUT_EMBED_IDT:
+            case LAYOUT_FIT_IDT:
+                want = 0.1 + 0.001 * rng_normal(&r);
+                cr_assert_leq(fabs(w[i] - IDT_INIT_MEAN), IDT_INIT_BAND, "%s", T->name);
+                n_idt++;
+                break;
+            case LAYOUT_EMBED_B:
+            case LAYOUT_FIT_B:
+                want = rng_normal(&r);
+                break;
+            case LAYOUT_OUT_B:
+                want = w[i];
+                break;
+            default:
+                want = sqrt(1.0 / (double)(T->rows + T->cols)) * rng_normal(&r);
+            }
+            cr_assert_eq(w[i], want, "%s[%zu]: %.17g vs replayed %.17g", T->name, i, w[i], want);
+        }
+    }
+    /* 4 embedding nets x (8 + 8 + 16) + 2 fitting nets x 32 */
+    cr_assert_eq(n_idt, 4 * 32 + 2 * 32);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
+/* ---------------------------------------------------------------- resnet_dt ------------- */
+
+/* idt = 1 is the plain residual layer: a resnet_dt model with every idt set to 1 and the W and b
+ * of a model without (copied by tensor name) gives the same E, F, dE/dw and J_c on W and b, bit
+ * for bit (x 1.0 is exact), and dE/d idt = colsum(g_h . t), which is not zero. */
+Test(model_resnet_dt, idt_one_is_the_plain_residual_bit_for_bit, .timeout = 300) {
+    dataset_t ds;
+    mu_load("datasets/H2O/data_0", "", &ds);
+    static const size_t ne[] = {4, 8, 16};
+    model_config c = dt_config(ne, 3);
+    model_t dt, plain;
+    mu_model(&ds, &c, 51, 4, &dt);
+    c.resnet_dt = c.fitting_resnet_dt = 0;
+    mu_model(&ds, &c, 52, 4, &plain);
+    size_t *map = calloc(plain.layout.n_tensors, sizeof *map); /* plain tensor -> dt tensor */
+    for (size_t t = 0, u = 0; t < dt.layout.n_tensors; t++) {
+        const layout_tensor *T = &dt.layout.t[t];
+        if (layout_role_is_timestep(T->tag.role)) {
+            for (size_t i = 0; i < T->size; i++)
+                dt.w[T->offset + i] = 1.0;
+            continue;
+        }
+        cr_assert_str_eq(T->name, plain.layout.t[u].name);
+        memcpy(dt.w + T->offset, plain.w + plain.layout.t[u].offset, T->size * sizeof *dt.w);
+        map[u++] = t;
+    }
+    size_t na = ds.sys[0].natoms, Np = plain.layout.n_params, Nd = dt.layout.n_params;
+    model_ws *wp, *wd;
+    cr_assert_eq(model_ws_create(&plain, na, &wp), RK_OK);
+    cr_assert_eq(model_ws_create(&dt, na, &wd), RK_OK);
+    double *Fp = malloc(3 * na * sizeof *Fp), *Fd = malloc(3 * na * sizeof *Fd);
+    double *gp = malloc(Np * sizeof *gp), *gd = malloc(Nd * sizeof *gd);
+    double *jp = malloc(Np * sizeof *jp), *jd = malloc(Nd * sizeof *jd);
+    double *cv = malloc(3 * na * sizeof *cv);
+    rng_t r;
+    rng_seed(&r, 53);
+    for (size_t i = 0; i < 3 * na; i++)
+        cv[i] = rng_normal(&r);
+    cr_assert_eq(model_set_frame(&plain, wp, &ds.sys[0], 6), RK_OK);
+    cr_assert_eq(model_set_frame(&dt, wd, &ds.sys[0], 6), RK_OK);
+    double ep = model_forward(&plain, wp), ed = model_forward(&dt, wd);
+    cr_assert_eq(memcmp(&ep, &ed, sizeof ep), 0, "E %.17g vs %.17g", ep, ed);
+    model_backward(&plain, wp, gp, Fp);
+    model_backward(&dt, wd, gd, Fd);
+    model_force_jacobian(&plain, wp, cv, jp);
+    model_force_jacobian(&dt, wd, cv, jd);
+    cr_assert_eq(memcmp(Fp, Fd, 3 * na * sizeof *Fp), 0, "F");
+    for (size_t u = 0; u < plain.layout.n_tensors; u++) {
+        const layout_tensor *P = &plain.layout.t[u], *D = &dt.layout.t[map[u]];
+        cr_assert_eq(memcmp(gp + P->offset, gd + D->offset, P->size * sizeof *gp), 0, "dE/d %s",
+                     P->name);
+        cr_assert_eq(memcmp(jp + P->offset, jd + D->offset, P->size * sizeof *jp), 0, "J_c %s",
+                     P->name);
+    }
+    double gidt = 0;
+    for (size_t t = 0; t < dt.layout.n_tensors; t++)
+        if (layout_role_is_timestep(dt.layout.t[t].tag.role))
+            for (size_t i = 0; i < dt.layout.t[t].size; i++)
+                gidt += fabs(gd[dt.layout.t[t].offset + i]);
+    cr_assert_gt(gidt, 0.0, "dE/d idt is not zero");
+    free(map);
+    free(Fp);
+    free(Fd);
+    free(gp);
+    free(gd);
+    free(jp);
+    free(jd);
+    free(cv);
+    model_ws_free(wp);
+    model_ws_free(wd);
+    model_free(&dt);
+    model_free(&plain);
+    dataset_free(&ds);
+}
+
+/* The model file keeps both keys: saved and loaded back, the same config, N, weights and E. */
+Test(model_resnet_dt, model_file_round_trip) {
+    dataset_t ds;
+    synthetic(&ds, 9, 61);
+    model_config c = small_config();
+    c.fitting_resnet_dt = 1; /* descriptor false, fitting true: the water example's choice */
+    model_t m, back;
+    mu_model(&ds, &c, 61, 1, &m);
+    const char *path = tu_tmp("resnet-dt-model.h5");
+    cr_assert_eq(model_save(&m, path), RK_OK, "%s", err_msg());
+    cr_assert_eq(model_load(&back, path), RK_OK, "%s", err_msg());
+    cr_assert_eq(back.cfg.resnet_dt, 0);
+    cr_assert_eq(back.cfg.fitting_resnet_dt, 1);
+    cr_assert_eq(back.layout.n_params, m.layout.n_params);
+    cr_assert_eq(memcmp(back.w, m.w, m.layout.n_params * sizeof *m.w), 0);
+    /* the file's /config names both keys */
+    char *json = model_config_to_json(&back.cfg);
+    jsonw *j = NULL;
+    int rd = -1, frd = -1;
+    cr_assert_eq(jsonw_parse_text(json, "config", &j), RK_OK);
+    cr_assert_eq(jsonw_get_bool(j, "config", "resnet_dt", 1, &rd), RK_OK, "%s", json);
+    cr_assert_eq(jsonw_get_bool(j, "config", "fitting_resnet_dt", 1, &frd), RK_OK, "%s", json);
+    cr_assert(rd == 0 && frd == 1, "%s", json);
+    jsonw_free(j);
+    free(json);
+    model_ws *w1, *w2;
+    cr_assert_eq(model_ws_create(&m, 9, &w1), RK_OK);
+    cr_assert_eq(model_ws_create(&back, 9, &w2), RK_OK);
+    cr_assert_eq(model_set_frame(&m, w1, &ds.sys[0], 0), RK_OK);
+    cr_assert_eq(model_set_frame(&back, w2, &ds.sys[0], 0), RK_OK);
+    cr_assert_eq(model_forward(&m, w1), model_forward(&back, w2));
+    model_ws_free(w1);
+    model_ws_free(w2);
+    model_free(&m);
+    model_free(&back);
     dataset_free(&ds);
 }
 

@@ -1,7 +1,9 @@
 /* The model against an independent, naive transcription of SPEC §2 (per-pair loops, brute-force
  * images, parameters located by walking the SPEC order, no BLAS): energies, statistics and the
- * energy bias must agree. Finite-difference tests check the derivatives are consistent with the
- * model; this checks the model is the SPEC's model (net (a,b) assignment, parameter order,
+ * energy bias must agree. The transcription includes DeePMD-kit's residual timestep (resnet_dt,
+ * an extension outside SPEC §2): y = x_res + idt * tanh(x W + b) on a residual layer, with idt
+ * read right after that layer's b. Finite-difference tests check the derivatives are consistent
+ * with the model; this checks the model is the SPEC's model (net (a,b) assignment, parameter order,
  * normalisation, descriptor flattening). */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -9,6 +11,7 @@
 
 #include "model.h"
 #include "modelutil.h"
+#include "rng.h"
 #include "testutil.h"
 
 /* Both sides sum O(1e4) terms in different orders: rounding stays below this (relative). */
@@ -31,16 +34,17 @@ static const double *take(walker *k, size_t n) {
 /* What a layer adds to act(x W + b) (SPEC §2). */
 enum { ADD_NOTHING, ADD_X, ADD_X_X };
 
-/* y = act(x W + b), plus x (ADD_X, nout = nin) or x concatenated with itself (ADD_X_X,
- * nout = 2 nin: y[o] += x[o] for o < nin, y[o] += x[o - nin] above); x of width nin */
-static void layer(const double *x, size_t nin, const double *W, const double *b, size_t nout,
-                  int linear, int add, double *y) {
+/* y = idt * act(x W + b) (idt NULL: 1), plus x (ADD_X, nout = nin) or x concatenated with itself
+ * (ADD_X_X, nout = 2 nin: y[o] += x[o] for o < nin, y[o] += x[o - nin] above); x of width nin */
+static void layer(const double *x, size_t nin, const double *W, const double *b, const double *idt,
+                  size_t nout, int linear, int add, double *y) {
     cr_assert_leq(nout, REF_MAX_WIDTH);
     for (size_t o = 0; o < nout; o++) {
         double z = b[o];
         for (size_t i = 0; i < nin; i++)
             z += x[i] * W[i * nout + o];
         y[o] = linear ? z : tanh(z);
+        if (idt) y[o] *= idt[o];
         if (add == ADD_X) {
             cr_assert_eq(nout, nin);
             y[o] += x[o];
@@ -79,26 +83,44 @@ static double ref_energy(const model_t *m, const ds_system *sys, size_t f) {
     size_t nc = 0;
     for (size_t t = 0; t < nt; t++)
         nc += c->sel[t];
-    /* parameter offsets in SPEC order */
+    /* what each layer adds (SPEC §2): embedding + h when widths match, + (h, h) when they
+     * double; fitting + z only when widths match (no doubling rule); never on layer 1 */
+    int eadd[MODEL_MAX_HIDDEN] = {ADD_NOTHING}, fadd[MODEL_MAX_HIDDEN] = {ADD_NOTHING};
+    size_t Lf = c->n_fitting;
+    for (size_t l = 1; l < L; l++) {
+        size_t wi = c->neuron[l - 1], wo = c->neuron[l];
+        eadd[l] = !c->resnet     ? ADD_NOTHING
+                  : wo == wi     ? ADD_X
+                  : wo == 2 * wi ? ADD_X_X
+                                 : ADD_NOTHING;
+    }
+    for (size_t l = 1; l < Lf; l++)
+        fadd[l] =
+            c->resnet && c->fitting_neuron[l] == c->fitting_neuron[l - 1] ? ADD_X : ADD_NOTHING;
+    /* parameter offsets in SPEC order; a residual layer of a resnet_dt net has idt after b */
     walker k = {m->w, 0};
     const double *eW[MODEL_MAX_TYPES][MODEL_MAX_TYPES][MODEL_MAX_HIDDEN],
-        *eB[MODEL_MAX_TYPES][MODEL_MAX_TYPES][MODEL_MAX_HIDDEN];
+        *eB[MODEL_MAX_TYPES][MODEL_MAX_TYPES][MODEL_MAX_HIDDEN],
+        *eI[MODEL_MAX_TYPES][MODEL_MAX_TYPES][MODEL_MAX_HIDDEN];
     for (size_t a = 0; a < nt; a++)
         for (size_t b = 0; b < nt; b++)
             for (size_t l = 0; l < L; l++) {
                 size_t nin = l ? c->neuron[l - 1] : 1;
                 eW[a][b][l] = take(&k, nin * c->neuron[l]);
                 eB[a][b][l] = take(&k, c->neuron[l]);
+                eI[a][b][l] =
+                    c->resnet_dt && eadd[l] != ADD_NOTHING ? take(&k, c->neuron[l]) : NULL;
             }
-    size_t Lf = c->n_fitting;
     const double *fW[MODEL_MAX_TYPES][MODEL_MAX_HIDDEN + 1],
-        *fB[MODEL_MAX_TYPES][MODEL_MAX_HIDDEN + 1];
+        *fB[MODEL_MAX_TYPES][MODEL_MAX_HIDDEN + 1], *fI[MODEL_MAX_TYPES][MODEL_MAX_HIDDEN + 1];
     for (size_t a = 0; a < nt; a++)
         for (size_t l = 0; l <= Lf; l++) {
             size_t nin = l ? c->fitting_neuron[l - 1] : M1 * M2,
                    nout = l < Lf ? c->fitting_neuron[l] : 1;
             fW[a][l] = take(&k, nin * nout);
             fB[a][l] = take(&k, nout);
+            fI[a][l] =
+                l < Lf && c->fitting_resnet_dt && fadd[l] != ADD_NOTHING ? take(&k, nout) : NULL;
         }
     cr_assert_eq(k.p, m->layout.n_params, "SPEC parameter count");
     const double *X = sys->coord + f * na * 3, *B = sys->box + f * 9;
@@ -128,15 +150,11 @@ static double ref_energy(const model_t *m, const ds_system *sys, size_t f) {
                             Rh[q] = (Rt[q] - m->avg[a][q]) / m->std[a][q];
                         size_t b = (size_t)sys->type[j];
                         double x = Rh[0];
-                        layer(&x, 1, eW[a][b][0], eB[a][b][0], c->neuron[0], 0, 0, h);
+                        layer(&x, 1, eW[a][b][0], eB[a][b][0], eI[a][b][0], c->neuron[0], 0,
+                              ADD_NOTHING, h);
                         for (size_t l = 1; l < L; l++) {
-                            /* embedding: + h when widths match, + (h, h) when they double */
-                            size_t wi = c->neuron[l - 1], wo = c->neuron[l];
-                            int add = !c->resnet     ? ADD_NOTHING
-                                      : wo == wi     ? ADD_X
-                                      : wo == 2 * wi ? ADD_X_X
-                                                     : ADD_NOTHING;
-                            layer(h, wi, eW[a][b][l], eB[a][b][l], wo, 0, add, h2);
+                            layer(h, c->neuron[l - 1], eW[a][b][l], eB[a][b][l], eI[a][b][l],
+                                  c->neuron[l], 0, eadd[l], h2);
                             memcpy(h, h2, c->neuron[l] * sizeof *h);
                         }
                         for (int q = 0; q < 4; q++)
@@ -150,17 +168,14 @@ static double ref_energy(const model_t *m, const ds_system *sys, size_t f) {
                     v += T[kk * M1 + p] * T[kk * M1 + q];
                 D[p * M2 + q] = v;
             }
-        layer(D, M1 * M2, fW[a][0], fB[a][0], c->fitting_neuron[0], 0, 0, z);
+        layer(D, M1 * M2, fW[a][0], fB[a][0], fI[a][0], c->fitting_neuron[0], 0, ADD_NOTHING, z);
         for (size_t l = 1; l < Lf; l++) {
-            /* fitting: + z only when widths match (no doubling rule) */
-            int add =
-                c->resnet && c->fitting_neuron[l] == c->fitting_neuron[l - 1] ? ADD_X : ADD_NOTHING;
-            layer(z, c->fitting_neuron[l - 1], fW[a][l], fB[a][l], c->fitting_neuron[l], 0, add,
-                  z2);
+            layer(z, c->fitting_neuron[l - 1], fW[a][l], fB[a][l], fI[a][l], c->fitting_neuron[l],
+                  0, fadd[l], z2);
             memcpy(z, z2, c->fitting_neuron[l] * sizeof *z);
         }
         double Ei;
-        layer(z, c->fitting_neuron[Lf - 1], fW[a][Lf], fB[a][Lf], 1, 1, 0, &Ei);
+        layer(z, c->fitting_neuron[Lf - 1], fW[a][Lf], fB[a][Lf], NULL, 1, 1, ADD_NOTHING, &Ei);
         E += Ei;
     }
     free(T);
@@ -172,6 +187,14 @@ static void compare(const char *src, size_t frame, const model_config *cfg) {
     mu_load(src, "", &ds);
     model_t m;
     mu_model(&ds, cfg, 21, 6, &m);
+    /* idt entries spread over [0.5, 1.5) (their initial 0.1 +- 0.001 is nearly one value), so a
+     * misplaced or mis-indexed idt shows */
+    rng_t ri;
+    rng_seed(&ri, 22);
+    for (size_t t = 0; t < m.layout.n_tensors; t++)
+        if (layout_role_is_timestep(m.layout.t[t].tag.role))
+            for (size_t i = 0; i < m.layout.t[t].size; i++)
+                m.w[m.layout.t[t].offset + i] = 0.5 + rng_uniform(&ri);
     model_ws *ws;
     cr_assert_eq(model_ws_create(&m, mu_max_atoms(&ds), &ws), RK_OK);
     cr_assert_eq(model_set_frame(&m, ws, &ds.sys[0], frame), RK_OK, "%s", err_msg());
@@ -290,6 +313,58 @@ Test(model_reference, h2o_doubling_without_resnet, .timeout = 300) {
     c.fitting_neuron[0] = 12;
     c.fitting_neuron[1] = 12;
     c.resnet = 0;
+    compare("datasets/H2O/data_0", 5, &c);
+}
+
+/* resnet_dt on both nets, embedding [4, 8, 8, 16] (doubles, keeps, doubles: idt on layers 2-4),
+ * fitting [16, 32, 32] (idt on layer 3 only). */
+Test(model_reference, cu_resnet_dt_both_nets, .timeout = 300) {
+    model_config c = model_default_config();
+    c.n_neuron = 4;
+    c.neuron[0] = 4;
+    c.neuron[1] = 8;
+    c.neuron[2] = 8;
+    c.neuron[3] = 16;
+    c.axis_neuron = 4;
+    c.n_fitting = 3;
+    c.fitting_neuron[0] = 16;
+    c.fitting_neuron[1] = 32;
+    c.fitting_neuron[2] = 32;
+    c.resnet_dt = 1;
+    c.fitting_resnet_dt = 1;
+    compare("datasets/Cu/0_300_MOVEMENT", 11, &c);
+}
+
+/* Two types, embedding [4, 8, 16] with resnet_dt, fitting [12, 24, 24] without: the water
+ * example's pattern the other way round (descriptor true, fitting false). */
+Test(model_reference, h2o_resnet_dt_embedding_only, .timeout = 300) {
+    model_config c = model_default_config();
+    c.n_neuron = 3;
+    c.neuron[0] = 4;
+    c.neuron[1] = 8;
+    c.neuron[2] = 16;
+    c.axis_neuron = 4;
+    c.n_fitting = 3;
+    c.fitting_neuron[0] = 12;
+    c.fitting_neuron[1] = 24;
+    c.fitting_neuron[2] = 24;
+    c.resnet_dt = 1;
+    compare("datasets/H2O/data_0", 5, &c);
+}
+
+/* Two types, the water example's choice: fitting [8, 8, 8] with resnet_dt, embedding without. */
+Test(model_reference, h2o_resnet_dt_fitting_only, .timeout = 300) {
+    model_config c = model_default_config();
+    c.n_neuron = 3;
+    c.neuron[0] = 4;
+    c.neuron[1] = 8;
+    c.neuron[2] = 16;
+    c.axis_neuron = 4;
+    c.n_fitting = 3;
+    c.fitting_neuron[0] = 8;
+    c.fitting_neuron[1] = 8;
+    c.fitting_neuron[2] = 8;
+    c.fitting_resnet_dt = 1;
     compare("datasets/H2O/data_0", 5, &c);
 }
 

@@ -77,3 +77,7 @@ size_t layout_lookup(const layout_t *L, layout_role role, size_t centre, size_t 
 int layout_role_is_bias(layout_role role) {
     return role == LAYOUT_EMBED_B || role == LAYOUT_FIT_B || role == LAYOUT_OUT_B;
 }
+
+int layout_role_is_timestep(layout_role role) {
+    return role == LAYOUT_EMBED_IDT || role == LAYOUT_FIT_IDT;
+}

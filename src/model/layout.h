@@ -1,8 +1,9 @@
 /* layout: named segments of the flat parameter vector.
  *
  * The model owns the layout; optimizers see only the layout, the weight vector and the signals
- * (error + Jacobian, or gradient). Every W and every b is one tensor, listed in parameter-vector
- * order (SPEC §2): tensor k covers w[offset_k, offset_k + size_k), contiguous, no gaps.
+ * (error + Jacobian, or gradient). Every W, every b and every residual timestep idt is one tensor,
+ * listed in parameter-vector order (SPEC §2): tensor k covers w[offset_k, offset_k + size_k),
+ * contiguous, no gaps.
  */
 #ifndef RLEKF_LAYOUT_H
 #define RLEKF_LAYOUT_H
@@ -22,8 +23,10 @@ typedef enum {
     LAYOUT_ROLE_NONE = 0, /* added without a role (layout_add) */
     LAYOUT_EMBED_W,       /* embedding net (centre, neighbour): a layer's W */
     LAYOUT_EMBED_B,       /*                                    a layer's b */
+    LAYOUT_EMBED_IDT,     /*        a residual layer's timestep idt (resnet_dt; after its b) */
     LAYOUT_FIT_W,         /* fitting net (centre): a hidden layer's W */
     LAYOUT_FIT_B,         /*                       a hidden layer's b */
+    LAYOUT_FIT_IDT,       /*        a residual hidden layer's timestep idt (fitting resnet_dt) */
     LAYOUT_OUT_W,         /* fitting net (centre): the linear output layer's W */
     LAYOUT_OUT_B          /*                       its bias, the per-type energy offset */
 } layout_role;
@@ -40,7 +43,7 @@ typedef struct {
     char name[LAYOUT_NAME_MAX]; /* e.g. "embed[0,1].l2.W", "fit[0].out.b" */
     size_t offset;
     size_t size;
-    size_t rows, cols; /* W: [n_in][n_out]; b: rows = 1 */
+    size_t rows, cols; /* W: [n_in][n_out]; b, idt: rows = 1 */
     layout_tag tag;
 } layout_tensor;
 
@@ -65,5 +68,7 @@ size_t layout_lookup(const layout_t *L, layout_role role, size_t centre, size_t 
                      size_t layer);
 /* 1 for the bias roles (LAYOUT_EMBED_B, LAYOUT_FIT_B, LAYOUT_OUT_B). */
 int layout_role_is_bias(layout_role role);
+/* 1 for the residual-timestep roles (LAYOUT_EMBED_IDT, LAYOUT_FIT_IDT). */
+int layout_role_is_timestep(layout_role role);
 
 #endif

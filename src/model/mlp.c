@@ -53,6 +53,11 @@ static void skip_adjoint(mlp_skip sk, size_t rows, size_t nin, size_t nout, cons
     }
 }
 
+/* The residual timestep idt_l of a dt layer: n_out entries right after b_l. */
+static const double *idt_of(const mlp_shape *s, const double *w, size_t l) {
+    return w + s->w_off[l] + s->width[l] * s->width[l + 1] + s->width[l + 1];
+}
+
 /* acc[c] += sum_r g[r][c] */
 static void colsum_add(size_t rows, size_t n, const double *g, double *acc) {
     for (size_t r = 0; r < rows; r++) {
@@ -84,6 +89,8 @@ mlp_buf mlp_buf_rows(const mlp_buf *b, const mlp_shape *s, size_t row0) {
         o.zd[l] = b->zd[l] + off;
         o.hd[l] = b->hd[l] + off;
         o.gzd[l] = b->gzd[l] + off;
+        o.gh[l] = b->gh[l] ? b->gh[l] + off : NULL;
+        o.ghd[l] = b->ghd[l] ? b->ghd[l] + off : NULL;
     }
     return o;
 }
@@ -106,8 +113,16 @@ static void forward_rows(const mlp_shape *s, const double *w, size_t rows, const
                 for (size_t c = 0; c < nout; c++)
                     tr[c] = tanh(tr[c] + bias[c]);
         }
-        /* h = t + S in */
-        if (b->h[l] != t) memcpy(b->h[l], t, rows * nout * sizeof *t);
+        /* h = t + S in, or idt ⊙ t + S in */
+        if (s->dt[l]) {
+            RK_ASSERT(b->h[l] != t && !s->linear[l]);
+            const double *idt = idt_of(s, w, l);
+            for (size_t r = 0; r < rows; r++)
+                for (size_t c = 0; c < nout; c++)
+                    b->h[l][r * nout + c] = idt[c] * t[r * nout + c];
+        } else if (b->h[l] != t) {
+            memcpy(b->h[l], t, rows * nout * sizeof *t);
+        }
         if (s->skip[l] != MLP_SKIP_NONE) {
             RK_ASSERT(b->h[l] != t);
             skip_forward(s->skip[l], rows, nin, nout, in, b->h[l]);
@@ -136,8 +151,16 @@ static void backward_rows(const mlp_shape *s, const double *w, size_t rows, cons
         const double *W = w + s->w_off[l];
         const double *t = b->t[l];
         double *gz = b->gz[l];
-        /* g_z = g_h (1 - t^2) */
-        if (s->linear[l]) {
+        /* g_z = g_h (1 - t^2), or (idt ⊙ g_h)(1 - t^2); g_h kept for d idt */
+        if (s->dt[l]) {
+            const double *idt = idt_of(s, w, l);
+            memcpy(b->gh[l], gh, rows * nout * sizeof *gh);
+            for (size_t r = 0; r < rows; r++)
+                for (size_t c = 0; c < nout; c++) {
+                    size_t k = r * nout + c;
+                    gz[k] = gh[k] * idt[c] * (1.0 - t[k] * t[k]);
+                }
+        } else if (s->linear[l]) {
             memcpy(gz, gh, rows * nout * sizeof *gz);
         } else {
             for (size_t k = 0; k < rows * nout; k++)
@@ -169,14 +192,21 @@ void mlp_backward(const mlp_shape *s, const double *w, size_t rows, const double
         size_t nin = s->width[l], nout = s->width[l + 1];
         const double *in = l ? b->h[l - 1] : X;
         /* dW (nin,nout) += in^T (nin,rows) g_z (rows,nout) */
-        blas_gemm(1, 0, nin, nout, rows, 1.0, in, nin, b->gz[l], nout, 1.0, gw + s->w_off[l],
-                  nout);
+        blas_gemm(1, 0, nin, nout, rows, 1.0, in, nin, b->gz[l], nout, 1.0, gw + s->w_off[l], nout);
         colsum_add(rows, nout, b->gz[l], gw + s->w_off[l] + nin * nout);
+        if (s->dt[l]) {
+            /* d idt (nout) += colsum (g_h ⊙ t) */
+            double *gi = gw + s->w_off[l] + nin * nout + nout;
+            const double *gh = b->gh[l], *t = b->t[l];
+            for (size_t r = 0; r < rows; r++)
+                for (size_t c = 0; c < nout; c++)
+                    gi[c] += gh[r * nout + c] * t[r * nout + c];
+        }
     }
 }
 
-static void tangent_forward_rows(const mlp_shape *s, const double *w, size_t rows,
-                                 const double *Xd, mlp_buf *b) {
+static void tangent_forward_rows(const mlp_shape *s, const double *w, size_t rows, const double *Xd,
+                                 mlp_buf *b) {
     for (size_t l = 0; l < s->n_layers; l++) {
         size_t nin = s->width[l], nout = s->width[l + 1];
         const double *ind = l ? b->hd[l - 1] : Xd;
@@ -185,9 +215,18 @@ static void tangent_forward_rows(const mlp_shape *s, const double *w, size_t row
         double *zd = b->zd[l], *hd = b->hd[l];
         /* z' (rows,nout) = h'_{l-1} (rows,nin) W (nin,nout) */
         blas_gemm(0, 0, rows, nout, nin, 1.0, ind, nin, W, nout, 0.0, zd, nout);
-        /* h' = (1 - t^2) z' + S h'_{l-1} */
-        for (size_t k = 0; k < rows * nout; k++)
-            hd[k] = s->linear[l] ? zd[k] : (1.0 - t[k] * t[k]) * zd[k];
+        /* h' = (1 - t^2) z' + S h'_{l-1}, or idt ⊙ (1 - t^2) z' + S h'_{l-1} */
+        if (s->dt[l]) {
+            const double *idt = idt_of(s, w, l);
+            for (size_t r = 0; r < rows; r++)
+                for (size_t c = 0; c < nout; c++) {
+                    size_t k = r * nout + c;
+                    hd[k] = idt[c] * ((1.0 - t[k] * t[k]) * zd[k]);
+                }
+        } else {
+            for (size_t k = 0; k < rows * nout; k++)
+                hd[k] = s->linear[l] ? zd[k] : (1.0 - t[k] * t[k]) * zd[k];
+        }
         skip_forward(s->skip[l], rows, nin, nout, ind, hd);
     }
 }
@@ -206,8 +245,7 @@ void mlp_tangent_forward(const mlp_shape *s, const double *w, size_t rows, const
 /* The row-wise part of the tangent backward pass: g_z' of every layer (kept in b->gzd) and
  * g'_in. */
 static void tangent_backward_rows(const mlp_shape *s, const double *w, size_t rows,
-                                  const double *gdout, mlp_buf *b, double *gind,
-                                  double *scratch) {
+                                  const double *gdout, mlp_buf *b, double *gind, double *scratch) {
     size_t mw = mlp_max_width(s);
     double *pp[2] = {scratch, scratch + rows * mw};
     const double *ghd = gdout; /* NULL means zero */
@@ -216,10 +254,23 @@ static void tangent_backward_rows(const mlp_shape *s, const double *w, size_t ro
         const double *W = w + s->w_off[l];
         const double *t = b->t[l], *gz = b->gz[l], *zd = b->zd[l];
         double *gzd = b->gzd[l];
-        /* g_z' = g_h' (1 - t^2) - 2 g_z t z'   (linear layer: g_z' = g_h') */
-        for (size_t k = 0; k < rows * nout; k++) {
-            double ghdk = ghd ? ghd[k] : 0.0;
-            gzd[k] = s->linear[l] ? ghdk : ghdk * (1.0 - t[k] * t[k]) - 2.0 * gz[k] * t[k] * zd[k];
+        /* g_z' = g_h' (1 - t^2) - 2 g_z t z'   (linear layer: g_z' = g_h'; dt layer: idt ⊙ g_h'
+         * in place of g_h', which is kept for d idt') */
+        if (s->dt[l]) {
+            const double *idt = idt_of(s, w, l);
+            for (size_t r = 0; r < rows; r++)
+                for (size_t c = 0; c < nout; c++) {
+                    size_t k = r * nout + c;
+                    double ghdk = ghd ? ghd[k] : 0.0;
+                    b->ghd[l][k] = ghdk;
+                    gzd[k] = ghdk * idt[c] * (1.0 - t[k] * t[k]) - 2.0 * gz[k] * t[k] * zd[k];
+                }
+        } else {
+            for (size_t k = 0; k < rows * nout; k++) {
+                double ghdk = ghd ? ghd[k] : 0.0;
+                gzd[k] =
+                    s->linear[l] ? ghdk : ghdk * (1.0 - t[k] * t[k]) - 2.0 * gz[k] * t[k] * zd[k];
+            }
         }
         if (l == 0 && !gind) break;
         double *dst = l ? pp[l & 1] : gind;
@@ -252,5 +303,15 @@ void mlp_tangent_backward(const mlp_shape *s, const double *w, size_t rows, cons
         blas_gemm(1, 0, nin, nout, rows, 1.0, ind, nin, b->gz[l], nout, 1.0, gW, nout);
         blas_gemm(1, 0, nin, nout, rows, 1.0, in, nin, b->gzd[l], nout, 1.0, gW, nout);
         colsum_add(rows, nout, b->gzd[l], gW + nin * nout);
+        if (s->dt[l]) {
+            /* d idt' (nout) += colsum (g_h' ⊙ t + g_h ⊙ t'),  t' = (1 - t^2) z' */
+            double *gi = gW + nin * nout + nout;
+            const double *ghd = b->ghd[l], *gh = b->gh[l], *t = b->t[l], *zd = b->zd[l];
+            for (size_t r = 0; r < rows; r++)
+                for (size_t c = 0; c < nout; c++) {
+                    size_t k = r * nout + c;
+                    gi[c] += ghd[k] * t[k] + gh[k] * ((1.0 - t[k] * t[k]) * zd[k]);
+                }
+        }
     }
 }

@@ -33,6 +33,21 @@ static mlp_skip layer_skip(const model_config *cfg, size_t l, size_t nin, size_t
     return MLP_SKIP_NONE;
 }
 
+/* Append W, b and (if the layer has a residual timestep) idt of one layer; prefix names the net
+ * and layer ("embed[0,1].l2", "fit[0].out"). */
+static rk_status add_layer(layout_t *L, const char *prefix, size_t nin, size_t nout, int dt,
+                           layout_tag tw, layout_tag tb, layout_tag ti) {
+    char name[2 * LAYOUT_NAME_MAX]; /* the layout keeps the first LAYOUT_NAME_MAX - 1 bytes */
+    rk_status st;
+    snprintf(name, sizeof name, "%s.W", prefix);
+    if ((st = layout_add_tagged(L, name, nin, nout, tw))) return st;
+    snprintf(name, sizeof name, "%s.b", prefix);
+    if ((st = layout_add_tagged(L, name, 1, nout, tb))) return st;
+    if (!dt) return RK_OK;
+    snprintf(name, sizeof name, "%s.idt", prefix);
+    return layout_add_tagged(L, name, 1, nout, ti);
+}
+
 rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
                        char (*type_map)[DS_SYMBOL_MAX]) {
     memset(m, 0, sizeof *m);
@@ -67,18 +82,19 @@ rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
         e->width[l + 1] = cfg->neuron[l];
         e->skip[l] = layer_skip(cfg, l, e->width[l], e->width[l + 1], 1);
         e->linear[l] = 0;
+        e->dt[l] = cfg->resnet_dt && e->skip[l] != MLP_SKIP_NONE;
     }
     for (size_t a = 0; a < ntypes; a++)
         for (size_t b = 0; b < ntypes; b++) {
             m->embed_base[a * ntypes + b] = m->layout.n_params;
             for (size_t l = 0; l < e->n_layers; l++) {
                 if (a == 0 && b == 0) e->w_off[l] = m->layout.n_params;
-                layout_tag tw = {LAYOUT_EMBED_W, a, b, l + 1}, tb = {LAYOUT_EMBED_B, a, b, l + 1};
-                snprintf(name, sizeof name, "embed[%zu,%zu].l%zu.W", a, b, l + 1);
-                if ((st = layout_add_tagged(&m->layout, name, e->width[l], e->width[l + 1], tw)))
+                layout_tag tw = {LAYOUT_EMBED_W, a, b, l + 1}, tb = {LAYOUT_EMBED_B, a, b, l + 1},
+                           ti = {LAYOUT_EMBED_IDT, a, b, l + 1};
+                snprintf(name, sizeof name, "embed[%zu,%zu].l%zu", a, b, l + 1);
+                if ((st = add_layer(&m->layout, name, e->width[l], e->width[l + 1], e->dt[l], tw,
+                                    tb, ti)))
                     return st;
-                snprintf(name, sizeof name, "embed[%zu,%zu].l%zu.b", a, b, l + 1);
-                if ((st = layout_add_tagged(&m->layout, name, 1, e->width[l + 1], tb))) return st;
             }
         }
     /* fitting nets a: M1*M2 -> fitting_neuron... -> 1 (linear) */
@@ -89,10 +105,12 @@ rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
         f->width[l + 1] = cfg->fitting_neuron[l];
         f->skip[l] = layer_skip(cfg, l, f->width[l], f->width[l + 1], 0);
         f->linear[l] = 0;
+        f->dt[l] = cfg->fitting_resnet_dt && f->skip[l] != MLP_SKIP_NONE;
     }
     f->width[f->n_layers] = 1;
     f->skip[f->n_layers - 1] = MLP_SKIP_NONE;
     f->linear[f->n_layers - 1] = 1;
+    f->dt[f->n_layers - 1] = 0; /* the output layer never has a timestep */
     for (size_t a = 0; a < ntypes; a++) {
         m->fit_base[a] = m->layout.n_params;
         for (size_t l = 0; l < f->n_layers; l++) {
@@ -100,17 +118,14 @@ rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
             int out = l + 1 == f->n_layers;
             layout_tag tw = {out ? LAYOUT_OUT_W : LAYOUT_FIT_W, a, LAYOUT_NO_TYPE, l + 1};
             layout_tag tb = {out ? LAYOUT_OUT_B : LAYOUT_FIT_B, a, LAYOUT_NO_TYPE, l + 1};
+            layout_tag ti = {LAYOUT_FIT_IDT, a, LAYOUT_NO_TYPE, l + 1};
             if (out)
-                snprintf(name, sizeof name, "fit[%zu].out.W", a);
+                snprintf(name, sizeof name, "fit[%zu].out", a);
             else
-                snprintf(name, sizeof name, "fit[%zu].l%zu.W", a, l + 1);
-            if ((st = layout_add_tagged(&m->layout, name, f->width[l], f->width[l + 1], tw)))
+                snprintf(name, sizeof name, "fit[%zu].l%zu", a, l + 1);
+            if ((st = add_layer(&m->layout, name, f->width[l], f->width[l + 1], f->dt[l], tw, tb,
+                                ti)))
                 return st;
-            if (out)
-                snprintf(name, sizeof name, "fit[%zu].out.b", a);
-            else
-                snprintf(name, sizeof name, "fit[%zu].l%zu.b", a, l + 1);
-            if ((st = layout_add_tagged(&m->layout, name, 1, f->width[l + 1], tb))) return st;
         }
     }
     m->w = rk_calloc(m->layout.n_params, sizeof *m->w);
@@ -244,6 +259,8 @@ static void mlp_buf_take(arena *ar, const mlp_shape *s, size_t rows, mlp_buf *b)
         b->zd[l] = take(ar, n);
         b->hd[l] = take(ar, n);
         b->gzd[l] = take(ar, n);
+        b->gh[l] = s->dt[l] ? take(ar, n) : NULL;
+        b->ghd[l] = s->dt[l] ? take(ar, n) : NULL;
     }
 }
 

@@ -42,15 +42,21 @@ typedef struct {
     size_t n_fitting;
     size_t fitting_neuron[MODEL_MAX_HIDDEN];
     int resnet;
+    /* DeePMD-kit's residual timestep (descriptor.resnet_dt, fitting_net.resnet_dt): every layer
+     * of that net with a residual connection becomes h = S h_in + idt ⊙ tanh(h_in W + b), idt a
+     * trainable vector after the layer's b. Default false: no idt tensors. */
+    int resnet_dt, fitting_resnet_dt;
 } model_config;
 
 /* ---- model_io.c: configuration ---- */
 
 /* The paper's model: rcut 6, rcut_smth 0.5, neuron [25,25,25], axis_neuron 16,
- * fitting_neuron [50,50,50], tanh, resnet true; sel unset. */
+ * fitting_neuron [50,50,50], tanh, resnet true, resnet_dt and fitting_resnet_dt false; sel
+ * unset. */
 model_config model_default_config(void);
 /* Parse a model section ("rcut", "rcut_smth", "sel", "neuron", "axis_neuron", "fitting_neuron",
- * "activation" (only "tanh"), "resnet", "type": "se_e2_a"); keys absent keep *c's values. */
+ * "activation" (only "tanh"), "resnet", "resnet_dt", "fitting_resnet_dt", "type": "se_e2_a");
+ * keys absent keep *c's values. */
 rk_status model_config_from_json(const jsonw *obj, const char *ctx, model_config *c);
 /* Resolved section as JSON text (caller frees). */
 char *model_config_to_json(const model_config *c);
@@ -75,7 +81,8 @@ typedef struct {
 /* Build the layout (every tensor tagged with its role and net) and allocate w (zeroed); stats
  * set to avg 0, std 1. cfg.n_sel must equal ntypes. Embedding layer k > 1 with resnet adds
  * h_in when its widths are equal and (h_in, h_in) when it doubles the width; fitting hidden
- * layers only the former (SPEC §2). */
+ * layers only the former (SPEC §2). With resnet_dt (embedding) / fitting_resnet_dt (fitting),
+ * each such residual layer scales its tanh output by its idt tensor (W, b, idt in the vector). */
 rk_status model_create(model_t *m, const model_config *cfg, size_t ntypes,
                        char (*type_map)[DS_SYMBOL_MAX]);
 void model_free(model_t *m);
@@ -120,7 +127,9 @@ rk_status model_neighbor_stat(const dataset_t *ds, double rcut, const model_fram
 rk_status model_compute_stats(model_t *m, const dataset_t *ds, const model_frame_ref *frames,
                               size_t n);
 /* Seeded initialisation of all weights (SPEC §2 "Initialisation") and the output biases from the
- * minimum-norm least-squares fit of frame energies on type counts over the given frames. */
+ * minimum-norm least-squares fit of frame energies on type counts over the given frames. One
+ * stream, drawn tensor by tensor in parameter-vector order; a residual timestep idt takes
+ * 0.1 + 0.001 N(0, 1) per entry, right after its layer's b. */
 rk_status model_init_weights(model_t *m, rng_t *r, const dataset_t *ds,
                              const model_frame_ref *frames, size_t n);
 

@@ -17,6 +17,9 @@
 #define MODEL_STD_FLOOR 1e-2
 /* Relative eigenvalue cut-off of the minimum-norm least-squares bias fit. */
 #define MODEL_PINV_RTOL 1e-10
+/* Initial residual timestep idt ~ N(mean, sd^2) per entry, DeePMD-kit's initialiser. */
+#define MODEL_IDT_MEAN 0.1
+#define MODEL_IDT_SD 0.001
 
 /* ---------------------------------------------------------------- statistics -------------- */
 
@@ -181,12 +184,16 @@ rk_status model_init_weights(model_t *m, rng_t *r, const dataset_t *ds,
     double e[MODEL_MAX_TYPES];
     rk_status st = fit_energy_bias(m, ds, frames, n, e);
     if (st) return st;
-    /* tensors in parameter-vector order: W ~ N(0, 1/(n_in+n_out)), hidden b ~ N(0, 1),
-     * output b of fitting net a = e_a */
+    /* tensors in parameter-vector order, one stream: W ~ N(0, 1/(n_in+n_out)), hidden b ~ N(0, 1),
+     * residual timestep idt ~ N(0.1, 0.001^2) (after its b), output b of fitting net a = e_a (no
+     * draw) */
     for (size_t t = 0; t < m->layout.n_tensors; t++) {
         const layout_tensor *T = &m->layout.t[t];
         double *w = m->w + T->offset;
-        if (!layout_role_is_bias(T->tag.role)) {
+        if (layout_role_is_timestep(T->tag.role)) {
+            for (size_t i = 0; i < T->size; i++)
+                w[i] = MODEL_IDT_MEAN + MODEL_IDT_SD * rng_normal(r);
+        } else if (!layout_role_is_bias(T->tag.role)) {
             double sd = sqrt(1.0 / (double)(T->rows + T->cols));
             for (size_t i = 0; i < T->size; i++)
                 w[i] = sd * rng_normal(r);

@@ -24,6 +24,8 @@ model_config model_default_config(void) {
     c.n_fitting = 3;
     c.fitting_neuron[0] = c.fitting_neuron[1] = c.fitting_neuron[2] = 50;
     c.resnet = 1;
+    c.resnet_dt = 0;
+    c.fitting_resnet_dt = 0;
     return c;
 }
 
@@ -41,9 +43,9 @@ static rk_status get_sizes(const jsonw *obj, const char *ctx, const char *key, s
 }
 
 rk_status model_config_from_json(const jsonw *obj, const char *ctx, model_config *c) {
-    static const char *const keys[] = {"type",   "rcut",        "rcut_smth",      "sel",
-                                       "neuron", "axis_neuron", "fitting_neuron", "activation",
-                                       "resnet", NULL};
+    static const char *const keys[] = {"type",   "rcut",        "rcut_smth",         "sel",
+                                       "neuron", "axis_neuron", "fitting_neuron",    "activation",
+                                       "resnet", "resnet_dt",   "fitting_resnet_dt", NULL};
     static const char *const types[] = {"se_e2_a", NULL};
     static const char *const acts[] = {"tanh", NULL};
     rk_status st = jsonw_check_keys(obj, ctx, keys);
@@ -63,6 +65,8 @@ rk_status model_config_from_json(const jsonw *obj, const char *ctx, model_config
     if ((st = jsonw_get_int(obj, ctx, "axis_neuron", 0, 1, 100000, &ax))) return st;
     c->axis_neuron = (size_t)ax;
     if ((st = jsonw_get_bool(obj, ctx, "resnet", 0, &c->resnet))) return st;
+    if ((st = jsonw_get_bool(obj, ctx, "resnet_dt", 0, &c->resnet_dt))) return st;
+    if ((st = jsonw_get_bool(obj, ctx, "fitting_resnet_dt", 0, &c->fitting_resnet_dt))) return st;
     if (c->rcut_smth >= c->rcut)
         return err_set(RK_EINPUT, "%s.rcut_smth: must be below rcut = %g, got %g", ctx, c->rcut,
                        c->rcut_smth);
@@ -92,6 +96,8 @@ char *model_config_to_json(const model_config *c) {
     jsonw_add(o, "fitting_neuron", fn);
     jsonw_add_str(o, "activation", "tanh");
     jsonw_add_bool(o, "resnet", c->resnet);
+    jsonw_add_bool(o, "resnet_dt", c->resnet_dt);
+    jsonw_add_bool(o, "fitting_resnet_dt", c->fitting_resnet_dt);
     char *s = jsonw_print(o);
     jsonw_free(o);
     return s;

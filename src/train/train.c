@@ -306,7 +306,7 @@ static rk_status run_setup(run_t *r, train_config *tcm) {
     if (tc->init_weight_scale != 1.0)
         for (size_t t = 0; t < r->m.layout.n_tensors; t++) {
             const layout_tensor *T = &r->m.layout.t[t];
-            if (T->tag.role == LAYOUT_OUT_B) continue;
+            if (T->tag.role == LAYOUT_OUT_B || layout_role_is_timestep(T->tag.role)) continue;
             blas_scal(T->size, tc->init_weight_scale, r->m.w + T->offset);
         }
     size_t maxat = 0;
