@@ -4,8 +4,10 @@
  *   wrong type and (integers) fractions: exit status 2, one line naming the file, the JSON path
  *   and the value; and accepts both bounds (inclusive);
  * - a key given twice in one object is an error naming the key;
- * - DeePMD-kit's water example (tests/data/deepmd_water_input.json) maps onto the model, Adam and
- *   training values it means, imports its systems, converts numb_steps, and trains;
+ * - DeePMD-kit's water example (tests/data/deepmd_water_input.json, verbatim in model,
+ *   learning_rate and loss) maps onto the model, Adam and training values it means (fitting
+ *   resnet_dt true: residual timesteps), imports its systems, converts numb_steps, and trains a
+ *   step of that model;
  * - every DeePMD-kit key rlekf does not implement, or a value it does not support, is an error
  *   naming the key path and the value;
  * - experiments/README.md holds the tables exactly as the code prints them, and no C file outside
@@ -24,6 +26,7 @@
 #include "config.h"
 #include "config_deepmd.h"
 #include "h5io.h"
+#include "model.h"
 #include "registry.h"
 #include "testutil.h"
 
@@ -314,6 +317,8 @@ Test(config, deepmd_water_example_maps_onto_model_adam_and_training) {
     cr_expect(m->fitting_neuron[0] == 240 && m->fitting_neuron[1] == 240 &&
               m->fitting_neuron[2] == 240);
     cr_expect_eq(m->resnet, 1);
+    cr_expect_eq(m->resnet_dt, 0, "descriptor.resnet_dt false");
+    cr_expect_eq(m->fitting_resnet_dt, 1, "fitting_net.resnet_dt true");
     cr_assert_str_eq(tc.opt->name, "adam");
     cr_expect_eq(adam_value(&tc, "start_lr"), 1e-3);
     cr_expect_eq(adam_value(&tc, "stop_lr"), 3.51e-8);
@@ -389,6 +394,7 @@ Test(config, deepmd_water_example_trains, .timeout = 600) {
     fclose(f);
     cr_expect_eq(rows, 3, "header, step 0, end of the epoch");
     cr_expect(strstr(last, ",done"), "%s", last);
+    cr_expect(strncmp(last, "1,1,1,", 6) == 0, "epoch 1, one image, one update: %s", last);
     snprintf(p, sizeof p, "%s/config.json", out);
     jsonw *j = NULL;
     cr_assert_eq(jsonw_parse_file(p, &j), RK_OK, "%s", err_msg());
@@ -398,9 +404,25 @@ Test(config, deepmd_water_example_trains, .timeout = 600) {
     snprintf(p, sizeof p, "%s/data.h5", out);
     cr_expect_str_eq(jsonw_string(jsonw_get(jsonw_get(j, "training"), "dataset")), p);
     jsonw_free(j);
+    /* the trained model is the example's: an idt after b on fitting layers 2 and 3 (240 -> 240)
+     * of both types, none in the embedding nets (descriptor resnet_dt false) */
     snprintf(p, sizeof p, "%s/model.h5", out);
-    struct stat sb;
-    cr_expect_eq(stat(p, &sb), 0, "the model file is written");
+    model_t m;
+    cr_assert_eq(model_load(&m, p), RK_OK, "%s", err_msg());
+    cr_expect_eq(m.cfg.resnet_dt, 0);
+    cr_expect_eq(m.cfg.fitting_resnet_dt, 1);
+    size_t n_idt = 0;
+    for (size_t t = 0; t < m.layout.n_tensors; t++) {
+        const layout_tensor *T = &m.layout.t[t];
+        if (!layout_role_is_timestep(T->tag.role)) continue;
+        cr_expect_eq(T->tag.role, LAYOUT_FIT_IDT, "%s", T->name);
+        cr_expect(T->tag.layer == 2 || T->tag.layer == 3, "%s", T->name);
+        cr_expect_eq(T->size, 240, "%s", T->name);
+        cr_expect_eq(m.layout.t[t - 1].tag.role, LAYOUT_FIT_B, "%s follows its b", T->name);
+        n_idt++;
+    }
+    cr_expect_eq(n_idt, 2 * 2, "two types x fitting layers 2, 3");
+    model_free(&m);
 }
 
 /* A DeePMD-kit input around the water example's model: %s = descriptor members, fitting-net
@@ -428,12 +450,8 @@ static void write_dp(const dp_case *c, char *path, size_t cap) {
 
 Test(config, deepmd_keys_rlekf_does_not_implement_are_errors) {
     static const dp_case cases[] = {
-        {"example_resnet_dt", DESC_OK, "\"neuron\": [240, 240, 240], \"resnet_dt\": true", "",
-         TRAIN_OK, "",
-         "model.fitting_net.resnet_dt: true is not supported: rlekf's residual connections have "
-         "no timestep"},
-        {"resnet_dt_default", DESC_OK, "\"neuron\": [240, 240, 240]", "", TRAIN_OK, "",
-         "model.fitting_net.resnet_dt: absent, which DeePMD-kit reads as true: not supported"},
+        {"fitting_resnet_dt_value", DESC_OK, "\"neuron\": [240, 240, 240], \"resnet_dt\": 3", "",
+         TRAIN_OK, "", "model.fitting_net.resnet_dt: expected a boolean, got 3"},
         {"validation_data", DESC_OK, FIT_OK, "",
          TRAIN_OK ", \"validation_data\": {\"systems\": [\"datasets/H2O/data_3\"]}", "",
          "training.validation_data: {\"systems\":[\"datasets/H2O/data_3\"]} is not supported: "
@@ -448,8 +466,8 @@ Test(config, deepmd_keys_rlekf_does_not_implement_are_errors) {
         {"type_one_side", DESC_OK ", \"type_one_side\": true", FIT_OK, "", TRAIN_OK, "",
          "model.descriptor.type_one_side: true is not supported: rlekf builds one embedding net "
          "per (centre, neighbour) type pair"},
-        {"descriptor_resnet_dt", DESC_OK ", \"resnet_dt\": true", FIT_OK, "", TRAIN_OK, "",
-         "model.descriptor.resnet_dt: true is not supported"},
+        {"descriptor_resnet_dt_value", DESC_OK ", \"resnet_dt\": \"yes\"", FIT_OK, "", TRAIN_OK, "",
+         "model.descriptor.resnet_dt: expected a boolean, got \"yes\""},
         {"activation", DESC_OK ", \"activation_function\": \"gelu\"", FIT_OK, "", TRAIN_OK, "",
          "model.descriptor.activation_function: \"gelu\" is not supported: rlekf's nets use tanh"},
         {"exclude_types", DESC_OK ", \"exclude_types\": [[0, 1]]", FIT_OK, "", TRAIN_OK, "",
@@ -556,6 +574,23 @@ Test(config, deepmd_defaults_aliases_comments_seeds_and_rlekf_sections) {
     cr_expect_eq(adam_value(&tc, "start_pref_f"), 1000);
     cr_expect_eq(d.numb_steps, 0);
     cr_expect_eq(tc.epochs, 1, "no numb_steps: rlekf's epochs");
+    cr_expect_eq(tc.model.resnet_dt, 0);
+    cr_expect_eq(tc.model.fitting_resnet_dt, 0, "given false");
+    /* resnet_dt: DeePMD-kit's defaults are false (descriptor) and true (fitting net) */
+    dp_case dt = {"resnet_dt", "\"type\": \"se_a\"", "", "", SYSTEMS, "", NULL};
+    cr_assert_eq(load_dp(&dt, &tc, &d), RK_OK, "%s", err_msg());
+    cr_expect_eq(tc.model.resnet_dt, 0);
+    cr_expect_eq(tc.model.fitting_resnet_dt, 1, "absent in fitting_net: DeePMD-kit's true");
+    dp_case dt2 = {"resnet_dt2",
+                   "\"type\": \"se_a\", \"resnet_dt\": true",
+                   "\"resnet_dt\": false",
+                   "",
+                   SYSTEMS,
+                   "",
+                   NULL};
+    cr_assert_eq(load_dp(&dt2, &tc, &d), RK_OK, "%s", err_msg());
+    cr_expect_eq(tc.model.resnet_dt, 1);
+    cr_expect_eq(tc.model.fitting_resnet_dt, 0);
     /* seeds: training, else fitting_net, else descriptor */
     dp_case s1 = {"seed1", DESC_OK ", \"seed\": 7", FIT_OK ", \"seed\": 8", "", SYSTEMS, "", NULL};
     cr_assert_eq(load_dp(&s1, &tc, &d), RK_OK, "%s", err_msg());

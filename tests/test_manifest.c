@@ -103,7 +103,7 @@ static const bad_case cases[] = {
      "optimizers[0].training.lr: unknown key"},
     {"variant_training_duplicate",
      "{\"name\": \"x\", " DS ", \"optimizers\": [{\"type\": \"adam\", \"training\": {\"epochs\": "
-                             "1, \"epochs\": -5}}], " SEEDS "}",
+     "1, \"epochs\": -5}}], " SEEDS "}",
      "optimizers[0].training.epochs: duplicate key"},
     {"variant_training_range",
      "{\"name\": \"x\", " DS
@@ -135,6 +135,9 @@ static const bad_case cases[] = {
     {"model_rcut_smth",
      "{\"name\": \"x\", \"model\": {\"rcut\": 4, \"rcut_smth\": 5}, " DS ", " OPT ", " SEEDS "}",
      "model.rcut_smth: must be below rcut = 4, got 5"},
+    {"model_resnet_dt",
+     "{\"name\": \"x\", \"model\": {\"fitting_resnet_dt\": 3}, " DS ", " OPT ", " SEEDS "}",
+     "model.fitting_resnet_dt: expected a boolean, got 3"},
     {"model_axis",
      "{\"name\": \"x\", \"model\": {\"neuron\": [8], \"axis_neuron\": 9}, " DS ", " OPT ", " SEEDS
      "}",

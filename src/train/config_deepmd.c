@@ -47,7 +47,6 @@ typedef struct {
 } dp_key;
 
 /* Notes shared by several rows. */
-#define NO_DT "rlekf's residual connections have no timestep"
 #define DOUBLE "rlekf computes in double precision"
 #define TANH "rlekf's nets use tanh"
 #define TRAINED "rlekf trains every weight"
@@ -92,7 +91,9 @@ static const dp_key DEEPMD_KEYS[] = {
      "embedding widths"},
     {"model.descriptor", "axis_neuron", DP_MODEL, "axis_neuron", NULL, "4", 0, "M2"},
     {"model.descriptor", "activation_function", DP_FIXED, NULL, "\"tanh\"", "\"tanh\"", 0, TANH},
-    {"model.descriptor", "resnet_dt", DP_FIXED, NULL, "false", "false", 0, NO_DT},
+    {"model.descriptor", "resnet_dt", DP_MODEL, "resnet_dt", NULL, "false", 0,
+     "residual timestep: each embedding layer with a residual connection becomes "
+     "h_in + idt * tanh(h_in W + b), idt trained"},
     {"model.descriptor", "type_one_side", DP_FIXED, NULL, "false", "false", 0,
      "rlekf builds one embedding net per (centre, neighbour) type pair"},
     {"model.descriptor", "precision", DP_FIXED, NULL, "\"float64\"|\"default\"", "\"default\"", 0,
@@ -112,8 +113,8 @@ static const dp_key DEEPMD_KEYS[] = {
     {"model.fitting_net", "activation_function", DP_FIXED, NULL, "\"tanh\"", "\"tanh\"", 0, TANH},
     {"model.fitting_net", "precision", DP_FIXED, NULL, "\"float64\"|\"default\"", "\"default\"", 0,
      DOUBLE},
-    {"model.fitting_net", "resnet_dt", DP_FIXED, NULL, "false", "true", 0,
-     NO_DT "; DeePMD-kit's default is true, so write \"resnet_dt\": false"},
+    {"model.fitting_net", "resnet_dt", DP_MODEL, "fitting_resnet_dt", NULL, "true", 0,
+     "residual timestep of the hidden fitting layers with a residual connection"},
     {"model.fitting_net", "trainable", DP_FIXED, NULL, "true", "true", 0, TRAINED},
     {"model.fitting_net", "numb_fparam", DP_FIXED, NULL, "0", "0", 0, "no frame parameters"},
     {"model.fitting_net", "numb_aparam", DP_FIXED, NULL, "0", "0", 0, "no atomic parameters"},

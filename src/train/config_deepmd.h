@@ -4,8 +4,8 @@
  * and training map onto rlekf's model keys, Adam's hyper-parameters and the training keys of
  * config.h. One table (config_deepmd.c) lists every DeePMD-kit key rlekf accepts, what it maps
  * to, and DeePMD-kit's default where the key is absent (an absent key means what DeePMD-kit would
- * do). A key rlekf does not implement, or a value it does not support (resnet_dt true, descriptor
- * se_e3, a virial prefactor), is a one-line input error naming the key path and value; never
+ * do). A key rlekf does not implement, or a value it does not support (descriptor se_e3,
+ * a virial prefactor), is a one-line input error naming the key path and value; never
  * silently ignored. Keys with no effect on the result (display, checkpoint and profiling
  * control) are accepted: they are the table's "bookkeeping" rows. Keys starting with '_' are
  * comments, as in DeePMD-kit.
