@@ -1,7 +1,9 @@
 /* The model's passes on several threads: E, F, dE/dw and J_c are bitwise the same with 1, 2 and
  * 3 OpenMP threads (the passes split pairs and atoms into chunks fixed by the shapes, and sum over
  * rows in the serial order), on Cu (one type, 72 atoms: many chunks of pairs per embedding net)
- * and H2O (two types: four embedding nets and two fitting nets of different sizes). */
+ * and H2O (two types: four embedding nets and two fitting nets of different sizes); also with the
+ * residual timestep (resnet_dt) on both nets, whose idt terms are per-row products summed over
+ * rows. */
 #include <criterion/criterion.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -30,11 +32,11 @@ static void run_passes(const model_t *m, model_ws *ws, const ds_system *sys, siz
     model_force_jacobian(m, ws, c, out->jac);
 }
 
-static void check_dataset(const char *src) {
+static void check_dataset(const char *src, const model_config *cfg) {
     dataset_t ds;
     mu_load(src, "", &ds);
     model_t m;
-    mu_model(&ds, NULL, 7, 4, &m);
+    mu_model(&ds, cfg, 7, 4, &m);
     const ds_system *sys = &ds.sys[0];
     size_t na = sys->natoms, N = m.layout.n_params;
     model_ws *ws;
@@ -86,9 +88,17 @@ static void check_dataset(const char *src) {
 }
 
 Test(model_threads, cu_bitwise_across_thread_counts) {
-    check_dataset("datasets/Cu/0_300_MOVEMENT");
+    check_dataset("datasets/Cu/0_300_MOVEMENT", NULL);
 }
 
 Test(model_threads, h2o_bitwise_across_thread_counts) {
-    check_dataset("datasets/H2O/data_0");
+    check_dataset("datasets/H2O/data_0", NULL);
+}
+
+/* The paper's model (embedding [25, 25, 25], fitting [50, 50, 50]) with idt on layers 2 and 3 of
+ * every net. */
+Test(model_threads, h2o_resnet_dt_bitwise_across_thread_counts) {
+    model_config c = model_default_config();
+    c.resnet_dt = c.fitting_resnet_dt = 1;
+    check_dataset("datasets/H2O/data_0", &c);
 }
