@@ -56,8 +56,8 @@ static void assert_csv_equal(const char *ref, const char *got) {
     for (size_t c = 0; c < ta.ncols; c++) {
         if (tu_is_clock_column(ta.header[c])) continue;
         for (size_t r = 0; r < ta.nrows; r++)
-            cr_assert_str_eq(csvio_cell(&ta, r, c), csvio_cell(&tb, r, c),
-                             "%s row %zu column %s", got, r + 2, ta.header[c]);
+            cr_assert_str_eq(csvio_cell(&ta, r, c), csvio_cell(&tb, r, c), "%s row %zu column %s",
+                             got, r + 2, ta.header[c]);
     }
     csvio_free(&ta);
     csvio_free(&tb);
@@ -74,8 +74,7 @@ static void assert_params_equal(const char *ref_txt, const char *run) {
     char line[128];
     size_t i = 0;
     while (fgets(line, sizeof line, f)) {
-        cr_assert_lt(i, m.n_params, "%s: more lines than the %zu parameters", ref_txt,
-                     m.n_params);
+        cr_assert_lt(i, m.n_params, "%s: more lines than the %zu parameters", ref_txt, m.n_params);
         double v = strtod(line, NULL);
         cr_assert(memcmp(&v, &m.params[i], sizeof v) == 0, "%s: parameter %zu is %a, expected %a",
                   run, i, m.params[i], v);

@@ -31,6 +31,8 @@
 #define CONFIG_FRAMES_MAX 1e8
 #define CONFIG_EPOCHS_MAX 1e6
 #define CONFIG_UPDATES_MAX 1e9
+/* Images per batch: far above any batch a Kalman update or a workspace per thread can use. */
+#define CONFIG_BATCH_MAX 4096
 /* Seeds are 31-bit so that every tool (and a JSON reader using doubles) keeps them exact. */
 #define CONFIG_SEED_MAX 2147483647.0
 #define CONFIG_THREADS_MAX 1024
@@ -74,6 +76,10 @@ static const config_key KEYS[] = {
      "(0: all)"},
     {"epochs", CONFIG_SIZE, 1, 0, CONFIG_EPOCHS_MAX, NULL, FIELD(epochs), RUN | MAN | VAR,
      "passes over the training frames"},
+    {"batch_size", CONFIG_SIZE, 1, 1, CONFIG_BATCH_MAX, NULL, FIELD(batch_size), RUN | MAN | VAR,
+     "images per update, all of one system (SPEC 3 \"Minibatch\"): Kalman reduces their errors "
+     "and Jacobians to one measurement per update, gradient methods step on their mean loss; "
+     "each system's last batch of an epoch may be short"},
     {"eval_every", CONFIG_SIZE, 0, 0, CONFIG_UPDATES_MAX, NULL, FIELD(eval_every), RUN | MAN | VAR,
      "also evaluate every K updates (0: only after every epoch); Kalman makes 1 + force_groups "
      "updates per image, Adam 1, so use eval_every_images to compare optimizers"},
