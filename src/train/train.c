@@ -539,31 +539,10 @@ static rk_status run_setup(run_t *r, train_config *tcm) {
 /* The trainer's scalars in a checkpoint, in this order (the position: epoch ep, pos images of it
  * done, end_done = its epoch-end evaluation done too). */
 enum {
-    CK_IMAGES,
-    CK_UPDATES,
-    CK_MAX_DW,
-    CK_TRAIN_S,
-    CK_EVAL_S,
-    CK_WALL_S,
-    CK_FINAL_TRAIN_E,
-    CK_FINAL_TRAIN_F,
-    CK_FINAL_TEST_E,
-    CK_FINAL_TEST_F,
-    CK_BEST_TEST_E,
-    CK_BEST_TEST_F,
-    CK_LAST_TEST_E,
-    CK_LAST_TEST_F,
-    CK_EPOCH,
-    CK_POS,
-    CK_END_DONE,
-    CK_N_TRAIN,
-    CK_N_PARAMS,
-    CK_EVALS,
-    CK_ORDER_HAS_SPARE,
-    CK_ORDER_SPARE,
-    CK_SAMPLE_HAS_SPARE,
-    CK_SAMPLE_SPARE,
-    CK_COUNT
+    CK_IMAGES, CK_UPDATES, CK_MAX_DW, CK_TRAIN_S, CK_EVAL_S, CK_WALL_S, CK_FINAL_TRAIN_E,
+    CK_FINAL_TRAIN_F, CK_FINAL_TEST_E, CK_FINAL_TEST_F, CK_BEST_TEST_E, CK_BEST_TEST_F,
+    CK_LAST_TEST_E, CK_LAST_TEST_F, CK_EPOCH, CK_POS, CK_END_DONE, CK_N_TRAIN, CK_N_PARAMS,
+    CK_EVALS, CK_ORDER_HAS_SPARE, CK_ORDER_SPARE, CK_SAMPLE_HAS_SPARE, CK_SAMPLE_SPARE, CK_COUNT
 };
 #define CK_KIND "checkpoint"
 #define CK_RNG_WORDS 8 /* order.s[4], sample.s[4] */
@@ -633,30 +612,18 @@ static rk_status checkpoint_save(run_t *r, size_t ep, size_t pos, int end_done) 
     ckpt_t c;
     memset(&c, 0, sizeof c);
     const train_result *res = r->res;
-    double v[CK_COUNT] = {[CK_IMAGES] = (double)r->images,
-                          [CK_UPDATES] = (double)r->updates,
-                          [CK_MAX_DW] = r->max_dw,
-                          [CK_TRAIN_S] = r->train_s,
-                          [CK_EVAL_S] = r->eval_s,
-                          [CK_WALL_S] = t - r->t0,
-                          [CK_FINAL_TRAIN_E] = res->final_train_e,
-                          [CK_FINAL_TRAIN_F] = res->final_train_f,
-                          [CK_FINAL_TEST_E] = res->final_test_e,
-                          [CK_FINAL_TEST_F] = res->final_test_f,
-                          [CK_BEST_TEST_E] = res->best_test_e,
-                          [CK_BEST_TEST_F] = res->best_test_f,
-                          [CK_LAST_TEST_E] = r->last_test_e,
-                          [CK_LAST_TEST_F] = r->last_test_f,
-                          [CK_EPOCH] = (double)ep,
-                          [CK_POS] = (double)pos,
-                          [CK_END_DONE] = end_done,
-                          [CK_N_TRAIN] = (double)r->n_train,
-                          [CK_N_PARAMS] = (double)r->m.layout.n_params,
-                          [CK_EVALS] = (double)r->evals,
-                          [CK_ORDER_HAS_SPARE] = r->order.has_spare,
-                          [CK_ORDER_SPARE] = r->order.spare,
-                          [CK_SAMPLE_HAS_SPARE] = r->sample.has_spare,
-                          [CK_SAMPLE_SPARE] = r->sample.spare};
+    double v[CK_COUNT] = {
+        [CK_IMAGES] = (double)r->images, [CK_UPDATES] = (double)r->updates,
+        [CK_MAX_DW] = r->max_dw, [CK_TRAIN_S] = r->train_s, [CK_EVAL_S] = r->eval_s,
+        [CK_WALL_S] = t - r->t0, [CK_FINAL_TRAIN_E] = res->final_train_e,
+        [CK_FINAL_TRAIN_F] = res->final_train_f, [CK_FINAL_TEST_E] = res->final_test_e,
+        [CK_FINAL_TEST_F] = res->final_test_f, [CK_BEST_TEST_E] = res->best_test_e,
+        [CK_BEST_TEST_F] = res->best_test_f, [CK_LAST_TEST_E] = r->last_test_e,
+        [CK_LAST_TEST_F] = r->last_test_f, [CK_EPOCH] = (double)ep, [CK_POS] = (double)pos,
+        [CK_END_DONE] = end_done, [CK_N_TRAIN] = (double)r->n_train,
+        [CK_N_PARAMS] = (double)r->m.layout.n_params, [CK_EVALS] = (double)r->evals,
+        [CK_ORDER_HAS_SPARE] = r->order.has_spare, [CK_ORDER_SPARE] = r->order.spare,
+        [CK_SAMPLE_HAS_SPARE] = r->sample.has_spare, [CK_SAMPLE_SPARE] = r->sample.spare};
     memcpy(c.sc, v, sizeof v);
     memcpy(c.rng, r->order.s, 4 * sizeof *c.rng);
     memcpy(c.rng + 4, r->sample.s, 4 * sizeof *c.rng);
@@ -692,23 +659,20 @@ static rk_status checkpoint_load(run_t *r, size_t *ep, size_t *pos, int *end_don
     char *config = st ? NULL : resume_config_text(r->tc);
     if (!st && !config) st = RK_ENOMEM;
     if (!st && strcmp(config, (const char *)c.a[6].data) != 0)
-        st = err_set(RK_EINPUT,
-                     "%s: the checkpoint was made with another configuration (only "
-                     "threads, checkpoint_every_images and time_budget_s may change); "
-                     "run without --resume to start afresh",
-                     r->ckpt_path);
+        st = err_set(RK_EINPUT, "%s: the checkpoint was made with another configuration (only "
+                                "threads, checkpoint_every_images and time_budget_s may change); "
+                                "run without --resume to start afresh", r->ckpt_path);
     free(config);
     const char *name = c.a[5].data ? (const char *)c.a[5].data : "";
     if (!st && strcmp(name, r->tc->opt->name) != 0)
         st = err_set(RK_EINPUT, "%s: checkpoint of optimizer '%s', the configuration trains '%s'",
                      r->ckpt_path, name, r->tc->opt->name);
     const double *v = c.sc;
-    if (!st &&
-        (v[CK_N_TRAIN] != (double)r->n_train || v[CK_N_PARAMS] != (double)r->m.layout.n_params))
-        st = err_set(RK_EINPUT,
-                     "%s: checkpoint of %g training frames and %g parameters, the "
-                     "configuration has %zu and %zu",
-                     r->ckpt_path, v[CK_N_TRAIN], v[CK_N_PARAMS], r->n_train, r->m.layout.n_params);
+    if (!st && (v[CK_N_TRAIN] != (double)r->n_train ||
+                v[CK_N_PARAMS] != (double)r->m.layout.n_params))
+        st = err_set(RK_EINPUT, "%s: checkpoint of %g training frames and %g parameters, the "
+                                "configuration has %zu and %zu", r->ckpt_path, v[CK_N_TRAIN],
+                     v[CK_N_PARAMS], r->n_train, r->m.layout.n_params);
     if (!st) st = optim_snapshot_restore(r->opt, &c.snap);
     for (size_t i = 0; !st && i < r->n_train; i++)
         if (r->perm[i] >= r->n_train)
