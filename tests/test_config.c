@@ -766,6 +766,7 @@ static const struct {
     {"epochs", "src/io/schema.c"},
     {"seed", "src/io/schema.c"},
     {"threads", "src/io/schema.c"},
+    {"batch_size", "src/io/schema.c"},
     /* the model file's training_split record (a file format read by eval, SPEC §5 extra) */
     {"split", "src/train/evaluate.c"},
     {"test_fraction", "src/train/evaluate.c"},
