@@ -628,13 +628,17 @@ Test(config, deepmd_sel_auto_batch_auto_and_type_map_need_the_data) {
                  FIT_OK,
                  "",
                  "\"training_data\": {\"systems\": [\"datasets/H2O/data_0\"], \"batch_size\": "
-                 "\"auto:200\"}",
+                 "\"auto:200\"}, \"numb_steps\": 100",
                  "",
                  NULL};
     cr_assert_eq(load_dp(&b, &tc, &d), RK_OK, "%s", err_msg());
     snprintf(tc.out_dir, sizeof tc.out_dir, "%s", tu_tmp("batch-auto"));
     cr_assert_eq(config_open_data(&tc, &d, &ds), RK_OK, "%s", err_msg());
     cr_expect_eq(tc.batch_size, 2, "auto:200 with 192 atoms: ceil(200/192) = 2");
+    /* numb_steps counts batches: data_0's 64 training frames are 32 batches of 2, so 100 steps
+     * are 4 epochs (in frames they would be 2) */
+    cr_expect_eq(tc.epochs, 4, "numb_steps 100 in batches of 2 of 64 frames: %zu epochs",
+                 tc.epochs);
     dataset_free(&ds);
     dp_case b3 = {"batch_3",
                   DESC_OK,
