@@ -167,6 +167,21 @@ else
     stale ablation_block_size "no dataset with rlekf or lekf at two or more block sizes"
 fi
 
+# 4b. batch_size: the datasets and optimizer types that ran at two or more batch sizes (rlekf
+# report writes only those rows to batch_size.dat)
+if [ -n "$(rows "$rep/batch_size.dat" 2>/dev/null)" ]; then
+    series=$(rows "$rep/batch_size.dat" | awk '!seen[$1 " " $3]++ {print $1, $3}')
+    sds=$(echo "$series" | awk '{printf "%s ", $1}')
+    sos=$(echo "$series" | awk '{printf "%s ", $2}')
+    read -r xlo xhi _ < <(range "$rep/batch_size.dat" 4)
+    read -r lo1 hi1 n1 < <(range "$rep/batch_size.dat" 21)
+    read -r lo2 hi2 n2 < <(range "$rep/batch_size.dat" 10,11,12 1 1000)
+    gp batch_size.gp batch_size "rep='$rep'; sds='$sds'; sos='$sos'; xlo=$xlo; xhi=$xhi; \
+        lo1=$lo1; hi1=$hi1; has1=$((n1 > 0)); lo2=$lo2; hi2=$hi2; has2=$((n2 > 0))"
+else
+    stale batch_size "no optimizer at two or more batch sizes"
+fi
+
 # 5. stability (variant groups). Page 1, stability: per stress kind (group) other than
 # block_size (figure 4) with at least two distinct x, the final test RMSE against x, every
 # optimizer of the group on the same axes. Page 2, stability_traces: per group, the per-update

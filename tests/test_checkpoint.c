@@ -175,14 +175,17 @@ static void import_cu(void) {
 
 /* A tiny run: 8 training frames, evaluations every 3 updates, checkpoints every 2 images (so kills
  * land before, during and after checkpoints and evaluations). */
+/* More training keys for the runs of write_config (", \"batch_size\": 3"), or "". */
+static const char *ck_extra = "";
+
 static void write_config(const char *file, const char *optimizer, int epochs) {
     char cfg[4096];
     snprintf(cfg, sizeof cfg,
              "{\"model\": {\"sel\": [81], \"neuron\": [2, 4, 4], \"axis_neuron\": 2, "
              "\"fitting_neuron\": [6, 6]}, \"optimizer\": %s, \"training\": {\"dataset\": "
              "\"%s\", \"epochs\": %d, \"max_train_frames\": 8, \"eval_max_frames\": 2, "
-             "\"eval_every\": 3, \"checkpoint_every_images\": 2}}",
-             optimizer, tu_tmp("ck-cu.h5"), epochs);
+             "\"eval_every\": 3, \"checkpoint_every_images\": 2%s}}",
+             optimizer, tu_tmp("ck-cu.h5"), epochs, ck_extra);
     tu_write(tu_tmp(file), cfg);
 }
 
@@ -320,6 +323,18 @@ Test(checkpoint, kill_and_resume_is_bitwise_identical, .timeout = 900) {
 }
 
 /* --resume of a finished folder does nothing; without a checkpoint it starts from scratch. */
+/* Batches of 3 of the 8 frames (3, 3, 2): checkpoints fall on batch boundaries (every batch that
+ * crosses a multiple of 2 images), and a resume rebuilds the batches from the saved order. */
+Test(checkpoint, kill_and_resume_with_batches, .timeout = 600) {
+    rng_t rng;
+    rng_seed(&rng, KILL_SEED + 1);
+    ck_extra = ", \"batch_size\": 3";
+    int killed = kill_resume("kb3", "{\"type\": \"rlekf\", \"block_size\": 40}", 12, 3, &rng);
+    killed += kill_resume("kab3", "{\"type\": \"adam\"}", 30, 2, &rng);
+    ck_extra = "";
+    cr_assert_geq(killed, 2, "only %d of the runs were killed before they finished", killed);
+}
+
 Test(checkpoint, resume_without_checkpoint_starts_fresh) {
     import_cu();
     write_config("fresh.json", "{\"type\": \"adam\"}", 1);

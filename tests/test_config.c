@@ -508,9 +508,15 @@ Test(config, deepmd_keys_rlekf_does_not_implement_are_errors) {
         {"seed_range", DESC_OK, FIT_OK ", \"seed\": -1", "", TRAIN_OK, "",
          "model.fitting_net.seed: expected an integer in [0, 2147483647], got -1"},
         {"batch_size", DESC_OK, FIT_OK, "",
-         "\"training_data\": {\"systems\": [\"datasets/H2O/data_0\"], \"batch_size\": 4}", "",
-         "training.training_data.batch_size: 4 is not supported: rlekf trains one frame per "
-         "step"},
+         "\"training_data\": {\"systems\": [\"datasets/H2O/data_0\"], \"batch_size\": [1, 2]}", "",
+         "training.training_data.batch_size: [1,2] is not supported: rlekf takes one batch size"},
+        {"batch_size_fraction", DESC_OK, FIT_OK, "",
+         "\"training_data\": {\"systems\": [\"datasets/H2O/data_0\"], \"batch_size\": 2.5}", "",
+         "training.training_data.batch_size: 2.5 is not supported"},
+        {"batch_size_twice", DESC_OK, FIT_OK, "",
+         "\"training_data\": {\"systems\": [\"datasets/H2O/data_0\"], \"batch_size\": 2}, "
+         "\"batch_size\": 2",
+         "", "training.batch_size: give training_data.batch_size (DeePMD-kit) or batch_size"},
         {"sys_probs", DESC_OK, FIT_OK, "",
          "\"training_data\": {\"systems\": [\"datasets/H2O/data_0\"], \"sys_probs\": [1]}", "",
          "training.training_data.sys_probs: [1] is not supported"},
@@ -650,21 +656,35 @@ Test(config, deepmd_sel_auto_batch_auto_and_type_map_need_the_data) {
                   "type %zu: max %zu -> sel %zu", t, counts[t], tc.model.sel[t]);
     }
     dataset_free(&ds);
-    /* batch_size "auto:200": a 192-atom frame is not a batch of its own */
+    /* batch_size "auto:200": two 192-atom frames a batch; a number is rlekf's batch_size */
     char err[4096], args[1400], path[600];
     dp_case b = {"batch_auto",
                  DESC_OK,
                  FIT_OK,
                  "",
                  "\"training_data\": {\"systems\": [\"datasets/H2O/data_0\"], \"batch_size\": "
-                 "\"auto:200\"}",
+                 "\"auto:200\"}, \"numb_steps\": 100",
                  "",
                  NULL};
-    write_dp(&b, path, sizeof path);
-    snprintf(args, sizeof args, "train %s --out %s", path, tu_tmp("batch-auto"));
-    expect_one_line_error(rlekf_in_src(args, err, sizeof err), err, path,
-                          "training.training_data.batch_size: \"auto\" puts 2 frames of system",
-                          "batch auto:200");
+    cr_assert_eq(load_dp(&b, &tc, &d), RK_OK, "%s", err_msg());
+    snprintf(tc.out_dir, sizeof tc.out_dir, "%s", tu_tmp("batch-auto"));
+    cr_assert_eq(config_open_data(&tc, &d, &ds), RK_OK, "%s", err_msg());
+    cr_expect_eq(tc.batch_size, 2, "auto:200 with 192 atoms: ceil(200/192) = 2");
+    /* numb_steps counts batches: data_0's 64 training frames are 32 batches of 2, so 100 steps
+     * are 4 epochs (in frames they would be 2) */
+    cr_expect_eq(tc.epochs, 4, "numb_steps 100 in batches of 2 of 64 frames: %zu epochs",
+                 tc.epochs);
+    dataset_free(&ds);
+    dp_case b3 = {"batch_3",
+                  DESC_OK,
+                  FIT_OK,
+                  "",
+                  "\"training_data\": {\"systems\": [\"datasets/H2O/data_0\"], \"batch_size\": "
+                  "[3]}",
+                  "",
+                  NULL};
+    cr_assert_eq(load_dp(&b3, &tc, &d), RK_OK, "%s", err_msg());
+    cr_expect_eq(tc.batch_size, 3);
     /* type_map must match an HDF5 data set's types */
     snprintf(args, sizeof args, "import -o %s datasets/H2O/data_0", tu_tmp("h2o.h5"));
     cr_assert_eq(rlekf_in_src(args, err, sizeof err), 0, "%s", err);
@@ -779,11 +799,13 @@ static const struct {
     {"epochs", "src/exp/runner.c"},
     {"seed", "src/exp/runner.c"},
     {"seed", "src/train/config_deepmd.c"},
+    {"batch_size", "src/train/config_deepmd.c"}, /* DeePMD-kit's training_data.batch_size */
     /* summary.csv's column names (a file format, src/io/schema.c) */
     {"dataset", "src/io/schema.c"},
     {"epochs", "src/io/schema.c"},
     {"seed", "src/io/schema.c"},
     {"threads", "src/io/schema.c"},
+    {"batch_size", "src/io/schema.c"},
     /* the model file's training_split record (a file format read by eval, SPEC §5 extra) */
     {"split", "src/train/evaluate.c"},
     {"test_fraction", "src/train/evaluate.c"},

@@ -913,7 +913,8 @@ Test(report_schema, headers_as_documented) {
                   "state_bytes,n_params,n_train,n_test,epochs,updates,wall_s,train_s,eval_s,"
                   "final_test_rmse_e_eV_per_atom,final_test_rmse_f_eV_per_A,"
                   "best_test_rmse_e_eV_per_atom,best_test_rmse_f_eV_per_A,"
-                  "final_train_rmse_e_eV_per_atom,final_train_rmse_f_eV_per_A,jobs,threads");
+                  "final_train_rmse_e_eV_per_atom,final_train_rmse_f_eV_per_A,jobs,threads,"
+                  "batch_size");
     expect_header(schema_accuracy_cols, SCHEMA_ACCURACY_NCOLS,
                   "dataset,label,optimizer,n_seeds,n_done,n_diverged,n_time_budget,n_skipped,"
                   "n_failed,final_test_rmse_e_eV_per_atom_mean,final_test_rmse_e_eV_per_atom_min,"
@@ -977,4 +978,98 @@ Test(report_cli, speedup_uses_the_training_clock_not_wall_time) {
     cr_expect_eq(r3, r30, "evaluation time changed the ratio: %.17g vs %.17g", r3, r30);
     /* the other variants of the tree still lack the clock: the report says so */
     cr_expect(w3 && w30);
+}
+
+/* ------------------------------------------------------------- batch size ---------------- */
+
+/* Cu: rlekf at B 4 and 1 (two seeds), adam at B 8 and 1, an rlekf variant in a group (another
+ * question) at B 2; H2O: rlekf at B 1 only. Only Cu's rlekf and adam form batch-size sweeps. */
+static const char *build_batch(const char *name) {
+    static char exp[1024];
+    snprintf(exp, sizeof exp, "%s", tu_tmp(name));
+    mkdirs(exp);
+    double ep[3] = {0, 1, 2}, up[3] = {0, 10, 20}, wall[3] = {0.1, 1, 2}, tr[3] = {0, 0.5, 1};
+    double e1[3] = {1, 0.5, 0.1}, f1[3] = {1, 0.5, 0.1};   /* baseline 0.1: x1.2 at row 2 */
+    double e2[3] = {1, 0.11, 0.2}, f2[3] = {1, 0.14, 0.3}; /* x1.5 at row 1 */
+    write_metrics_clock(exp, "Cu", "rlekf-b4", 1, 3, ep, up, wall, tr, e2, f2, "done");
+    write_metrics_clock(exp, "Cu", "rlekf-b4", 2, 3, ep, up, wall, tr, e1, f1, "done");
+    write_metrics_clock(exp, "Cu", "rlekf-b1", 1, 3, ep, up, wall, tr, e1, f1, "done");
+    write_metrics_clock(exp, "Cu", "rlekf-b1", 2, 3, ep, up, wall, tr, e1, f1, "done");
+    write_metrics_clock(exp, "Cu", "adam-b8", 1, 3, ep, up, wall, tr, e2, f2, "done");
+    write_metrics_clock(exp, "Cu", "adam-b1", 1, 3, ep, up, wall, tr, e1, f1, "done");
+    write_metrics_clock(exp, "Cu", "rlekf-init", 1, 3, ep, up, wall, tr, e1, f1, "done");
+    write_metrics_clock(exp, "H2O", "rlekf", 1, 3, ep, up, wall, tr, e1, f1, "done");
+    char path[1100], text[4096];
+    snprintf(path, sizeof path, "%s/summary.csv", exp);
+    const char *tail = ",5120,7,1000,26551,40,10,2,20,2,1,1,0.2,0.3,0.11,0.14,0.2,0.3,1,2,";
+    snprintf(text, sizeof text,
+             "dataset,label,optimizer,seed,status,reason,group,x,block_size,n_blocks,state_bytes,"
+             "n_params,n_train,n_test,epochs,updates,wall_s,train_s,eval_s,"
+             "final_test_rmse_e_eV_per_atom,final_test_rmse_f_eV_per_A,"
+             "best_test_rmse_e_eV_per_atom,best_test_rmse_f_eV_per_A,"
+             "final_train_rmse_e_eV_per_atom,final_train_rmse_f_eV_per_A,jobs,threads,batch_size\n"
+             "Cu,rlekf-b4,rlekf,1,done,,,%s4\n"
+             "Cu,rlekf-b4,rlekf,2,done,,,%s4\n"
+             "Cu,rlekf-b1,rlekf,1,done,,,%s1\n"
+             "Cu,rlekf-b1,rlekf,2,done,,,%s1\n"
+             "Cu,adam-b8,adam,1,done,,,%s8\n"
+             "Cu,adam-b1,adam,1,done,,,%s1\n"
+             "Cu,rlekf-init,rlekf,1,done,,init_scale,10%s2\n"
+             "H2O,rlekf,rlekf,1,done,,,%s1\n",
+             tail, tail, tail, tail, tail, tail, tail, tail);
+    tu_write(path, text);
+    return exp;
+}
+
+Test(report_batch, table_per_optimizer_and_batch_size) {
+    const char *exp = build_batch("batch");
+    char args[2048], err[2048], path[1200];
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    /* rows: per dataset and type (first appearance), by B; the grouped variant and H2O's single
+     * batch size are not a sweep */
+    static const char *const want[] = {"Cu rlekf-b1 rlekf 1 2 2 ", "Cu rlekf-b4 rlekf 4 2 2 ",
+                                       "Cu adam-b1 adam 1 1 1 ", "Cu adam-b8 adam 8 1 1 "};
+    char lines[16][DAT_LINE_MAX];
+    snprintf(path, sizeof path, "%s/report/batch_size.dat", exp);
+    size_t n = dat_lines(path, lines, 16);
+    cr_assert_eq(n, 4);
+    for (size_t i = 0; i < n; i++)
+        cr_expect(!strncmp(lines[i], want[i], strlen(want[i])), "line %zu: %s (want %s...)", i,
+                  lines[i], want[i]);
+    /* rlekf-b4: final F mean 0.3 (both seeds' summary value); f x1.2 (0.12): seed 1 never, so
+     * nan; f x1.5 (0.15): row 1 (seed 1) and row 2 (seed 2): epochs 1.5, updates 15, train 0.75 */
+    char ds[32], lb[32], op[32];
+    double B, nd, ns, v[24];
+    int got = sscanf(lines[1],
+                     "%31s %31s %31s %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf "
+                     "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf",
+                     ds, lb, op, &B, &nd, &ns, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                     &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16],
+                     &v[17], &v[18], &v[19], &v[20], &v[21], &v[22], &v[23]);
+    cr_assert_eq(got, 24, "%s", lines[1]);
+    cr_expect_float_eq(v[3], 0.3, 1e-12, "final F mean");
+    cr_expect(isnan(v[6 + 6]), "f x1.2 epochs: one seed never crossed");
+    cr_expect_float_eq(v[6 + 9], 1.5, 1e-12, "f x1.5 epochs");
+    cr_expect_float_eq(v[6 + 10], 15, 1e-12, "f x1.5 updates");
+    cr_expect_float_eq(v[6 + 11], 0.75, 1e-12, "f x1.5 train_s");
+    snprintf(path, sizeof path, "%s/report/report.md", exp);
+    char *md = read_text(path);
+    char *sec = strstr(md, "## Batch size");
+    cr_assert_not_null(sec);
+    char *next = strstr(sec + 1, "\n## ");
+    if (next) *next = '\0'; /* the section only */
+    cr_expect_not_null(strstr(sec, "| Cu | rlekf | 4 | rlekf-b4 | 2 |"));
+    cr_expect_not_null(strstr(sec, "| Cu | rlekf | 4 | rlekf-b4 | force | ×1.5 (150 meV/Å) | 15 | "
+                                   "1.5 | 0.75 |"));
+    cr_expect_null(strstr(sec, "rlekf-init"));
+    free(md);
+    /* a tree without the column is all batch size 1: no section */
+    exp = build_tree("batch-none");
+    snprintf(args, sizeof args, "report '%s'", exp);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    snprintf(path, sizeof path, "%s/report/report.md", exp);
+    md = read_text(path);
+    cr_expect_null(strstr(md, "## Batch size"));
+    free(md);
 }

@@ -85,6 +85,7 @@ typedef struct {
     char group[REPORT_NAME_MAX];                        /* "" if none */
     double x;                                           /* NAN if none */
     double block_size, n_blocks, state_bytes, n_params; /* NAN if empty */
+    double batch_size;                                  /* images per update (1: older trees) */
     report_run *runs;                                   /* (nruns) */
     size_t nruns, cap;
 } report_variant;
@@ -149,7 +150,8 @@ rk_status report_load(const char *exp_dir, report_exp *e);
 void report_free(report_exp *e);
 
 /* Write accuracy.csv, speedup.csv, report.md, curves/<dataset>__<label>.dat and the tables for
- * plots/ (baselines.dat, variants.dat, bars.dat, ablation.dat, stability.dat, parity_cells.tsv)
+ * plots/ (baselines.dat, variants.dat, bars.dat, ablation.dat, stability.dat, batch_size.dat,
+ * parity_cells.tsv)
  * into out_dir (created if needed). md_path receives the path of report.md. */
 rk_status report_write(const report_exp *e, const char *out_dir, char *md_path, size_t cap);
 

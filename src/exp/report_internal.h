@@ -85,6 +85,9 @@ size_t report_stability_order(const report_ctx *c, size_t *idx);
 /* Variant indices of the block-size sweep (ablation.dat, see report_ablation_order in
  * report_math.c); returns the count. idx holds nvars. */
 size_t report_ablation_order(const report_ctx *c, size_t *idx);
+/* Variant indices of the batch-size sweep (batch_size.dat and report.md's batch-size tables, see
+ * report_batch_order in report_math.c); returns the count. idx holds nvars. */
+size_t report_batch_order(const report_ctx *c, size_t *idx);
 
 /* ------------------------------------------------------------- text (report_fmt.c) --------- */
 
@@ -119,8 +122,9 @@ rk_status report_out_open(fs_atomic *o, const char *dir, const char *name);
 
 /* ------------------------------------------------------------- Markdown (report_md.c) ------ */
 
-/* report.md; stab (nstab) is report_stability_order's answer. md_path receives its path. */
-rk_status report_write_md(const report_ctx *c, const size_t *stab, size_t nstab, char *md_path,
-                          size_t cap);
+/* report.md; stab (nstab) is report_stability_order's answer, bat (nbat) report_batch_order's.
+ * md_path receives its path. */
+rk_status report_write_md(const report_ctx *c, const size_t *stab, size_t nstab, const size_t *bat,
+                          size_t nbat, char *md_path, size_t cap);
 
 #endif

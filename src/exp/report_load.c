@@ -151,6 +151,8 @@ static rk_status parse_variant(report_variant *v, const csvio_table *t, const ch
     if ((st = opt_num(t, path, row, SCOL(BLOCK_SIZE), &v->block_size))) return st;
     if ((st = opt_num(t, path, row, SCOL(N_BLOCKS), &v->n_blocks))) return st;
     if ((st = opt_num(t, path, row, SCOL(STATE_BYTES), &v->state_bytes))) return st;
+    if ((st = opt_num(t, path, row, SCOL(BATCH_SIZE), &v->batch_size))) return st;
+    if (isnan(v->batch_size)) v->batch_size = 1.0; /* recorded before minibatches */
     return opt_num(t, path, row, SCOL(N_PARAMS), &v->n_params);
 }
 

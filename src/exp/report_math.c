@@ -357,6 +357,40 @@ size_t report_ablation_order(const report_ctx *c, size_t *idx) {
     return n;
 }
 
+/* The batch-size sweep: per dataset, the optimizer types (registered type, first appearance)
+ * that ran at two or more batch sizes there; their variants outside any group, by batch size
+ * (equal sizes in summary.csv order). */
+size_t report_batch_order(const report_ctx *c, size_t *idx) {
+    const report_exp *e = c->e;
+    size_t n = 0;
+    for (size_t d = 0; d < c->nds; d++)
+        for (size_t j = 0; j < e->nvars; j++) {
+            const report_variant *v = &e->vars[j];
+            if (strcmp(v->dataset, c->ds[d]) != 0 || v->group[0]) continue;
+            /* the first variant of its type on this dataset opens the type's run of rows */
+            int first = 1, sizes = 0;
+            for (size_t i = 0; i < e->nvars; i++) {
+                const report_variant *w = &e->vars[i];
+                if (strcmp(w->dataset, v->dataset) || w->type != v->type || w->group[0]) continue;
+                if (i < j) first = 0;
+                sizes |= w->batch_size != v->batch_size;
+            }
+            if (!first || !sizes) continue;
+            size_t start = n;
+            for (size_t i = j; i < e->nvars; i++) {
+                const report_variant *w = &e->vars[i];
+                if (strcmp(w->dataset, v->dataset) || w->type != v->type || w->group[0]) continue;
+                size_t p = n++;
+                while (p > start && e->vars[idx[p - 1]].batch_size > w->batch_size) {
+                    idx[p] = idx[p - 1];
+                    p--;
+                }
+                idx[p] = i;
+            }
+        }
+    return n;
+}
+
 size_t report_stability_order(const report_ctx *c, size_t *idx) {
     const report_exp *e = c->e;
     size_t n = 0;

@@ -33,8 +33,8 @@ static const char *status_counts(const report_var_info *vi) {
     return b;
 }
 
-rk_status report_write_md(const report_ctx *c, const size_t *stab, size_t nstab, char *md_path,
-                          size_t cap) {
+rk_status report_write_md(const report_ctx *c, const size_t *stab, size_t nstab, const size_t *bat,
+                          size_t nbat, char *md_path, size_t cap) {
     const report_exp *e = c->e;
     fs_atomic o;
     rk_status st = report_out_open(&o, c->out_dir, "report.md");
@@ -174,6 +174,43 @@ rk_status report_write_md(const report_ctx *c, const size_t *stab, size_t nstab,
         }
     }
 
+    if (nbat) {
+        fprintf(f, "\n## Batch size\n\nOptimizers run at two or more batch sizes B (images per "
+                   "update, SPEC §3 \"Minibatch\"), by B. Final test RMSE as mean [min, max] over "
+                   "seeds; updates and epochs are means over seeds.\n\n");
+        fprintf(f, "| Dataset | Optimizer | B | Variant | Seeds | Status | Final E (meV/atom) | "
+                   "Final F (meV/Å) | Updates | Epochs | Train (s) |\n"
+                   "|---|---|---|---|---|---|---|---|---|---|---|\n");
+        for (size_t k = 0; k < nbat; k++) {
+            const report_variant *v = &e->vars[bat[k]];
+            const report_var_info *vi = &c->vi[bat[k]];
+            fprintf(f, "| %s | %s | %s | %s | %zu | %s | %s | %s | %s | %s | %s |\n", v->dataset,
+                    v->optimizer, report_n(v->batch_size), v->label, v->nruns, status_counts(vi),
+                    spread(&vi->final_e), spread(&vi->final_f),
+                    isfinite(vi->updates.mean) ? report_n(vi->updates.mean) : "–",
+                    report_g3(vi->epochs.mean), report_g3(vi->clock.mean));
+        }
+        fprintf(f,
+                "\nTo the baseline: first evaluation with test RMSE ≤ factor × baseline, mean over "
+                "seeds (\"never (k/n reached)\" unless every seed reached it); time on the "
+                "training clock (SPEC §4).\n\n");
+        fprintf(f, "| Dataset | Optimizer | B | Variant | Quantity | Threshold | Updates | Epochs "
+                   "| Train (s) |\n|---|---|---|---|---|---|---|---|---|\n");
+        for (int q = REPORT_NQTY - 1; q >= 0; q--) /* force first: the headline quantity */
+            for (int fi = 0; fi < REPORT_NFACTORS; fi++)
+                for (size_t k = 0; k < nbat; k++) {
+                    const report_variant *v = &e->vars[bat[k]];
+                    const report_crossing *cr = report_cross_at(c, bat[k], q, fi);
+                    size_t d = report_ds_index(c, v->dataset);
+                    fprintf(f, "| %s | %s | %s | %s | %s | ×%.1f (%s %s) | %s | %s | %s |\n",
+                            v->dataset, v->optimizer, report_n(v->batch_size), v->label,
+                            report_qty_names[q], REPORT_FACTORS[fi],
+                            report_mev(REPORT_FACTORS[fi] * c->base[d][q]), report_qty_md_units[q],
+                            report_crossing_text(cr, 1, 1), report_crossing_text(cr, 0, 1),
+                            report_crossing_text(cr, REPORT_MEASURE_TRAIN_S, 1));
+                }
+    }
+
     if (nstab) {
         fprintf(f, "\n## Stability groups\n\nFinal test RMSE (mean over seeds), status counts "
                    "and the largest single-weight change in one update over all rows and "
@@ -196,7 +233,8 @@ rk_status report_write_md(const report_ctx *c, const size_t *stab, size_t nstab,
                "- `curves/<dataset>__<label>.dat`: per evaluation row, median/min/max over seeds "
                "(gnuplot input).\n"
                "- `baselines.dat`, `variants.dat`, `bars.dat`, `bars_groups.dat`, "
-               "`ablation.dat`, `stability.dat`, `parity_cells.tsv`: inputs of plots/*.gp.\n");
+               "`ablation.dat`, `stability.dat`, `batch_size.dat`, `parity_cells.tsv`: inputs of "
+               "plots/*.gp.\n");
     st = fs_atomic_commit(&o);
     if (!st) snprintf(md_path, cap, "%s", o.path);
     return st;

@@ -1,7 +1,7 @@
 /* report_write: the report's tables (see report.h): accuracy.csv and speedup.csv with the
  * columns of schema.h, curves/<dataset>__<label>.dat, and the whitespace-separated inputs of
  * plots/ (baselines.dat, variants.dat, bars.dat, bars_groups.dat, ablation.dat, stability.dat,
- * parity_cells.tsv), then report.md (report_md.c). Everything is derived first (report_ctx);
+ * batch_size.dat, parity_cells.tsv), then report.md (report_md.c). Everything is derived first (report_ctx);
  * each file is written under a temporary name and renamed when complete. Numbers keep the units
  * of the inputs (eV/atom, eV/Å, s).
  */
@@ -322,6 +322,41 @@ static rk_status write_ablation(const report_ctx *c, size_t *idx) {
     return fs_atomic_commit(&o);
 }
 
+/* batch_size.dat: the batch-size sweep in report_batch_order (idx, n). Per variant: the final
+ * test RMSEs (mean, min, max over seeds) and, per quantity and factor, the mean crossing epoch,
+ * updates and training time (nan unless every seed with metrics crossed). */
+static rk_status write_batch(const report_ctx *c, const size_t *idx, size_t n) {
+    const report_exp *e = c->e;
+    fs_atomic o;
+    rk_status st = report_out_open(&o, c->out_dir, "batch_size.dat");
+    if (st) return st;
+    fprintf(o.f, "# dataset label optimizer batch_size n_done n_seeds "
+                 "final_test_e_eV_per_atom_mean min max final_test_f_eV_per_A_mean min max");
+    for (int q = 0; q < REPORT_NQTY; q++)
+        for (int fi = 0; fi < REPORT_NFACTORS; fi++)
+            fprintf(o.f, " %c%.1f_epochs %c%.1f_updates %c%.1f_train_s", "ef"[q],
+                    REPORT_FACTORS[fi], "ef"[q], REPORT_FACTORS[fi], "ef"[q], REPORT_FACTORS[fi]);
+    fprintf(o.f, "\n");
+    for (size_t k = 0; k < n; k++) {
+        const report_variant *v = &e->vars[idx[k]];
+        const report_var_info *vi = &c->vi[idx[k]];
+        char ds[REPORT_NAME_MAX], lb[REPORT_NAME_MAX];
+        report_safe_name(ds, sizeof ds, v->dataset);
+        report_safe_name(lb, sizeof lb, v->label);
+        fprintf(o.f, "%s %s %s %s %zu %zu %s %s %s %s %s %s", ds, lb, v->optimizer,
+                report_n(v->batch_size), vi->n_status[REPORT_ST_DONE], v->nruns,
+                report_n(vi->final_e.mean), report_n(vi->final_e.min), report_n(vi->final_e.max),
+                report_n(vi->final_f.mean), report_n(vi->final_f.min), report_n(vi->final_f.max));
+        for (int q = 0; q < REPORT_NQTY; q++)
+            for (int fi = 0; fi < REPORT_NFACTORS; fi++)
+                for (int m = 0; m < REPORT_NMEASURES; m++)
+                    fprintf(o.f, " %s",
+                            report_n(report_crossing_value(report_cross_at(c, idx[k], q, fi), m)));
+        fprintf(o.f, "\n");
+    }
+    return fs_atomic_commit(&o);
+}
+
 static rk_status write_stability(const report_ctx *c, const size_t *idx, size_t n) {
     const report_exp *e = c->e;
     fs_atomic o;
@@ -406,9 +441,11 @@ rk_status report_write(const report_exp *e, const char *out_dir, char *md_path, 
     report_ctx c;
     if ((st = report_ctx_init(&c, e, out_dir))) return st;
     size_t nv = e->nvars ? e->nvars : 1;
-    size_t *stab = rk_calloc(nv, sizeof *stab), *a_idx = rk_calloc(nv, sizeof *a_idx);
-    if (!stab || !a_idx) st = RK_ENOMEM;
+    size_t *stab = rk_calloc(nv, sizeof *stab), *a_idx = rk_calloc(nv, sizeof *a_idx),
+           *bat = rk_calloc(nv, sizeof *bat);
+    if (!stab || !a_idx || !bat) st = RK_ENOMEM;
     size_t nstab = st ? 0 : report_stability_order(&c, stab);
+    size_t nbat = st ? 0 : report_batch_order(&c, bat);
     if (!st) st = write_accuracy(&c);
     if (!st) st = write_speedup(&c);
     if (!st) st = write_curves(&c, curve_dir);
@@ -417,8 +454,9 @@ rk_status report_write(const report_exp *e, const char *out_dir, char *md_path, 
     if (!st) st = write_bars(&c);
     if (!st) st = write_ablation(&c, a_idx);
     if (!st) st = write_stability(&c, stab, nstab);
+    if (!st) st = write_batch(&c, bat, nbat);
     if (!st) st = write_parity_cells(&c);
-    if (!st) st = report_write_md(&c, stab, nstab, md_path, cap);
+    if (!st) st = report_write_md(&c, stab, nstab, bat, nbat, md_path, cap);
     size_t n_shared = st ? 0 : report_n_shared_time_ratios(&c);
     if (n_shared)
         fprintf(stderr,
@@ -428,5 +466,6 @@ rk_status report_write(const report_exp *e, const char *out_dir, char *md_path, 
     report_ctx_free(&c);
     free(stab);
     free(a_idx);
+    free(bat);
     return st;
 }

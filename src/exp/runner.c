@@ -348,6 +348,9 @@ rk_status runner_write_summary(const manifest_t *m) {
         num_field(o, "final_train_f", fld[SCHEMA_SUMMARY_FINAL_TRAIN_F], 512, 0);
         num_field(o, "jobs", fld[SCHEMA_SUMMARY_JOBS], 512, 1);
         num_field(o, threads_key(), fld[SCHEMA_SUMMARY_THREADS], 512, 1);
+        train_config tc; /* the cell's resolved training keys: its batch size */
+        manifest_cell_config(m, k, "", &tc);
+        snprintf(fld[SCHEMA_SUMMARY_BATCH_SIZE], 512, "%zu", tc.batch_size);
         jsonw_free(o);
         const char *row[SCHEMA_SUMMARY_NCOLS];
         for (size_t i = 0; i < SCHEMA_SUMMARY_NCOLS; i++)

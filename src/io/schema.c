@@ -48,6 +48,7 @@ const char *const schema_summary_cols[SCHEMA_SUMMARY_NCOLS] = {
     [SCHEMA_SUMMARY_FINAL_TRAIN_F] = "final_train_rmse_f_eV_per_A",
     [SCHEMA_SUMMARY_JOBS] = "jobs",
     [SCHEMA_SUMMARY_THREADS] = "threads",
+    [SCHEMA_SUMMARY_BATCH_SIZE] = "batch_size",
 };
 
 const char *const schema_accuracy_cols[SCHEMA_ACCURACY_NCOLS] = {

@@ -58,8 +58,9 @@ typedef enum {
     SCHEMA_SUMMARY_BEST_TEST_F,   /* eV/Å */
     SCHEMA_SUMMARY_FINAL_TRAIN_E, /* eV/atom */
     SCHEMA_SUMMARY_FINAL_TRAIN_F, /* eV/Å */
-    SCHEMA_SUMMARY_JOBS,    /* cells that ran at once when this one ran ("" for older runs) */
-    SCHEMA_SUMMARY_THREADS, /* BLAS/OpenMP threads of this cell ("" for older runs) */
+    SCHEMA_SUMMARY_JOBS,          /* cells that ran at once when this one ran ("" for older runs) */
+    SCHEMA_SUMMARY_THREADS,       /* BLAS/OpenMP threads of this cell ("" for older runs) */
+    SCHEMA_SUMMARY_BATCH_SIZE,    /* images per update ("" for older runs: 1) */
     SCHEMA_SUMMARY_NCOLS
 } schema_summary_col;
 extern const char *const schema_summary_cols[SCHEMA_SUMMARY_NCOLS];

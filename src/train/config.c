@@ -31,6 +31,8 @@
 #define CONFIG_FRAMES_MAX 1e8
 #define CONFIG_EPOCHS_MAX 1e6
 #define CONFIG_UPDATES_MAX 1e9
+/* Images per batch: far above any batch a Kalman update or a workspace per thread can use. */
+#define CONFIG_BATCH_MAX 4096
 /* Seeds are 31-bit so that every tool (and a JSON reader using doubles) keeps them exact. */
 #define CONFIG_SEED_MAX 2147483647.0
 #define CONFIG_THREADS_MAX 1024
@@ -74,6 +76,10 @@ static const config_key KEYS[] = {
      "(0: all)"},
     {"epochs", CONFIG_SIZE, 1, 0, CONFIG_EPOCHS_MAX, NULL, FIELD(epochs), RUN | MAN | VAR,
      "passes over the training frames"},
+    {"batch_size", CONFIG_SIZE, 1, 1, CONFIG_BATCH_MAX, NULL, FIELD(batch_size), RUN | MAN | VAR,
+     "images per update, all of one system (SPEC 3 \"Minibatch\"): Kalman reduces their errors "
+     "and Jacobians to one measurement per update, gradient methods step on their mean loss; "
+     "each system's last batch of an epoch may be short"},
     {"eval_every", CONFIG_SIZE, 0, 0, CONFIG_UPDATES_MAX, NULL, FIELD(eval_every), RUN | MAN | VAR,
      "also evaluate every K updates (0: only after every epoch); Kalman makes 1 + force_groups "
      "updates per image, Adam 1, so use eval_every_images to compare optimizers"},
@@ -477,25 +483,55 @@ static rk_status apply_sel_auto(train_config *tc, const config_data *data, const
     return RK_OK;
 }
 
-/* numb_steps training images = ceil(numb_steps / n_train) epochs (rlekf trains whole epochs). */
+/* numb_steps steps (batches) = ceil(numb_steps / batches per epoch) epochs (rlekf trains whole
+ * epochs; batches per epoch as the trainer cuts them, train_batches_per_epoch). */
 static rk_status apply_numb_steps(train_config *tc, const config_data *data, const dataset_t *ds) {
     model_frame_ref *tr = NULL, *te = NULL;
     size_t ntr = 0, nte = 0;
-    rk_status st =
-        evaluate_split_frames(ds, tc->split, tc->test_fraction, "", tc->seed, &tr, &ntr, &te, &nte);
+    evaluate_split split = evaluate_default_split();
+    split.mode = tc->split;
+    split.test_fraction = tc->test_fraction;
+    split.seed = tc->seed;
+    split.max_train_frames = tc->max_train_frames; /* counts per system do not depend on the
+                                                      random split's stream */
+    rk_status st = evaluate_frames(ds, &split, &tr, &ntr, &te, &nte);
+    size_t batches = st ? 0 : train_batches_per_epoch(tr, ntr, ds->nsystems, tc->batch_size);
     free(tr);
     free(te);
     if (st) return st;
-    if (tc->max_train_frames && tc->max_train_frames < ntr) ntr = tc->max_train_frames;
-    if (ntr == 0) return RK_OK; /* train_run reports "no training frames" */
-    size_t epochs = (data->numb_steps + ntr - 1) / ntr;
+    if (batches == 0) return RK_OK; /* train_run reports "no training frames" */
+    size_t epochs = (data->numb_steps + batches - 1) / batches;
     const config_key *k = config_key_of_field(offsetof(train_config, epochs));
     if ((double)epochs > k->hi)
         return err_set(RK_EINPUT,
-                       "%s: training.numb_steps: %zu steps are %zu epochs of %zu training frames, "
+                       "%s: training.numb_steps: %zu steps are %zu epochs of %zu batches, "
                        "more than the %.0f epochs allowed",
-                       data->what, data->numb_steps, epochs, ntr, k->hi);
+                       data->what, data->numb_steps, epochs, batches, k->hi);
     tc->epochs = epochs;
+    return RK_OK;
+}
+
+/* batch_size "auto:N": ceil(N / atoms) frames per batch, the same for every system. */
+static rk_status apply_batch_auto(train_config *tc, const config_data *data, const dataset_t *ds) {
+    size_t B = 0, first = 0;
+    const config_key *k = config_key_of_field(offsetof(train_config, batch_size));
+    for (size_t s = 0; s < ds->nsystems; s++) {
+        size_t na = ds->sys[s].natoms, b = (data->batch_auto_atoms + na - 1) / na;
+        if (s > 0 && b != B)
+            return err_set(RK_EINPUT,
+                           "%s: training.training_data.batch_size: \"auto\" gives %zu frames a "
+                           "batch for system %s (%zu atoms) and %zu for %s (%zu atoms); rlekf "
+                           "takes one batch size: set a number",
+                           data->what, B, ds->sys[first].name, ds->sys[first].natoms, b,
+                           ds->sys[s].name, na);
+        if ((double)b > k->hi)
+            return err_set(RK_EINPUT,
+                           "%s: training.training_data.batch_size: \"auto\" gives %zu frames a "
+                           "batch for system %s, more than %.0f",
+                           data->what, b, ds->sys[s].name, k->hi);
+        B = b;
+    }
+    if (B) tc->batch_size = B;
     return RK_OK;
 }
 
@@ -516,15 +552,7 @@ rk_status config_open_data(train_config *tc, const config_data *data, dataset_t 
                              data->what, data->type_map, tc->dataset, have);
         }
     }
-    for (size_t s = 0; !st && data->batch_auto_atoms && s < ds->nsystems; s++)
-        if (ds->sys[s].natoms < data->batch_auto_atoms)
-            st = err_set(RK_EINPUT,
-                         "%s: training.training_data.batch_size: \"auto\" puts %zu frames of "
-                         "system %s (%zu atoms) in a batch; rlekf trains one frame per step: "
-                         "set batch_size 1",
-                         data->what,
-                         (data->batch_auto_atoms + ds->sys[s].natoms - 1) / ds->sys[s].natoms,
-                         ds->sys[s].name, ds->sys[s].natoms);
+    if (!st && data->batch_auto_atoms) st = apply_batch_auto(tc, data, ds);
     if (!st && data->sel_auto > 0) st = apply_sel_auto(tc, data, ds);
     if (!st && data->numb_steps) st = apply_numb_steps(tc, data, ds);
     if (st) dataset_free(ds);

@@ -184,8 +184,8 @@ static const dp_key DEEPMD_KEYS[] = {
     {"training.training_data", "set_prefix", DP_FIXED, NULL, "\"set\"", "\"set\"", 0,
      "rlekf reads set.* folders"},
     {"training.training_data", "batch_size", DP_BATCH_SIZE, NULL, NULL, "\"auto\"", 0,
-     "rlekf trains one frame per step: 1, or \"auto\" / \"auto:N\" when every system has at "
-     "least 32 / N atoms (then DeePMD-kit's batch is one frame too)"},
+     "rlekf's batch_size: a number, a list of equal numbers, or \"auto\" / \"auto:N\" (ceil(32 "
+     "/ atoms) or ceil(N / atoms) frames; every system must give the same number)"},
     {"training.training_data", "auto_prob", DP_FIXED, NULL, "\"prob_sys_size\"",
      "\"prob_sys_size\"", 0,
      "rlekf visits every training frame once per epoch, in shuffled order: each system as often "
@@ -226,6 +226,7 @@ typedef struct {
     jsonw *rl_training;   /* rlekf training keys given in the training section */
     config_layer seed;    /* the seed, last given wins (descriptor, fitting_net, training) */
     int numb_steps_given; /* numb_steps or its older name seen */
+    int batch_given;      /* training_data.batch_size was given (not DeePMD-kit's default) */
 } dp_walk;
 
 static int is_comment(const char *key) {
@@ -423,17 +424,29 @@ static rk_status apply_numb_steps(dp_walk *w, const dp_key *r, const char *secti
     return st;
 }
 
-static rk_status apply_batch_size(dp_walk *w, const char *path, const jsonw *v) {
+/* An integer batch size in the range of rlekf's batch_size key, else 0. */
+static size_t batch_number(const jsonw *v) {
+    const config_key *k = config_key_of_field(offsetof(train_config, batch_size));
+    if (jsonw_typeof(v) != JSONW_NUMBER) return 0;
+    double x = jsonw_number(v);
+    return x == floor(x) && x >= k->lo && x <= k->hi ? (size_t)x : 0;
+}
+
+/* DeePMD-kit's training_data.batch_size: a number, a list with one number per system (all equal:
+ * rlekf has one batch size), or "auto" / "auto:N" (resolved per system against the data:
+ * config_open_data). */
+static rk_status apply_batch_size(dp_walk *w, const char *path, const jsonw *v, int given) {
     char text[DP_BRIEF_MAX];
     jsonw_brief(v, text, sizeof text);
-    int ok = 0;
+    size_t B = 0;
+    w->batch_given = given;
+    w->data->batch_auto_atoms = 0;
     if (jsonw_typeof(v) == JSONW_NUMBER) {
-        ok = jsonw_number(v) == 1.0;
+        B = batch_number(v);
     } else if (jsonw_typeof(v) == JSONW_ARRAY && jsonw_size(v) > 0) {
-        ok = 1;
-        for (size_t i = 0; i < jsonw_size(v); i++)
-            ok &=
-                jsonw_typeof(jsonw_at(v, i)) == JSONW_NUMBER && jsonw_number(jsonw_at(v, i)) == 1.0;
+        B = batch_number(jsonw_at(v, 0));
+        for (size_t i = 1; i < jsonw_size(v); i++)
+            if (batch_number(jsonw_at(v, i)) != B) B = 0;
     } else if (jsonw_typeof(v) == JSONW_STRING) {
         const char *s = jsonw_string(v);
         long atoms = 0;
@@ -447,14 +460,18 @@ static rk_status apply_batch_size(dp_walk *w, const char *path, const jsonw *v) 
         }
         if (atoms > 0) {
             w->data->batch_auto_atoms = (size_t)atoms;
-            ok = 1;
+            return RK_OK;
         }
     }
-    if (ok) return RK_OK;
+    if (B) {
+        w->tc->batch_size = B;
+        return RK_OK;
+    }
+    const config_key *k = config_key_of_field(offsetof(train_config, batch_size));
     return err_set(RK_EINPUT,
-                   "%s: %s: %s is not supported: rlekf trains one frame per step (accepted: 1, "
-                   "\"auto\", \"auto:N\")",
-                   w->file, path, text);
+                   "%s: %s: %s is not supported: rlekf takes one batch size for every system "
+                   "(an integer in [%g, %g], a list of equal ones, \"auto\" or \"auto:N\")",
+                   w->file, path, text, k->lo, k->hi);
 }
 
 /* Apply row r of `section` to value v (NULL: absent); mobj collects the section's model keys. */
@@ -515,7 +532,7 @@ static rk_status apply_row(dp_walk *w, const dp_key *r, const char *section, con
         if (v) st = apply_numb_steps(w, r, section, path, obj);
         break;
     case DP_BATCH_SIZE:
-        if (v) st = apply_batch_size(w, path, v);
+        if (v) st = apply_batch_size(w, path, v, def == NULL);
         break;
     }
     jsonw_free(def);
@@ -628,6 +645,13 @@ rk_status config_deepmd_parse(const jsonw *root, const char *path, train_config 
             st = err_set(RK_EINPUT,
                          "%s: training.%s: give numb_steps (DeePMD-kit) or %s (rlekf), not both",
                          path, ep->name, ep->name);
+        const config_key *bk = config_key_of_field(offsetof(train_config, batch_size));
+        if (!st && w.batch_given && config_layer_has(&l, bk))
+            st = err_set(RK_EINPUT,
+                         "%s: training.%s: give training_data.batch_size (DeePMD-kit) or %s "
+                         "(rlekf), not both",
+                         path, bk->name, bk->name);
+        if (!st && config_layer_has(&l, bk)) data->batch_auto_atoms = 0; /* rlekf's key wins */
         if (!st && data->n_systems && config_layer_has(&l, ds))
             st = err_set(RK_EINPUT,
                          "%s: training.%s: give training_data.systems (DeePMD-kit) or %s "

@@ -43,16 +43,26 @@ typedef struct {
     optim_t *opt;
     model_frame_ref *train, *test, *ev_train, *ev_test;
     size_t n_train, n_test, n_ev_train, n_ev_test;
-    double *h, *F, *c, *wprev; /* (N), (3A), (3A), (N) */
+    double *h, *wprev; /* (N), (N) */
+    /* minibatch (SPEC §3): B images per update, computed by n_slots threads, slot t with its
+     * workspace wsb[t] (wsb[0] = ws) holding frame (slot_sys[t], slot_frame[t]) */
+    size_t B, n_slots, max_comp;        /* max_comp = 3 x largest atom count */
+    model_ws **wsb;                     /* (n_slots) */
+    size_t *slot_sys, *slot_frame;      /* (n_slots) SIZE_MAX: no frame */
+    double *hb, *eb;                    /* (B, N) per-image Jacobian or gradient rows, (B) errors */
+    double *Fb, *cb, *gEb;              /* (n_slots, max_comp), (n_slots, max_comp), (n_slots, N) */
+    rk_status *stb;                     /* (B) per-image status of a pass */
+    size_t *border, *bstart, n_batches; /* (n_train) the epoch's batched order, (n_train+1) */
+    model_frame_ref *bfr;               /* (B) the frames of the batch being trained */
     rng_t order, sample;
-    fs_atomic csv; /* metrics.csv, renamed into place when the run ends */
-    char dir[TRAIN_PATH_MAX + 32];  /* out_dir.partial: everything is written here first */
+    fs_atomic csv;                 /* metrics.csv, renamed into place when the run ends */
+    char dir[TRAIN_PATH_MAX + 32]; /* out_dir.partial: everything is written here first */
     char ckpt_path[TRAIN_PATH_MAX + 64];
     char model_path[TRAIN_PATH_MAX + 64];
-    size_t *perm;  /* (n_train) the epoch's shuffled order */
-    size_t evals;  /* evaluations so far (the default checkpoint cadence) */
+    size_t *perm;           /* (n_train) the epoch's shuffled order */
+    size_t evals;           /* evaluations so far (the default checkpoint cadence) */
     double ck_end, ck_cost; /* when the last checkpoint was finished, and how long it took */
-    char *split_json; /* the split, recorded in every model file (evaluate.h) */
+    char *split_json;       /* the split, recorded in every model file (evaluate.h) */
     size_t images, updates;
     double t0, last_progress, max_dw;
     double train_s, eval_s; /* training steps only; evaluations and saves (SPEC §4) */
@@ -85,74 +95,238 @@ static rk_status do_update(run_t *r, const optim_signal *sig) {
     return RK_OK;
 }
 
-static rk_status kalman_image(run_t *r, model_frame_ref fr) {
-    const train_config *tc = r->tc;
-    const ds_system *sys = &r->ds->sys[fr.sys];
-    size_t na = sys->natoms, N = r->m.layout.n_params;
-    double n = (double)na;
-    rk_status st = model_set_frame(&r->m, r->ws, sys, fr.frame);
+/* ------------------------------------------------------------------ batches -------------- */
+
+rk_status train_batch_order(const model_frame_ref *frames, const size_t *perm, size_t n,
+                            size_t nsystems, size_t B, size_t *order, size_t *starts,
+                            size_t *n_batches) {
+    RK_ASSERT(B >= 1);
+    /* pending[s * B + k]: the k-th image of system s's batch being filled, fill[s] of them */
+    size_t *pending = rk_malloc((nsystems ? nsystems : 1) * B * sizeof *pending);
+    size_t *fill = rk_calloc(nsystems ? nsystems : 1, sizeof *fill);
+    if (!pending || !fill) {
+        free(pending);
+        free(fill);
+        return RK_ENOMEM;
+    }
+    size_t pos = 0, nb = 0;
+    for (size_t i = 0; i < n; i++) {
+        const size_t s = frames[perm[i]].sys;
+        RK_ASSERT(s < nsystems);
+        pending[s * B + fill[s]++] = perm[i];
+        if (fill[s] == B) { /* a full batch, emitted where its last image falls */
+            starts[nb++] = pos;
+            memcpy(order + pos, pending + s * B, B * sizeof *order);
+            pos += B;
+            fill[s] = 0;
+        }
+    }
+    for (size_t s = 0; s < nsystems; s++) /* the short last batches, in system order */
+        if (fill[s]) {
+            starts[nb++] = pos;
+            memcpy(order + pos, pending + s * B, fill[s] * sizeof *order);
+            pos += fill[s];
+        }
+    RK_ASSERT(pos == n);
+    starts[nb] = n;
+    *n_batches = nb;
+    free(pending);
+    free(fill);
+    return RK_OK;
+}
+
+size_t train_batches_per_epoch(const model_frame_ref *frames, size_t n, size_t nsystems, size_t B) {
+    size_t total = 0;
+    for (size_t s = 0; s < nsystems; s++) {
+        size_t ns = 0;
+        for (size_t i = 0; i < n; i++)
+            ns += frames[i].sys == s;
+        total += (ns + B - 1) / B;
+    }
+    return total;
+}
+
+/* ------------------------------------------------------------------ steps ---------------- */
+
+/* The workspace of slot t holding frame fr: the neighbour list is rebuilt only when the slot last
+ * held another frame (slots keep their frame between the passes of one batch). */
+static rk_status slot_frame(run_t *r, size_t t, model_frame_ref fr) {
+    if (r->slot_sys[t] == fr.sys && r->slot_frame[t] == fr.frame) return RK_OK;
+    r->slot_sys[t] = SIZE_MAX;
+    rk_status st = model_set_frame(&r->m, r->wsb[t], &r->ds->sys[fr.sys], fr.frame);
     if (st) return st;
-    /* 1. energy update: r = pE (E - E^)/n, h = pE dE^/dw / n, signs flipped if r < 0 */
-    double E = model_forward(&r->m, r->ws);
+    r->slot_sys[t] = fr.sys;
+    r->slot_frame[t] = fr.frame;
+    return RK_OK;
+}
+
+/* Energy measurement of image b at the current weights: hb[b] = s_b pE dE^/dw / n and
+ * eb[b] = s_b r_b = |r_b|, r_b = pE (E - E^)/n, s_b = sign(r_b). */
+static rk_status kalman_energy_one(run_t *r, size_t t, size_t b, model_frame_ref fr) {
+    const train_config *tc = r->tc;
+    const size_t N = r->m.layout.n_params;
+    const ds_system *sys = &r->ds->sys[fr.sys];
+    const double n = (double)sys->natoms;
+    rk_status st = slot_frame(r, t, fr);
+    if (st) return st;
+    double E = model_forward(&r->m, r->wsb[t]);
     if (!isfinite(E)) return RK_EDIVERGED;
-    model_backward(&r->m, r->ws, r->h, NULL);
+    double *h = r->hb + b * N;
+    model_backward(&r->m, r->wsb[t], h, NULL);
     double e = tc->pref_e * (sys->energy[fr.frame] - E) / n;
     double sgn = e < 0 ? -1.0 : 1.0;
     for (size_t i = 0; i < N; i++)
-        r->h[i] *= sgn * tc->pref_e / n;
-    optim_signal sig = {sgn * e, r->h, NULL};
+        h[i] *= sgn * tc->pref_e / n;
+    r->eb[b] = sgn * e;
+    return RK_OK;
+}
+
+/* Force measurement of image b for the atoms of one group, at the current weights:
+ * hb[b] = J_c with c_j = s_j pF / (n 18), eb[b] = sum_j |d_j|, d_j = pF (F_j - F^_j). */
+static rk_status kalman_force_one(run_t *r, size_t t, size_t b, model_frame_ref fr,
+                                  const size_t *atoms) {
+    const train_config *tc = r->tc;
+    const size_t N = r->m.layout.n_params, ga = tc->group_atoms;
+    const ds_system *sys = &r->ds->sys[fr.sys];
+    const size_t na = sys->natoms;
+    const double n = (double)na, ncomp = (double)(3 * ga);
+    rk_status st = slot_frame(r, t, fr);
+    if (st) return st;
+    double *F = r->Fb + t * r->max_comp, *c = r->cb + t * r->max_comp;
+    model_forward(&r->m, r->wsb[t]);
+    model_backward(&r->m, r->wsb[t], NULL, F);
+    memset(c, 0, 3 * na * sizeof *c);
+    const double *Fl = sys->force + fr.frame * na * 3;
+    double sum_abs = 0.0;
+    for (size_t k = 0; k < ga; k++) {
+        size_t i = atoms[k];
+        for (int al = 0; al < 3; al++) {
+            double d = tc->pref_f * (Fl[3 * i + al] - F[3 * i + al]);
+            if (!isfinite(d)) return RK_EDIVERGED;
+            double s = d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0;
+            sum_abs += fabs(d);
+            /* c_j = s_j pF / (n 18): h = J_c = pF sum_j s_j dF^_j/dw / (n 18) */
+            c[3 * i + al] += s * tc->pref_f / (n * ncomp);
+        }
+    }
+    model_force_jacobian(&r->m, r->wsb[t], c, r->hb + b * N);
+    r->eb[b] = sum_abs;
+    return RK_OK;
+}
+
+/* Loss gradient of image b (SPEC §3 Adam) at the current weights into hb[b]:
+ * dL/dw = 2 pE (E^ - E)/n^2 dE^/dw + J_c, c = 2 pF (F^ - F)/(3n). */
+static rk_status gradient_one(run_t *r, size_t t, size_t b, model_frame_ref fr, double pref_e,
+                              double pref_f) {
+    const size_t N = r->m.layout.n_params;
+    const ds_system *sys = &r->ds->sys[fr.sys];
+    const size_t na = sys->natoms;
+    const double n = (double)na;
+    rk_status st = slot_frame(r, t, fr);
+    if (st) return st;
+    double *F = r->Fb + t * r->max_comp, *c = r->cb + t * r->max_comp;
+    double *gE = r->gEb + t * N, *g = r->hb + b * N;
+    double E = model_forward(&r->m, r->wsb[t]);
+    if (!isfinite(E)) return RK_EDIVERGED;
+    model_backward(&r->m, r->wsb[t], gE, F);
+    const double *Fl = sys->force + fr.frame * na * 3;
+    /* c = 2 pF (F^ - F) / (3n), so J_c = d/dw of the force term of the loss */
+    for (size_t k = 0; k < 3 * na; k++)
+        c[k] = 2.0 * pref_f * (F[k] - Fl[k]) / (3.0 * n);
+    model_force_jacobian(&r->m, r->wsb[t], c, g);
+    /* dL/dw = 2 pE (E^ - E)/n^2 dE^/dw + J_c */
+    double a = 2.0 * pref_e * (E - sys->energy[fr.frame]) / (n * n);
+    blas_axpy(N, a, gE, g);
+    return RK_OK;
+}
+
+typedef enum { STEP_ENERGY, STEP_FORCE, STEP_GRADIENT } step_kind;
+
+/* One pass over the images of a batch, in parallel when B > 1 (the model's own threads stay
+ * serial inside: nested parallelism is off). Thread t computes with workspace slot t; with
+ * schedule(static, 1) image b falls to thread b mod threads in every pass, so for B <= threads an
+ * image keeps its workspace, and its neighbour list, for the whole batch. Each image writes only
+ * its own rows (hb[b], eb[b]): the result does not depend on the thread count. The first failing
+ * image's status wins. */
+static rk_status batch_pass(run_t *r, const model_frame_ref *fr, size_t B, step_kind kind,
+                            const size_t *atoms, double pref_e, double pref_f) {
+    for (size_t b = 0; b < B; b++)
+        r->stb[b] = RK_OK;
+#pragma omp parallel for schedule(static, 1) num_threads(r->n_slots) if (B > 1)
+    for (size_t b = 0; b < B; b++) {
+        const size_t t = (size_t)omp_get_thread_num();
+        RK_ASSERT(t < r->n_slots);
+        rk_status st;
+        if (kind == STEP_ENERGY)
+            st = kalman_energy_one(r, t, b, fr[b]);
+        else if (kind == STEP_FORCE)
+            st = kalman_force_one(r, t, b, fr[b], atoms);
+        else
+            st = gradient_one(r, t, b, fr[b], pref_e, pref_f);
+        r->stb[b] = st;
+    }
+    for (size_t b = 0; b < B; b++)
+        if (r->stb[b]) return r->stb[b];
+    return RK_OK;
+}
+
+/* h = sum_b hb[b], in the order b = 0 .. B-1; for B = 1 the row itself (no arithmetic). */
+static const double *reduce_rows(run_t *r, size_t B) {
+    if (B == 1) return r->hb;
+    const size_t N = r->m.layout.n_params;
+    memcpy(r->h, r->hb, N * sizeof *r->h);
+    for (size_t b = 1; b < B; b++)
+        blas_axpy(N, 1.0, r->hb + b * N, r->h);
+    return r->h;
+}
+
+/* sum_b eb[b], in order. */
+static double reduce_errors(const run_t *r, size_t B) {
+    double s = r->eb[0];
+    for (size_t b = 1; b < B; b++)
+        s += r->eb[b];
+    return s;
+}
+
+/* The Kalman protocol for one batch of B images of one system (SPEC §3 "Minibatch"):
+ *   energy: e = sqrt(B) (1/B) sum_b |r_b|,  h = sum_b s_b pE dE^_b/dw / n;
+ *   forces: one draw of 24 atoms (4 groups of 6) for the batch; per group at the current
+ *           weights e = sqrt(B) (sum_bj |d_bj| / (B 18)) / n, h = sum_b J_{c_b}.
+ * For B = 1 every expression reduces exactly (x/1, sqrt(1) = 1) to the per-image protocol. */
+static rk_status kalman_batch(run_t *r, const model_frame_ref *fr, size_t B) {
+    const train_config *tc = r->tc;
+    const ds_system *sys = &r->ds->sys[fr[0].sys];
+    const size_t na = sys->natoms;
+    const double n = (double)na, Bd = (double)B, sqB = sqrt(Bd);
+    /* 1. energy update */
+    rk_status st = batch_pass(r, fr, B, STEP_ENERGY, NULL, 0, 0);
+    if (st) return st;
+    optim_signal sig = {sqB * (reduce_errors(r, B) / Bd), reduce_rows(r, B), NULL};
     if ((st = do_update(r, &sig))) return st;
-    /* 2. force updates: groups of atoms drawn with replacement */
+    /* 2. force updates: groups of atoms drawn with replacement, shared by the batch */
     size_t ng = tc->force_groups, ga = tc->group_atoms;
     size_t atoms[64];
     RK_ASSERT(ng * ga <= 64);
     for (size_t k = 0; k < ng * ga; k++)
         atoms[k] = rng_below(&r->sample, na);
-    const double *Fl = sys->force + fr.frame * na * 3;
     double ncomp = (double)(3 * ga);
     for (size_t g = 0; g < ng; g++) {
-        model_forward(&r->m, r->ws);
-        model_backward(&r->m, r->ws, NULL, r->F);
-        memset(r->c, 0, 3 * na * sizeof *r->c);
-        double sum_abs = 0.0;
-        for (size_t k = 0; k < ga; k++) {
-            size_t i = atoms[g * ga + k];
-            for (int al = 0; al < 3; al++) {
-                double d = tc->pref_f * (Fl[3 * i + al] - r->F[3 * i + al]);
-                if (!isfinite(d)) return RK_EDIVERGED;
-                double s = d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0;
-                sum_abs += fabs(d);
-                /* c_j = s_j pF / (n 18): h = J_c = pF sum_j s_j dF^_j/dw / (n 18) */
-                r->c[3 * i + al] += s * tc->pref_f / (n * ncomp);
-            }
-        }
-        model_force_jacobian(&r->m, r->ws, r->c, r->h);
-        optim_signal fs = {sum_abs / ncomp / n, r->h, NULL};
+        if ((st = batch_pass(r, fr, B, STEP_FORCE, atoms + g * ga, 0, 0))) return st;
+        optim_signal fs = {sqB * (reduce_errors(r, B) / ncomp / n / Bd), reduce_rows(r, B), NULL};
         if ((st = do_update(r, &fs))) return st;
     }
     return RK_OK;
 }
 
-static rk_status gradient_image(run_t *r, model_frame_ref fr) {
-    const ds_system *sys = &r->ds->sys[fr.sys];
-    size_t na = sys->natoms, N = r->m.layout.n_params;
-    double n = (double)na;
-    rk_status st = model_set_frame(&r->m, r->ws, sys, fr.frame);
-    if (st) return st;
+/* A gradient method on one batch: g = (sum_b dL_b/dw) (1/B), one step. */
+static rk_status gradient_batch(run_t *r, const model_frame_ref *fr, size_t B) {
     optim_report_t rep;
     optim_report(r->opt, &rep);
-    double E = model_forward(&r->m, r->ws);
-    if (!isfinite(E)) return RK_EDIVERGED;
-    model_backward(&r->m, r->ws, r->wprev, r->F); /* wprev borrowed for dE/dw */
-    const double *Fl = sys->force + fr.frame * na * 3;
-    /* c = 2 pF (F^ - F) / (3n), so J_c = d/dw of the force term of the loss */
-    for (size_t k = 0; k < 3 * na; k++)
-        r->c[k] = 2.0 * rep.pref_f * (r->F[k] - Fl[k]) / (3.0 * n);
-    model_force_jacobian(&r->m, r->ws, r->c, r->h);
-    /* dL/dw = 2 pE (E^ - E)/n^2 dE^/dw + J_c */
-    double a = 2.0 * rep.pref_e * (E - sys->energy[fr.frame]) / (n * n);
-    blas_axpy(N, a, r->wprev, r->h);
-    optim_signal sig = {0.0, NULL, r->h};
+    rk_status st = batch_pass(r, fr, B, STEP_GRADIENT, NULL, rep.pref_e, rep.pref_f);
+    if (st) return st;
+    const double *g = reduce_rows(r, B);
+    if (B > 1) blas_scal(r->m.layout.n_params, 1.0 / (double)B, r->h);
+    optim_signal sig = {0.0, NULL, (double *)g};
     return do_update(r, &sig);
 }
 
@@ -316,13 +490,39 @@ static rk_status run_setup(run_t *r, train_config *tcm) {
     size_t N = r->m.layout.n_params;
     r->h = rk_malloc(N * sizeof *r->h);
     r->wprev = rk_malloc(N * sizeof *r->wprev);
-    r->F = rk_malloc(3 * maxat * sizeof *r->F);
-    r->c = rk_malloc(3 * maxat * sizeof *r->c);
-    if (!r->h || !r->wprev || !r->F || !r->c) return RK_ENOMEM;
+    if (!r->h || !r->wprev) return RK_ENOMEM;
+    /* minibatch scratch: one workspace per thread that computes images of a batch, one Jacobian
+     * or gradient row per image, allocated once (STYLE 5) */
+    const size_t B = tc->batch_size ? tc->batch_size : 1;
+    const size_t threads = (size_t)omp_get_max_threads();
+    r->B = B;
+    r->n_slots = B > 1 && threads > 1 ? (B < threads ? B : threads) : 1;
+    r->max_comp = 3 * maxat;
+    r->wsb = rk_calloc(r->n_slots, sizeof *r->wsb);
+    r->slot_sys = rk_malloc(r->n_slots * sizeof *r->slot_sys);
+    r->slot_frame = rk_malloc(r->n_slots * sizeof *r->slot_frame);
+    r->hb = rk_malloc(B * N * sizeof *r->hb);
+    r->eb = rk_malloc(B * sizeof *r->eb);
+    r->Fb = rk_malloc(r->n_slots * r->max_comp * sizeof *r->Fb);
+    r->cb = rk_malloc(r->n_slots * r->max_comp * sizeof *r->cb);
+    r->gEb = tc->opt->kind == OPTIM_KALMAN ? NULL : rk_malloc(r->n_slots * N * sizeof *r->gEb);
+    r->stb = rk_malloc(B * sizeof *r->stb);
+    r->border = rk_malloc(r->n_train * sizeof *r->border);
+    r->bstart = rk_malloc((r->n_train + 1) * sizeof *r->bstart);
+    r->bfr = rk_malloc(B * sizeof *r->bfr);
+    if (!r->wsb || !r->slot_sys || !r->slot_frame || !r->hb || !r->eb || !r->Fb || !r->cb ||
+        (tc->opt->kind != OPTIM_KALMAN && !r->gEb) || !r->stb || !r->border || !r->bstart ||
+        !r->bfr)
+        return RK_ENOMEM;
+    r->wsb[0] = r->ws;
+    for (size_t t = 1; t < r->n_slots; t++)
+        if ((st = model_ws_create(&r->m, maxat, &r->wsb[t]))) return st;
     r->res->n_params = N;
-    /* run-dependent hyper-parameters (Adam's stop_steps = the run's length), before sizing */
-    const size_t per_image = tc->opt->kind == OPTIM_KALMAN ? 1 + tc->force_groups : 1;
-    const optim_run_info run = {.total_steps = tc->epochs * r->n_train * per_image};
+    /* run-dependent hyper-parameters (Adam's stop_steps = the run's length in steps: batches,
+     * times 1 + force_groups for Kalman), before sizing */
+    const size_t per_batch = tc->opt->kind == OPTIM_KALMAN ? 1 + tc->force_groups : 1;
+    const size_t batches = train_batches_per_epoch(r->train, r->n_train, ds->nsystems, B);
+    const optim_run_info run = {.total_steps = tc->epochs * batches * per_batch};
     if ((st = optim_resolve(tc->opt, &tcm->opt_params, &run))) return st;
     r->res->state_bytes = optim_state_bytes(tc->opt, &tc->opt_params, &r->m.layout);
     if ((st = optim_create(tc->opt, &tc->opt_params, &r->m.layout, &r->opt))) return st;
@@ -527,8 +727,20 @@ static void run_free(run_t *r) {
     free(r->ev_test);
     free(r->h);
     free(r->wprev);
-    free(r->F);
-    free(r->c);
+    for (size_t t = 1; r->wsb && t < r->n_slots; t++)
+        model_ws_free(r->wsb[t]);
+    free(r->wsb);
+    free(r->slot_sys);
+    free(r->slot_frame);
+    free(r->hb);
+    free(r->eb);
+    free(r->Fb);
+    free(r->cb);
+    free(r->gEb);
+    free(r->stb);
+    free(r->border);
+    free(r->bstart);
+    free(r->bfr);
     free(r->split_json);
     free(r->perm);
     if (r->csv.f) fs_atomic_abort(&r->csv);
@@ -612,6 +824,8 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     /* OpenMP threads of the Kalman sweep; BLAS stays single-threaded (the CLI's thread policy,
      * src/cli/main.c) */
     if (tc->threads > 0) omp_set_num_threads(tc->threads);
+    /* the images of a batch run on the threads; the model's own loops stay serial inside them */
+    if (tc->batch_size > 1) omp_set_max_active_levels(1);
     dataset_t own;
     memset(&own, 0, sizeof own);
     const dataset_t *ds = ds_in;
@@ -695,18 +909,32 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     int kalman = tc->opt && tc->opt->kind == OPTIM_KALMAN;
     const size_t ck_every = tc->checkpoint_every_images;
     for (size_t ep = start_ep; !st && outcome == TRAIN_DONE && ep <= tc->epochs; ep++) {
-        size_t *order = r.perm, i0 = have_order ? start_pos : 0;
+        size_t *perm = r.perm, i0 = have_order ? start_pos : 0;
         if (!have_order) {
             for (size_t i = 0; i < r.n_train; i++)
-                order[i] = i;
-            rng_shuffle(&r.order, order, r.n_train);
+                perm[i] = i;
+            rng_shuffle(&r.order, perm, r.n_train);
         }
         have_order = 0;
-        for (size_t i = i0; i < r.n_train && !st; i++) {
-            size_t before = r.updates, evals0 = r.evals;
-            model_frame_ref fr = r.train[order[i]];
+        /* the epoch's batches, rebuilt from the shuffled order (also on resume: the checkpoint
+         * keeps perm and a position on a batch boundary) */
+        st = train_batch_order(r.train, perm, r.n_train, ds->nsystems, r.B, r.border, r.bstart,
+                               &r.n_batches);
+        size_t k0 = 0;
+        while (!st && k0 < r.n_batches && r.bstart[k0] < i0)
+            k0++;
+        if (!st && r.bstart[k0] != i0)
+            st = err_set(RK_EINPUT, "%s: position %zu of epoch %zu is not on a batch boundary",
+                         r.ckpt_path, i0, ep);
+        for (size_t k = k0; !st && k < r.n_batches; k++) {
+            const size_t b0 = r.bstart[k], nb = r.bstart[k + 1] - b0, pos = b0 + nb;
+            const size_t before = r.updates, images0 = r.images, evals0 = r.evals;
+            for (size_t b = 0; b < nb; b++)
+                r.bfr[b] = r.train[r.border[b0 + b]];
+            for (size_t t = 0; t < r.n_slots; t++)
+                r.slot_sys[t] = SIZE_MAX; /* an evaluation may have used workspace 0 */
             const double t_step = clock_now_s();
-            st = kalman ? kalman_image(&r, fr) : gradient_image(&r, fr);
+            st = kalman ? kalman_batch(&r, r.bfr, nb) : gradient_batch(&r, r.bfr, nb);
             r.train_s += clock_now_s() - t_step;
             if (st == RK_EDIVERGED) {
                 outcome = TRAIN_DIVERGED;
@@ -714,16 +942,18 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
                 break;
             }
             if (st) break;
-            r.images++;
+            r.images += nb;
+            /* a cadence of K fires when a batch crosses a multiple of K */
             const int by_updates =
                 tc->eval_every && r.updates / tc->eval_every != before / tc->eval_every;
-            const int by_images = tc->eval_every_images && r.images % tc->eval_every_images == 0;
-            if ((by_updates || by_images) && !(i + 1 == r.n_train)) st = evaluate(&r, "ok");
+            const int by_images = tc->eval_every_images && r.images / tc->eval_every_images !=
+                                                               images0 / tc->eval_every_images;
+            if ((by_updates || by_images) && pos != r.n_train) st = evaluate(&r, "ok");
             /* checkpoint every K images, or after every evaluation */
-            const int due = ck_every ? r.images % ck_every == 0
+            const int due = ck_every ? r.images / ck_every != images0 / ck_every
                                      : r.evals != evals0 && checkpoint_due(&r);
-            if (!st && due) st = checkpoint_save(&r, ep, i + 1, 0);
-            progress(&r, ep, i + 1, 0);
+            if (!st && due) st = checkpoint_save(&r, ep, pos, 0);
+            progress(&r, ep, pos, 0);
             if (tc->time_budget_s > 0 && clock_now_s() - r.t0 > tc->time_budget_s) {
                 outcome = TRAIN_TIME_BUDGET;
                 break;

@@ -1,11 +1,15 @@
 /* train: one training run (SPEC §3): data split, model set-up, the Kalman protocol or a gradient
  * method's per-image loss, evaluations, metrics CSV, model files, progress, divergence as result.
  *
- * Kalman protocol per training image (n atoms, prefactors pE, pF):
+ * Kalman protocol per training image (n atoms, prefactors pE, pF; batch_size 1):
  *   energy:  r = pE (E - E^)/n, h = pE dE^/dw / n; flip both if r < 0; update.
  *   forces:  24 atoms drawn with replacement, 4 groups of 6; per group at the current weights
  *            d_j = pF (F_j - F^_j), e = mean|d_j| / n, h = pF sum_j sign(d_j) dF^_j/dw / (18 n)
  *            (a force Jacobian with c_j = sign(d_j) pF / (18 n)); update.
+ * Minibatch (batch_size B, SPEC §3): one update per measurement reduced over B images of one
+ *   system, energy e = sqrt(B) mean_b |r_b|, h = sum_b h_b; one draw of 24 atoms per batch,
+ *   per group e = sqrt(B) mean_bj |d_bj| / n, h = sum_b J_{c_b}; gradient methods step on the
+ *   mean gradient. The images of a batch run in parallel, reduced in a fixed order.
  * Gradient methods per image: L = pE(t) ((E^ - E)/n)^2 + pF(t)/(3n) |F^ - F|^2;
  *   dL/dw = 2 pE (E^ - E)/n^2 dE^/dw + J_c with c = 2 pF (F^ - F)/(3n).
  * Randomness: streams (stream_name, seed, purpose): INIT weights, SPLIT, ORDER (per-epoch
@@ -48,12 +52,13 @@ typedef struct {
     size_t group_atoms;    /* 6 */
     /* run */
     size_t epochs;
-    size_t eval_every; /* also evaluate every K updates (0: per epoch only) */
+    size_t batch_size;        /* images per update, all of one system (SPEC §3 "Minibatch") */
+    size_t eval_every;        /* also evaluate every K updates (0: per epoch only) */
     size_t eval_every_images; /* also evaluate every K training images (0: per epoch only) */
     uint64_t seed;
-    char stream_name[256]; /* seeds the RNG streams; default: dataset file stem */
-    int threads;           /* OpenMP threads of the Kalman sweep; 0 = leave as is */
-    double time_budget_s;  /* 0 = none */
+    char stream_name[256];          /* seeds the RNG streams; default: dataset file stem */
+    int threads;                    /* OpenMP threads of the Kalman sweep; 0 = leave as is */
+    double time_budget_s;           /* 0 = none */
     size_t checkpoint_every_images; /* a checkpoint every K images (0: at every evaluation) */
     int resume; /* continue from out_dir.partial/checkpoint.h5 when there is one (not a key) */
     /* output */
@@ -92,6 +97,18 @@ const char *train_outcome_str(train_outcome o);
  * the clock columns, model.h5). Without one, --resume starts from scratch. Stale
  * "*.tmp-<pid>" files of dead processes beside out_dir and in the partial folder are removed. */
 rk_status train_run(const train_config *tc, const dataset_t *ds, train_result *res);
+
+/* Cut an epoch's shuffled order perm (n indices into frames) into batches of B images of one
+ * system (SPEC §3 "Minibatch"): walk perm, add each image to its system's pending batch and emit
+ * the batch when it holds B images; after the walk, emit what is left of every system, in system
+ * order (each system's last batch of an epoch may be short). order (n) receives the images batch
+ * after batch, starts (n + 1) the position of every batch in order, and starts[*n_batches] = n.
+ * B = 1 gives perm itself. */
+rk_status train_batch_order(const model_frame_ref *frames, const size_t *perm, size_t n,
+                            size_t nsystems, size_t B, size_t *order, size_t *starts,
+                            size_t *n_batches);
+/* Batches per epoch: sum over systems of ceil(training frames of s / B). */
+size_t train_batches_per_epoch(const model_frame_ref *frames, size_t n, size_t nsystems, size_t B);
 
 /* 1 if out_dir holds a finished run (metrics.csv and model.h5, put in place by a finished
  * train_run) and there is no out_dir.partial to resume. */
