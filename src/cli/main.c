@@ -7,8 +7,8 @@
  * thread policy's re-exec and left on every exit path. Only rank 0 prints to stdout (the other
  * ranks' stdout goes to /dev/null; the trainer keeps their progress quiet and writes no file). A
  * failure on any rank prints its one-line message, naming the rank, and ends the whole job
- * (MPI_Abort with the exit status). Only the commands that know how to share work (train, run,
- * plan) accept more than one rank. */
+ * (MPI_Abort with the exit status). Only the commands that know how to share work (train and
+ * plan) accept more than one rank; the grid runner forks its workers and stays single-process. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +32,7 @@ static const command commands[] = {
     {"train", cmd_train, "train one model from a JSON config (also under mpirun)", 1},
     {"plan", cmd_plan, "covariance memory and communication per MPI rank, without allocating", 1},
     {"eval", cmd_eval, "predict energies and forces of a dataset, print RMSEs", 0},
-    {"run", cmd_run, "run an experiment manifest (datasets x optimizers x seeds)", 1},
+    {"run", cmd_run, "run an experiment manifest (datasets x optimizers x seeds)", 0},
     {"report", cmd_report, "tables and speed-ups from an experiment's results", 0},
     {"list", cmd_list, "list registered optimizers and their hyper-parameters", 0},
 };
@@ -89,9 +89,9 @@ int main(int argc, char **argv) {
         if (strcmp(argv[1], commands[i].name) == 0) {
             err_clear();
             rk_status st =
-                R > 1 && !commands[i].ranks
-                    ? err_set(RK_EINPUT, "runs on one process; under mpirun only train, run and "
-                                         "plan share work over ranks (this job has %d)", R)
+                R > 1 && !commands[i].ranks && !cmd_wants_help(argc - 1, argv + 1)
+                    ? err_set(RK_EINPUT, "runs on one process; under mpirun only train and plan "
+                                         "share work over ranks (this job has %d)", R)
                     : commands[i].run(argc - 1, argv + 1);
             if (st != RK_OK && R > 1)
                 fprintf(stderr, "rlekf %s: [rank %d of %d] %s\n", commands[i].name, me, R,

@@ -772,10 +772,27 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     }
     if (!st && root) st = fs_mkdirs(r.dir);
     if (!st) st = run_setup(&r, tc);
+    /* every rank's optimizer state bytes (each checks the memory limit on its own share) */
+    const int R = par_size();
+    size_t *rank_bytes = st ? NULL : rk_calloc((size_t)R, sizeof *rank_bytes);
+    if (!st && !rank_bytes) st = RK_ENOMEM;
+    if (!st) {
+        size_t counts[R], displs[R];
+        for (int q = 0; q < R; q++) {
+            counts[q] = sizeof *rank_bytes;
+            displs[q] = (size_t)q * sizeof *rank_bytes;
+        }
+        par_allgatherv(&res->state_bytes, rank_bytes, counts, displs);
+    }
     if (!st && !resuming && root) {
         /* config.json: the resolved configuration plus provenance */
         jsonw *o = config_to_object(tc), *prov = jsonw_new_object();
         train_add_provenance(prov);
+        jsonw_add_num(prov, "mpi_ranks", R);
+        jsonw *rb = jsonw_new_array();
+        for (int q = 0; q < R; q++)
+            jsonw_append_num(rb, (double)rank_bytes[q]);
+        jsonw_add(prov, "optimizer_state_bytes_per_rank", rb);
         jsonw_add(o, "provenance", prov);
         char *text = jsonw_print(o);
         jsonw_free(o);
@@ -898,6 +915,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     if (!st) par_barrier();
     if (!st) progress(&r, tc->epochs, r.n_train, 1);
     run_free(&r);
+    free(rank_bytes);
     if (ds == &own) dataset_free(&own);
     return st;
 }
