@@ -151,7 +151,7 @@ static rk_status plan_ranks(const optim_type *t, const optim_params *p, const la
                a, b, c, d, e, f);
     else
         printf("largest rank: cov_f64 %s, cov_f32 %s, state %s, recv/update %s; total cov_f64 "
-               "%s; %zu blocks, %zu split over ranks, %zu ranks without covariance\n\n",
+               "%s; %zu blocks, %zu cut over ranks, %zu ranks without covariance\n\n",
                a, b, c, d, f, blocks, split_blocks, empty);
     free(sl);
     return RK_OK;
@@ -235,7 +235,7 @@ rk_status cmd_plan(int argc, char **argv) {
            tc.opt_params.v[KALMAN_P_COVARIANCE] == KALMAN_COV_FLOAT32 ? "float32" : "float64",
            per_image);
     if (summary)
-        printf("%5s %6s %6s %6s %12s %12s %12s %12s %12s %12s\n", "R", "blocks", "split", "empty",
+        printf("%5s %6s %6s %6s %12s %12s %12s %12s %12s %12s\n", "R", "blocks", "cut", "empty",
                "cov_f64", "cov_f32", "state", "recv/update", "recv/image", "total_f64");
     for (size_t i = 0; i < n_ranks && !st; i++)
         st = plan_ranks(tc.opt, &tc.opt_params, &m.layout, ranks[i], per_image, summary);

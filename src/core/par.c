@@ -32,7 +32,20 @@ int par_built_with_mpi(void) {
     return 1;
 }
 
+/* Started by a launcher (mpirun, or srun with PMI/PMIx)? Open MPI sets OMPI_COMM_WORLD_SIZE,
+ * PMIx launchers PMIX_RANK, PMI-1/2 launchers PMI_RANK. */
+static int launched(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", NULL};
+    for (size_t i = 0; vars[i]; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
 rk_status par_init(int *argc, char ***argv) {
+    /* a plain `rlekf ...` is one rank without touching MPI: a singleton MPI_Init would start
+     * PMIx machinery (session files, shared memory) that a restricted process (ulimit -f, a full
+     * /tmp) cannot afford, for nothing */
+    if (!launched()) return RK_OK;
     int provided = 0;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return err_set(RK_ERUNTIME, "MPI_Init_thread failed");

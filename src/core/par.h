@@ -26,7 +26,8 @@
 /* 1 when this build has MPI (even when running as a single rank). */
 int par_built_with_mpi(void);
 /* Join the process group (MPI_Init_thread, MPI_THREAD_FUNNELED: OpenMP threads inside a rank never
- * call MPI). A no-op without MPI. */
+ * call MPI), when the process was started by mpirun or srun (OMPI_COMM_WORLD_SIZE, PMIX_RANK or
+ * PMI_RANK set); otherwise, and without MPI, a no-op: one rank. */
 rk_status par_init(int *argc, char ***argv);
 /* Leave it (MPI_Finalize); a no-op without MPI or when par_init was not called. */
 void par_finalize(void);
