@@ -151,8 +151,8 @@ static rk_status adam_resolve(const optim_type *t, optim_params *p, const optim_
 /* Checkpoint hooks: moments m, v; the step count t (the schedule is a function of t). */
 static size_t adam_state_arrays(void *state, optim_array *a) {
     adam_state *S = state;
-    a[0] = (optim_array){"m", OPTIM_ARRAY_F64, S->m, S->N};
-    a[1] = (optim_array){"v", OPTIM_ARRAY_F64, S->v, S->N};
+    a[0] = (optim_array){"m", OPTIM_ARRAY_F64, S->m, S->N, 0, 0};
+    a[1] = (optim_array){"v", OPTIM_ARRAY_F64, S->v, S->N, 0, 0};
     return 2;
 }
 

@@ -38,9 +38,11 @@
 #include "kalman.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "blas.h"
+#include "par.h"
 
 /* Bounds of p0: any positive value is valid mathematically; outside [1e-12, 1e12] the products
  * σ·Q·h and A·e·k leave the comfortable range of doubles for Jacobians of order 1. */
@@ -104,10 +106,17 @@ typedef struct {
     size_t n, off;  /* the block covers w[off, off + n) */
     double sigma;   /* P = σ·Q */
     double beta;    /* pending update Q ← Q − β u uᵀ (when the state has one pending) */
-    ktri Q;         /* packed upper triangle, n(n+1)/2 */
+    ktri Q;         /* this rank's rows [rlo, rhi) of the packed upper triangle (serial: all,
+                     * n(n+1)/2 entries); NULL-like when the rank owns none */
     size_t pieces;  /* 1 or KALMAN_PARTS */
     size_t *bounds; /* (pieces + 1) row boundaries of the balanced partition */
-    double *part;   /* (pieces, n) partial mat-vec results */
+    double *part;   /* (phi - plo, n) partial mat-vec results of the owned pieces */
+    size_t plo, phi; /* pieces [plo, phi) are this rank's (plo == phi: none) */
+    size_t rlo, rhi; /* their rows: bounds[plo], bounds[phi] */
+    size_t q0;       /* packed index of the first stored entry: row_start(n, rlo) */
+    int owner;       /* the rank holding the whole block, or -1 when it is split over ranks */
+    size_t *src;     /* (pieces) ranks > 1: where each piece's contribution sits in the
+                      * all-gathered buffer (a whole block: src[0], its k_i) */
 } kblock;
 
 /* One unit of work of the threaded sweep: rows bounds[piece] .. bounds[piece+1] of a block. */
@@ -118,20 +127,27 @@ typedef struct {
 typedef struct {
     const char *name;
     size_t N, nblocks, nitems;
-    kblock *blk;  /* (nblocks) */
-    kitem *items; /* (nitems) all pieces of all blocks, largest first */
-    void *Qmem;   /* all packed triangles, one after the other */
+    kblock *blk;  /* (nblocks) every block (σ_i, β_i are kept on every rank) */
+    kitem *items; /* (nitems) the pieces this rank owns, largest first */
+    void *Qmem;   /* this rank's rows of all packed triangles, one block after the other */
     size_t *bmem; /* (nblocks, KALMAN_PARTS + 1) partition boundaries */
-    double *pmem; /* Σ pieces_i·n_i partial vectors */
+    double *pmem; /* Σ owned pieces·n_i partial vectors */
     double *k;    /* (N) gain of the current update, k_i = P_i h_i */
     double *u;    /* (N) gain of the previous update: the pending rank-1 vector; after the
-                   * sweep, the diagonal of every Q_i (for the guard) */
+                   * sweep, the diagonal of every owned row of Q_i (for the guard) */
     double lambda, nu;
     int single;  /* measurement noise λ instead of L·λ */
     int pending; /* a rank-1 update (β_i, u) waits to be applied to every Q_i */
     kalman_kernel kernel;
     int f32; /* the triangles are float (covariance "float32"), else double */
     size_t updates, bytes, packed_entries;
+    /* several ranks (R > 1): this rank's contribution to the one all-gather per update, the
+     * gathered contributions of all ranks, byte counts and offsets per rank, offset tables */
+    int R, me;
+    size_t packed_before; /* entries of the global packed array before this rank's first */
+    double *sendbuf, *recvbuf;
+    size_t *counts, *displs; /* (R) bytes */
+    size_t *srcmem;          /* (global items) */
 } kstate;
 
 /* Sizes summary of one split, filled by split_walk. */
@@ -208,25 +224,10 @@ static size_t entry_bytes(int f32) {
     return f32 ? sizeof(float) : sizeof(double);
 }
 
-/* Exactly what kalman_init allocates. */
-static size_t bytes_of(const kstats *st, size_t N, int f32) {
-    size_t doubles = 2 * N + st->partial;
-    return sizeof(kstate) + st->count * sizeof(kblock) +
-           st->count * (KALMAN_PARTS + 1) * sizeof(size_t) + st->items * sizeof(kitem) +
-           st->packed * entry_bytes(f32) + doubles * sizeof(double);
-}
-
 /* The split mode a Kalman type carries in its data. */
 static kalman_split mode_of(const optim_type *t) {
     RK_ASSERT(t->data);
     return ((const kalman_variant *)t->data)->split;
-}
-
-size_t kalman_state_bytes(const optim_type *t, const optim_params *p, const layout_t *L) {
-    const kalman_split mode = mode_of(t);
-    kstats st;
-    split_walk(L, mode, block_size_of(p, mode), NULL, &st);
-    return bytes_of(&st, L->n_params, f32_of(p));
 }
 
 void kalman_free(void *state) {
@@ -239,6 +240,11 @@ void kalman_free(void *state) {
     free(S->blk);
     free(S->k);
     free(S->u);
+    free(S->sendbuf);
+    free(S->recvbuf);
+    free(S->counts);
+    free(S->displs);
+    free(S->srcmem);
     free(S);
 }
 
@@ -278,74 +284,296 @@ static void sort_items(kstate *S) {
     }
 }
 
+static size_t row_start(size_t n, size_t r);
+
+/* ---- distribution over ranks ----
+ * Every block keeps the piece partition of the serial sweep (pieces_of, partition_rows). A piece,
+ * a range of whole rows of one packed triangle, is the unit of distribution: every rank computes
+ * exactly the partial vectors the serial sweep computes, for its pieces, and the sums over pieces
+ * run in the serial order on every rank, so the result does not depend on the number of ranks.
+ * Assignment: the items (block, piece) in parameter order, with e_j entries each, T in all; an
+ * item goes to the rank r whose share [r·T/R, (r+1)·T/R) holds its midpoint, where for a block of
+ * one piece, or of at most T/(R·KALMAN_WHOLE_SHARE) entries, the midpoint is the whole block's
+ * (the block stays on one rank: whole blocks where they balance, row slices where a block is
+ * too big). Midpoints increase, so each rank owns one contiguous run of items: its rows of a
+ * block are one contiguous stretch of the packed triangle (stored as such: "the slice's part of
+ * the triangle", rows rlo..rhi-1, columns c >= r), and the ranks' stretches, concatenated in
+ * rank order, are the single-process packed array (checkpoints gather them into it). At most
+ * KALMAN_PARTS ranks share one block. */
+#define KALMAN_WHOLE_SHARE ((size_t)8)
+
+typedef struct {
+    size_t nblocks, nitems;
+    size_t *n, *pieces, *first; /* (nblocks): size, pieces, index of the first item */
+    size_t *bounds;             /* (nblocks, KALMAN_PARTS + 1) */
+    int *owner;                 /* (nitems) rank of every item */
+} kgeom;
+
+static void geom_free(kgeom *g) {
+    free(g->n);
+    free(g->pieces);
+    free(g->first);
+    free(g->bounds);
+    free(g->owner);
+    memset(g, 0, sizeof *g);
+}
+
+/* Rank whose share holds position x2/2 of T entries (x2: twice the position, to keep halves). */
+static int rank_at(size_t x2, size_t T, int R) {
+    size_t r = T ? x2 * (size_t)R / (2 * T) : 0;
+    return r >= (size_t)R ? R - 1 : (int)r;
+}
+
+static rk_status geom_build(const layout_t *L, kalman_split mode, size_t nb, int R, kgeom *g) {
+    memset(g, 0, sizeof *g);
+    kstats st;
+    split_walk(L, mode, nb, NULL, &st);
+    g->nblocks = st.count;
+    g->nitems = st.items;
+    g->n = rk_calloc(st.count, sizeof *g->n);
+    g->pieces = rk_calloc(st.count, sizeof *g->pieces);
+    g->first = rk_calloc(st.count, sizeof *g->first);
+    g->bounds = rk_calloc(st.count * (KALMAN_PARTS + 1), sizeof *g->bounds);
+    g->owner = rk_calloc(st.items, sizeof *g->owner);
+    if (!g->n || !g->pieces || !g->first || !g->bounds || !g->owner) {
+        geom_free(g);
+        return RK_ENOMEM;
+    }
+    split_walk(L, mode, nb, g->n, &st);
+    size_t item = 0;
+    for (size_t i = 0; i < g->nblocks; i++) {
+        g->pieces[i] = pieces_of(g->n[i]);
+        g->first[i] = item;
+        partition_rows(g->n[i], g->pieces[i], g->bounds + i * (KALMAN_PARTS + 1));
+        item += g->pieces[i];
+    }
+    const size_t T = st.packed, whole_max = T / ((size_t)R * KALMAN_WHOLE_SHARE);
+    size_t before = 0; /* entries of the blocks before block i */
+    for (size_t i = 0; i < g->nblocks; i++) {
+        const size_t n = g->n[i], E = tri(n), *bd = g->bounds + i * (KALMAN_PARTS + 1);
+        if (g->pieces[i] == 1 || E <= whole_max) {
+            int r = rank_at(2 * before + E, T, R);
+            for (size_t p = 0; p < g->pieces[i]; p++)
+                g->owner[g->first[i] + p] = r;
+        } else {
+            for (size_t p = 0; p < g->pieces[i]; p++) {
+                size_t e0 = tri(n) - tri(n - bd[p]), e1 = tri(n) - tri(n - bd[p + 1]);
+                g->owner[g->first[i] + p] = rank_at(2 * before + e0 + e1, T, R);
+            }
+        }
+        before += E;
+    }
+    return RK_OK;
+}
+
+/* Block i of g is split over several ranks. */
+static int geom_split(const kgeom *g, size_t i) {
+    return g->owner[g->first[i]] != g->owner[g->first[i] + g->pieces[i] - 1];
+}
+
+/* Doubles item (block i, piece p) contributes to the all-gather: k_i for a whole block (once, at
+ * its first piece), the piece's partial vector from its first row on for a split one. */
+static size_t geom_contrib(const kgeom *g, size_t i, size_t p) {
+    if (!geom_split(g, i)) return p == 0 ? g->n[i] : 0;
+    return g->n[i] - g->bounds[i * (KALMAN_PARTS + 1) + p];
+}
+
+/* What one rank holds: owned items, stored entries, partial-vector doubles, doubles it sends
+ * and the whole gathered buffer per update, entries of the global packed array before its own. */
+typedef struct {
+    size_t items, packed, partial, send, recv, packed_before, slices;
+} kshare;
+
+static void share_of(const kgeom *g, int rank, kshare *sh) {
+    memset(sh, 0, sizeof *sh);
+    size_t packed = 0;
+    int seen = 0;
+    for (size_t i = 0; i < g->nblocks; i++) {
+        const size_t n = g->n[i], *bd = g->bounds + i * (KALMAN_PARTS + 1);
+        int mine = 0;
+        for (size_t p = 0; p < g->pieces[i]; p++) {
+            const size_t e = tri(n - bd[p]) - tri(n - bd[p + 1]);
+            sh->recv += geom_contrib(g, i, p);
+            if (g->owner[g->first[i] + p] == rank) {
+                if (!seen) sh->packed_before = packed;
+                seen = mine = 1;
+                sh->items++;
+                sh->packed += e;
+                sh->partial += n;
+                sh->send += geom_contrib(g, i, p);
+            }
+            packed += e;
+        }
+        sh->slices += (size_t)mine;
+    }
+    if (!seen) sh->packed_before = packed;
+}
+
+/* Exactly what kalman_init allocates on a rank with share sh (of R ranks, nitems items). */
+static size_t bytes_of(size_t nblocks, size_t N, int f32, int R, size_t nitems, const kshare *sh) {
+    size_t doubles = 2 * N + sh->partial;
+    size_t b = sizeof(kstate) + nblocks * sizeof(kblock) +
+               nblocks * (KALMAN_PARTS + 1) * sizeof(size_t) + sh->items * sizeof(kitem) +
+               sh->packed * entry_bytes(f32) + doubles * sizeof(double);
+    if (R > 1)
+        b += (sh->send + sh->recv) * sizeof(double) + nitems * sizeof(size_t) +
+             2 * (size_t)R * sizeof(size_t);
+    return b;
+}
+
+size_t kalman_state_bytes(const optim_type *t, const optim_params *p, const layout_t *L) {
+    kalman_plan_rank pl;
+    if (kalman_plan(t, p, L, par_size(), par_rank(), &pl, NULL, 0)) return SIZE_MAX;
+    return pl.state_bytes;
+}
+
+rk_status kalman_plan(const optim_type *t, const optim_params *p, const layout_t *L, int R,
+                      int rank, kalman_plan_rank *out, kalman_slice *slices, size_t cap) {
+    RK_ASSERT(R >= 1 && rank >= 0 && rank < R);
+    const kalman_split mode = mode_of(t);
+    kgeom g;
+    if (geom_build(L, mode, block_size_of(p, mode), R, &g))
+        return err_prefix(RK_ENOMEM, "%s: ", t->name);
+    kshare sh;
+    share_of(&g, rank, &sh);
+    memset(out, 0, sizeof *out);
+    out->blocks = g.nblocks;
+    out->slices = sh.slices;
+    out->entries = sh.packed;
+    out->state_bytes = bytes_of(g.nblocks, L->n_params, f32_of(p), R, g.nitems, &sh);
+    out->send_bytes = R > 1 ? sh.send * sizeof(double) : 0;
+    out->recv_bytes = R > 1 ? (sh.recv - sh.send) * sizeof(double) : 0;
+    size_t k = 0;
+    for (size_t i = 0; i < g.nblocks; i++) {
+        const size_t *bd = g.bounds + i * (KALMAN_PARTS + 1);
+        size_t plo = g.pieces[i], phi = 0;
+        for (size_t q = 0; q < g.pieces[i]; q++)
+            if (g.owner[g.first[i] + q] == rank) {
+                if (q < plo) plo = q;
+                phi = q + 1;
+            }
+        if (plo >= phi) continue;
+        if (slices && k < cap)
+            slices[k] = (kalman_slice){i, g.n[i], bd[plo], bd[phi], geom_split(&g, i)};
+        k++;
+    }
+    geom_free(&g);
+    return RK_OK;
+}
+
 rk_status kalman_init(const optim_type *t, void **state, const optim_params *p, const layout_t *L) {
     *state = NULL;
     const kalman_split mode = mode_of(t);
     const char *name = t->name;
     if (L->n_params == 0) return err_set(RK_EINPUT, "%s: the parameter layout is empty", name);
-    kstats st;
-    split_walk(L, mode, block_size_of(p, mode), NULL, &st);
+    const int R = par_size(), me = par_rank();
+    kgeom g;
+    if (geom_build(L, mode, block_size_of(p, mode), R, &g)) return err_prefix(RK_ENOMEM, "%s: ", name);
+    kshare sh;
+    share_of(&g, me, &sh);
     const size_t N = L->n_params;
 
     kstate *S = rk_calloc(1, sizeof *S);
-    if (!S) return err_prefix(RK_ENOMEM, "%s: ", name);
+    if (!S) {
+        geom_free(&g);
+        return err_prefix(RK_ENOMEM, "%s: ", name);
+    }
     S->name = name;
     S->N = N;
-    S->nblocks = st.count;
-    S->nitems = st.items;
+    S->nblocks = g.nblocks;
+    S->nitems = sh.items;
     S->lambda = p->v[KALMAN_P_LAMBDA];
     S->nu = p->v[KALMAN_P_NU];
     S->single = (int)p->v[KALMAN_P_NOISE] == KALMAN_NOISE_SINGLE;
     S->kernel = KALMAN_KERNEL_FUSED;
     S->f32 = f32_of(p);
-    S->bytes = bytes_of(&st, N, S->f32);
-    S->packed_entries = st.packed;
-    S->blk = rk_calloc(st.count, sizeof *S->blk);
-    S->items = rk_calloc(st.items, sizeof *S->items);
-    S->bmem = rk_calloc(st.count * (KALMAN_PARTS + 1), sizeof *S->bmem);
-    S->pmem = rk_calloc(st.partial, sizeof *S->pmem);
-    S->Qmem = rk_calloc(st.packed, entry_bytes(S->f32));
+    S->bytes = bytes_of(g.nblocks, N, S->f32, R, g.nitems, &sh);
+    S->packed_entries = sh.packed;
+    S->packed_before = sh.packed_before;
+    S->R = R;
+    S->me = me;
+    S->blk = rk_calloc(g.nblocks, sizeof *S->blk);
+    S->items = rk_calloc(sh.items, sizeof *S->items);
+    S->bmem = rk_calloc(g.nblocks * (KALMAN_PARTS + 1), sizeof *S->bmem);
+    S->pmem = rk_calloc(sh.partial, sizeof *S->pmem);
+    S->Qmem = rk_calloc(sh.packed, entry_bytes(S->f32));
     S->k = rk_calloc(N, sizeof *S->k);
     S->u = rk_calloc(N, sizeof *S->u);
-    size_t *sizes = rk_calloc(st.count, sizeof *sizes);
-    if (!S->blk || !S->items || !S->bmem || !S->pmem || !S->Qmem || !S->k || !S->u || !sizes) {
-        free(sizes);
+    int ok = S->blk && S->items && S->bmem && S->pmem && S->Qmem && S->k && S->u;
+    if (ok && R > 1) {
+        S->sendbuf = rk_calloc(sh.send, sizeof *S->sendbuf);
+        S->recvbuf = rk_calloc(sh.recv, sizeof *S->recvbuf);
+        S->counts = rk_calloc((size_t)R, sizeof *S->counts);
+        S->displs = rk_calloc((size_t)R, sizeof *S->displs);
+        S->srcmem = rk_calloc(g.nitems, sizeof *S->srcmem);
+        ok = S->sendbuf && S->recvbuf && S->counts && S->displs && S->srcmem;
+    }
+    if (!ok) {
+        geom_free(&g);
         kalman_free(S);
         return err_prefix(RK_ENOMEM, "%s: ", name);
     }
-    /* second walk, now recording the block sizes */
-    split_walk(L, mode, block_size_of(p, mode), sizes, &st);
+    if (R > 1) {
+        /* the gathered buffer: rank 0's contributions, then rank 1's, ...; each rank's in item
+         * order (items are contiguous per rank and ranks increase along the items) */
+        for (int r = 0; r < R; r++) {
+            kshare o;
+            share_of(&g, r, &o);
+            S->counts[r] = o.send * sizeof(double);
+            S->displs[r] = r ? S->displs[r - 1] + S->counts[r - 1] : 0;
+        }
+        size_t at = 0;
+        for (size_t i = 0; i < g.nblocks; i++)
+            for (size_t q = 0; q < g.pieces[i]; q++) {
+                S->srcmem[g.first[i] + q] = at;
+                at += geom_contrib(&g, i, q);
+            }
+        RK_ASSERT(at == sh.recv);
+    }
     size_t off = 0, qoff = 0, poff = 0, item = 0;
-    for (size_t i = 0; i < st.count; i++) {
+    for (size_t i = 0; i < g.nblocks; i++) {
         kblock *b = &S->blk[i];
-        b->n = sizes[i];
+        b->n = g.n[i];
         b->off = off;
+        b->pieces = g.pieces[i];
+        b->bounds = S->bmem + i * (KALMAN_PARTS + 1);
+        memcpy(b->bounds, g.bounds + i * (KALMAN_PARTS + 1), (b->pieces + 1) * sizeof *b->bounds);
+        b->owner = geom_split(&g, i) ? -1 : g.owner[g.first[i]];
+        b->src = R > 1 ? S->srcmem + g.first[i] : NULL;
+        b->plo = b->pieces;
+        b->phi = 0;
+        for (size_t q = 0; q < b->pieces; q++)
+            if (g.owner[g.first[i] + q] == me) {
+                if (q < b->plo) b->plo = q;
+                b->phi = q + 1;
+            }
+        if (b->plo >= b->phi) b->plo = b->phi = 0;
+        b->rlo = b->bounds[b->plo];
+        b->rhi = b->plo < b->phi ? b->bounds[b->phi] : b->rlo;
+        b->q0 = row_start(b->n, b->rlo);
         if (S->f32)
             b->Q.f = (float *)S->Qmem + qoff;
         else
             b->Q.d = (double *)S->Qmem + qoff;
-        b->pieces = pieces_of(b->n);
-        b->bounds = S->bmem + i * (KALMAN_PARTS + 1);
         b->part = S->pmem + poff;
         /* P_i(0) = p0·I = σ·Q with σ = p0, Q = I (row r starts at Σ_{r'<r} (n − r')) */
         b->sigma = p->v[KALMAN_P_P0];
         size_t start = 0;
-        for (size_t r = 0; r < b->n; r++) {
+        for (size_t r = b->rlo; r < b->rhi; r++) {
             if (S->f32)
                 b->Q.f[start] = 1.0f;
             else
                 b->Q.d[start] = 1.0;
             start += b->n - r;
         }
-        partition_rows(b->n, b->pieces, b->bounds);
-        for (size_t q = 0; q < b->pieces; q++)
+        for (size_t q = b->plo; q < b->phi; q++)
             S->items[item++] = (kitem){i, q};
         off += b->n;
-        qoff += tri(b->n);
-        poff += b->pieces * b->n;
+        qoff += start;
+        poff += (b->phi - b->plo) * b->n;
     }
-    free(sizes);
-    RK_ASSERT(off == N && item == st.items && poff == st.partial);
+    geom_free(&g);
+    RK_ASSERT(off == N && item == sh.items && poff == sh.partial && qoff == sh.packed);
     sort_items(S);
     *state = S;
     return RK_OK;
@@ -429,15 +657,15 @@ KALMAN_INLINE void q_store4(void *Q, size_t i, kv4 *v, int f32) {
  * Rows go in blocks of KALMAN_ROW_BLOCK starting at r0; each row's dot product is kept in
  * KV_LANES partial sums indexed by the column. The grouping of every sum depends only on
  * (n, r0, r1), so the result is reproducible. */
-KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, const double *restrict u, double beta,
-                              const double *restrict h, double *restrict y, double *restrict dg,
-                              size_t r0, size_t r1, int apply, int f32) {
+KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, size_t q0, const double *restrict u,
+                              double beta, const double *restrict h, double *restrict y,
+                              double *restrict dg, size_t r0, size_t r1, int apply, int f32) {
     enum { RB = KALMAN_ROW_BLOCK };
-    size_t q = row_start(n, r0); /* index of the first entry of row r */
+    size_t q = row_start(n, r0) - q0; /* index of the first entry of row r */
     size_t r = r0;
     for (; r + RB <= r1; r += RB) {
-        /* Q[r+i][c] is entry qi[i] + c: row starts shifted by their first column (never below
-         * 0, since row_start(n, r) ≥ r) */
+        /* Q[r+i][c] is entry qi[i] + c: row starts shifted by their first column (unsigned
+         * arithmetic wraps, so qi[i] + c is right even when a stored slice starts at row r) */
         size_t qi[RB];
         double br[RB], hr[RB], acc[RB];
         kv4 a[RB];
@@ -515,9 +743,9 @@ KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, const double *restrict
 }
 
 /* The rank-1 update alone (unfused kernel): Q[r][c] ← Q[r][c] − β u[r] u[c] for c ≥ r. */
-KALMAN_INLINE void spr_core(size_t n, void *restrict Q, const double *restrict u, double beta,
-                            size_t r0, size_t r1, int f32) {
-    size_t q = row_start(n, r0);
+KALMAN_INLINE void spr_core(size_t n, void *restrict Q, size_t q0, const double *restrict u,
+                            double beta, size_t r0, size_t r1, int f32) {
+    size_t q = row_start(n, r0) - q0;
     for (size_t r = r0; r < r1; q += n - r, r++) {
         const size_t len = n - r;
         const double *restrict uu = u + r;
@@ -540,46 +768,48 @@ KALMAN_INLINE void spr_core(size_t n, void *restrict Q, const double *restrict u
 /* The kernels, each compiled for double (_d) and float (_f) storage: the fused sweep (pending
  * rank-1 update and mat-vec in one read and one write of Q), the mat-vec alone (first update, or
  * the unfused kernel: one read of Q) and the rank-1 update alone. */
-KALMAN_CLONES static void fused_rows_d(size_t n, void *restrict Q, const double *restrict u,
-                                       double beta, const double *restrict h, double *restrict y,
+KALMAN_CLONES static void fused_rows_d(size_t n, void *restrict Q, size_t q0,
+                                       const double *restrict u, double beta,
+                                       const double *restrict h, double *restrict y,
                                        double *restrict dg, size_t r0, size_t r1) {
-    sweep_core(n, Q, u, beta, h, y, dg, r0, r1, 1, 0);
+    sweep_core(n, Q, q0, u, beta, h, y, dg, r0, r1, 1, 0);
 }
-KALMAN_CLONES static void fused_rows_f(size_t n, void *restrict Q, const double *restrict u,
-                                       double beta, const double *restrict h, double *restrict y,
+KALMAN_CLONES static void fused_rows_f(size_t n, void *restrict Q, size_t q0,
+                                       const double *restrict u, double beta,
+                                       const double *restrict h, double *restrict y,
                                        double *restrict dg, size_t r0, size_t r1) {
-    sweep_core(n, Q, u, beta, h, y, dg, r0, r1, 1, 1);
+    sweep_core(n, Q, q0, u, beta, h, y, dg, r0, r1, 1, 1);
 }
-KALMAN_CLONES static void spmv_rows_d(size_t n, void *restrict Q, const double *restrict h,
-                                      double *restrict y, double *restrict dg, size_t r0,
-                                      size_t r1) {
-    sweep_core(n, Q, NULL, 0.0, h, y, dg, r0, r1, 0, 0);
+KALMAN_CLONES static void spmv_rows_d(size_t n, void *restrict Q, size_t q0,
+                                      const double *restrict h, double *restrict y,
+                                      double *restrict dg, size_t r0, size_t r1) {
+    sweep_core(n, Q, q0, NULL, 0.0, h, y, dg, r0, r1, 0, 0);
 }
-KALMAN_CLONES static void spmv_rows_f(size_t n, void *restrict Q, const double *restrict h,
-                                      double *restrict y, double *restrict dg, size_t r0,
-                                      size_t r1) {
-    sweep_core(n, Q, NULL, 0.0, h, y, dg, r0, r1, 0, 1);
+KALMAN_CLONES static void spmv_rows_f(size_t n, void *restrict Q, size_t q0,
+                                      const double *restrict h, double *restrict y,
+                                      double *restrict dg, size_t r0, size_t r1) {
+    sweep_core(n, Q, q0, NULL, 0.0, h, y, dg, r0, r1, 0, 1);
 }
-KALMAN_CLONES static void spr_rows_d(size_t n, void *restrict Q, const double *restrict u,
-                                     double beta, size_t r0, size_t r1) {
-    spr_core(n, Q, u, beta, r0, r1, 0);
+KALMAN_CLONES static void spr_rows_d(size_t n, void *restrict Q, size_t q0,
+                                     const double *restrict u, double beta, size_t r0, size_t r1) {
+    spr_core(n, Q, q0, u, beta, r0, r1, 0);
 }
-KALMAN_CLONES static void spr_rows_f(size_t n, void *restrict Q, const double *restrict u,
-                                     double beta, size_t r0, size_t r1) {
-    spr_core(n, Q, u, beta, r0, r1, 1);
+KALMAN_CLONES static void spr_rows_f(size_t n, void *restrict Q, size_t q0,
+                                     const double *restrict u, double beta, size_t r0, size_t r1) {
+    spr_core(n, Q, q0, u, beta, r0, r1, 1);
 }
 
-static void fused_rows(int f32, size_t n, void *Q, const double *u, double beta, const double *h,
-                       double *y, double *dg, size_t r0, size_t r1) {
-    (f32 ? fused_rows_f : fused_rows_d)(n, Q, u, beta, h, y, dg, r0, r1);
+static void fused_rows(int f32, size_t n, void *Q, size_t q0, const double *u, double beta,
+                       const double *h, double *y, double *dg, size_t r0, size_t r1) {
+    (f32 ? fused_rows_f : fused_rows_d)(n, Q, q0, u, beta, h, y, dg, r0, r1);
 }
-static void spmv_rows(int f32, size_t n, void *Q, const double *h, double *y, double *dg, size_t r0,
-                      size_t r1) {
-    (f32 ? spmv_rows_f : spmv_rows_d)(n, Q, h, y, dg, r0, r1);
+static void spmv_rows(int f32, size_t n, void *Q, size_t q0, const double *h, double *y, double *dg,
+                      size_t r0, size_t r1) {
+    (f32 ? spmv_rows_f : spmv_rows_d)(n, Q, q0, h, y, dg, r0, r1);
 }
-static void spr_rows(int f32, size_t n, void *Q, const double *u, double beta, size_t r0,
+static void spr_rows(int f32, size_t n, void *Q, size_t q0, const double *u, double beta, size_t r0,
                      size_t r1) {
-    (f32 ? spr_rows_f : spr_rows_d)(n, Q, u, beta, r0, r1);
+    (f32 ? spr_rows_f : spr_rows_d)(n, Q, q0, u, beta, r0, r1);
 }
 
 /* The triangle of block b, whichever its precision. */
@@ -592,19 +822,19 @@ static void *tri_of(const kstate *S, const kblock *b) {
  * update the fused kernel applies it in the same sweep; the unfused kernel applies it in a
  * separate pass over the same rows first. */
 static void sweep_item(const kstate *S, const kblock *b, size_t piece, const double *h) {
-    const size_t n = b->n, r0 = b->bounds[piece], r1 = b->bounds[piece + 1];
+    const size_t n = b->n, r0 = b->bounds[piece], r1 = b->bounds[piece + 1], q0 = b->q0;
     const int f32 = S->f32;
     void *Q = tri_of(S, b);
     const double *u = S->u + b->off;
     const double *hb = h + b->off;
-    double *yp = b->part + piece * n;
+    double *yp = b->part + (piece - b->plo) * n;
     double *dg = S->k + b->off;
     memset(yp + r0, 0, (n - r0) * sizeof *yp);
     if (!S->pending) {
-        spmv_rows(f32, n, Q, hb, yp, dg, r0, r1);
+        spmv_rows(f32, n, Q, q0, hb, yp, dg, r0, r1);
     } else if (S->kernel == KALMAN_KERNEL_FUSED &&
                n * KALMAN_CHUNK_MIN_ROWS > KALMAN_CHUNK_ENTRIES) {
-        fused_rows(f32, n, Q, u, b->beta, hb, yp, dg, r0, r1);
+        fused_rows(f32, n, Q, q0, u, b->beta, hb, yp, dg, r0, r1);
     } else if (S->kernel == KALMAN_KERNEL_FUSED) {
         /* short rows: rank-1 pass then mat-vec pass over chunks small enough that the second
          * pass finds the chunk in cache (memory traffic as the fused sweep: one read, one
@@ -613,20 +843,61 @@ static void sweep_item(const kstate *S, const kblock *b, size_t piece, const dou
             size_t c1 = c0, entries = 0;
             while (c1 < r1 && entries < KALMAN_CHUNK_ENTRIES)
                 entries += n - c1++;
-            spr_rows(f32, n, Q, u, b->beta, c0, c1);
-            spmv_rows(f32, n, Q, hb, yp, dg, c0, c1);
+            spr_rows(f32, n, Q, q0, u, b->beta, c0, c1);
+            spmv_rows(f32, n, Q, q0, hb, yp, dg, c0, c1);
             c0 = c1;
         }
     } else {
-        spr_rows(f32, n, Q, u, b->beta, r0, r1);
-        spmv_rows(f32, n, Q, hb, yp, dg, r0, r1);
+        spr_rows(f32, n, Q, q0, u, b->beta, r0, r1);
+        spmv_rows(f32, n, Q, q0, hb, yp, dg, r0, r1);
+    }
+}
+
+/* Several ranks: the one all-gather of an update. Each rank contributes, in item order, k_i of
+ * every block it holds whole, and the partial vector (from the piece's first row on) of every
+ * piece it holds of a split block; then every rank completes k: a whole block's k_i is copied, a
+ * split block's k_i = σ_i Σ_p part_p summed over its pieces in the fixed piece order, exactly
+ * as the single-process sweep sums them. */
+static void exchange_k(kstate *S) {
+    size_t at = 0;
+    for (size_t i = 0; i < S->nblocks; i++) {
+        const kblock *b = &S->blk[i];
+        if (b->plo == b->phi) continue;
+        if (b->owner >= 0) {
+            memcpy(S->sendbuf + at, S->k + b->off, b->n * sizeof(double));
+            at += b->n;
+            continue;
+        }
+        for (size_t q = b->plo; q < b->phi; q++) {
+            const size_t r0 = b->bounds[q];
+            memcpy(S->sendbuf + at, b->part + (q - b->plo) * b->n + r0,
+                   (b->n - r0) * sizeof(double));
+            at += b->n - r0;
+        }
+    }
+    RK_ASSERT(at * sizeof(double) == S->counts[S->me]);
+    par_allgatherv(S->sendbuf, S->recvbuf, S->counts, S->displs);
+    for (size_t i = 0; i < S->nblocks; i++) {
+        const kblock *b = &S->blk[i];
+        double *k = S->k + b->off;
+        if (b->owner == S->me) continue;
+        if (b->owner >= 0) {
+            memcpy(k, S->recvbuf + b->src[0], b->n * sizeof(double));
+            continue;
+        }
+        for (size_t c = 0; c < b->n; c++) {
+            double s = 0.0;
+            for (size_t p = 0; p < b->pieces && b->bounds[p] <= c; p++)
+                s += S->recvbuf[b->src[p] + (c - b->bounds[p])];
+            k[c] = b->sigma * s;
+        }
     }
 }
 
 /* k_i = σ_i Q_i h_i for every block, Q_i first receiving the pending update; the diagonal of
- * every Q_i (as now stored) left in u. */
+ * every owned row of Q_i (as now stored) left in u. */
 static void sweep_all(kstate *S, const double *h) {
-    if (S->kernel == KALMAN_KERNEL_BLAS && !S->f32) {
+    if (S->kernel == KALMAN_KERNEL_BLAS && !S->f32 && S->R == 1) {
         for (size_t i = 0; i < S->nblocks; i++) {
             kblock *b = &S->blk[i];
             double *u = S->u + b->off;
@@ -647,10 +918,18 @@ static void sweep_all(kstate *S, const double *h) {
         for (size_t it = 0; it < S->nitems; it++)
             sweep_item(S, &S->blk[S->items[it].block], S->items[it].piece, h);
         /* k[c] = σ · Σ_p part[p][c] over the pieces that reached c, in the fixed order p; the
-         * diagonal the pieces left in k moves to u (the sweep was u's last use) */
+         * diagonal the pieces left in k moves to u (the sweep was u's last use). A block split
+         * over ranks only moves its rows' diagonal here (exchange_k sums its pieces). */
         for (size_t i = 0; i < S->nblocks; i++) {
             const kblock *b = &S->blk[i];
             double *k = S->k + b->off, *u = S->u + b->off;
+            if (b->owner < 0) {
+#pragma omp for schedule(static) nowait
+                for (size_t c = b->rlo; c < b->rhi; c++)
+                    u[c] = k[c];
+                continue;
+            }
+            if (b->owner != S->me) continue;
 #pragma omp for schedule(static) nowait
             for (size_t c = 0; c < b->n; c++) {
                 double s = 0.0;
@@ -661,6 +940,7 @@ static void sweep_all(kstate *S, const double *h) {
             }
         }
     }
+    if (S->R > 1) exchange_k(S);
 }
 
 /* The guard's verdict: diagonal entry r of block i of P, prr, is not a positive finite number. */
@@ -672,26 +952,48 @@ static rk_status diagonal_diverged(const kstate *S, size_t i, size_t r, double p
                    S->name, S->updates + 1, i, b->off, b->off + b->n - 1, r, r, prr);
 }
 
-/* Fold σ (and the pending update) into Q of block i: Q ← σ·(Q − β u uᵀ), σ ← 1. P is unchanged,
- * unless it exceeds the storage range (float32: 3.4e38), which the guard reports as for an
- * update: a diagonal entry that is not positive and finite once folded is a divergence. */
-static rk_status renormalise(kstate *S, size_t i) {
+/* Fold σ (and the pending update) into this rank's rows of block i: Q ← σ·(Q − β u uᵀ), σ ← 1.
+ * P is unchanged, unless it exceeds the storage range (float32: 3.4e38), which the guard reports
+ * as for an update: returns the first row whose diagonal is not positive and finite once folded
+ * (its value in *prr), or n when there is none. */
+static size_t renormalise(kstate *S, size_t i, double *prr) {
     kblock *b = &S->blk[i];
     const double *u = S->u + b->off;
     const double beta = S->pending ? b->beta : 0.0;
     void *Q = tri_of(S, b);
-    size_t q = 0;
-    for (size_t r = 0; r < b->n; r++) {
+    size_t q = 0, bad = b->n;
+    for (size_t r = b->rlo; r < b->rhi; r++) {
         for (size_t c = r; c < b->n; c++)
             q_store(Q, q + c - r, b->sigma * (q_load(Q, q + c - r, S->f32) - beta * u[r] * u[c]),
                     S->f32);
-        const double prr = q_load(Q, q, S->f32);
-        if (!(prr > 0.0) || !isfinite(prr)) return diagonal_diverged(S, i, r, prr);
+        const double d = q_load(Q, q, S->f32);
+        if (bad == b->n && (!(d > 0.0) || !isfinite(d))) {
+            bad = r;
+            *prr = d;
+        }
         q += b->n - r;
     }
     b->sigma = 1.0;
     b->beta = 0.0; /* folded in: the next sweep applies a zero update */
-    return RK_OK;
+    return bad;
+}
+
+/* The guard over all ranks: every rank passes the first weight index (off_i + r) whose new
+ * diagonal failed on it, or N, and that entry's value; all ranks return the same verdict, for
+ * the first failing entry in parameter order (the single-process one). */
+static rk_status guard_verdict(const kstate *S, size_t bad, double prr) {
+    if (S->R > 1) {
+        const double first = par_min((double)bad);
+        double v = bad == (size_t)first && bad < S->N ? prr : 0.0;
+        par_sum_ordered(&v, 1); /* only the owner of the entry contributes */
+        bad = (size_t)first;
+        prr = v;
+    }
+    if (bad >= S->N) return RK_OK;
+    size_t i = 0;
+    while (S->blk[i].off + S->blk[i].n <= bad)
+        i++;
+    return diagonal_diverged(S, i, bad - S->blk[i].off, prr);
 }
 
 rk_status kalman_step(void *state, double *w, const optim_signal *sig) {
@@ -703,15 +1005,29 @@ rk_status kalman_step(void *state, double *w, const optim_signal *sig) {
         return err_set(RK_EDIVERGED, "%s: update %zu: error e = %g is not finite", S->name,
                        S->updates + 1, e);
 
+    /* σ_i is the same on every rank, so every rank renormalises the same blocks */
     const double sigma_max = S->f32 ? KALMAN_SIGMA_MAX_F32 : KALMAN_SIGMA_MAX;
+    size_t bad = S->N;
+    double prr = 0.0;
+    int folded = 0;
     for (size_t i = 0; i < S->nblocks; i++) {
-        rk_status st = S->blk[i].sigma > sigma_max ? renormalise(S, i) : RK_OK;
+        if (!(S->blk[i].sigma > sigma_max)) continue;
+        folded = 1;
+        double v = 0.0;
+        const size_t r = renormalise(S, i, &v);
+        if (r < S->blk[i].n && bad == S->N) {
+            bad = S->blk[i].off + r;
+            prr = v;
+        }
+    }
+    if (folded) {
+        rk_status st = guard_verdict(S, bad, prr);
         if (st) return st;
     }
     /* k_i = σ_i Q_i h_i (Q_i first receives the pending update) */
     sweep_all(S, h);
     S->pending = 0;
-    /* Σ_i h_iᵀ k_i, in index order */
+    /* Σ_i h_iᵀ k_i, in index order (every rank holds all of k: the same sum on every rank) */
     double hk = 0.0;
     for (size_t j = 0; j < S->N; j++)
         hk += h[j] * S->k[j];
@@ -727,20 +1043,26 @@ rk_status kalman_step(void *state, double *w, const optim_signal *sig) {
 
     /* Guard: the diagonal after this update, P_rr = (σ_i/λ)·(Q_rr − (A/σ_i · k_r) k_r), computed
      * as the next sweep will store it (u holds the Q_rr this sweep left), must be positive and
-     * finite. */
-    for (size_t i = 0; i < S->nblocks; i++) {
+     * finite; each rank checks its rows. */
+    for (size_t i = 0; i < S->nblocks && bad == S->N; i++) {
         const kblock *b = &S->blk[i];
         const double beta = A / b->sigma, sigma = b->sigma / S->lambda;
         const double *d = S->u + b->off, *k = S->k + b->off;
-        for (size_t r = 0; r < b->n; r++) {
+        for (size_t r = b->rlo; r < b->rhi; r++) {
             double q = d[r] - beta * k[r] * k[r];
             if (S->f32) q = (double)(float)q;
-            const double prr = sigma * q;
-            if (!(prr > 0.0) || !isfinite(prr)) return diagonal_diverged(S, i, r, prr);
+            const double v = sigma * q;
+            if (!(v > 0.0) || !isfinite(v)) {
+                bad = b->off + r;
+                prr = v;
+                break;
+            }
         }
     }
+    rk_status st = guard_verdict(S, bad, prr);
+    if (st) return st;
 
-    /* w_i ← w_i + A·e·k_i (the blocks tile w) */
+    /* w_i ← w_i + A·e·k_i (the blocks tile w; every rank updates all of w identically) */
     const double Ae = A * e;
     for (size_t j = 0; j < S->N; j++)
         w[j] += Ae * S->k[j];
@@ -799,9 +1121,10 @@ enum { KSC_LAMBDA, KSC_UPDATES, KSC_PENDING, KSC_NBLOCKS, KSC_HEAD };
 
 size_t kalman_state_arrays(void *state, optim_array *a) {
     kstate *S = state;
+    /* Q: this rank's stretch of the single-process packed array (all of it on one rank) */
     a[0] = (optim_array){"Q", S->f32 ? OPTIM_ARRAY_F32 : OPTIM_ARRAY_F64, S->Qmem,
-                         S->packed_entries};
-    a[1] = (optim_array){"u", OPTIM_ARRAY_F64, S->u, S->N};
+                         S->packed_entries, S->R > 1, S->packed_before};
+    a[1] = (optim_array){"u", OPTIM_ARRAY_F64, S->u, S->N, 0, 0};
     return 2;
 }
 
@@ -863,6 +1186,7 @@ size_t kalman_block_dense(const optim_t *o, size_t i, double *P) {
     RK_ASSERT(i < S->nblocks);
     const kblock *b = &S->blk[i];
     if (!P) return b->n;
+    RK_ASSERT(b->rlo == 0 && b->rhi == b->n); /* the whole block is on this rank */
     /* P = σ·(Q − β u uᵀ), both triangles, Q − β u uᵀ rounded as the next sweep will store it */
     const double *u = S->u + b->off;
     const double beta = S->pending ? b->beta : 0.0;
@@ -891,6 +1215,7 @@ void kalman_test_scale_entry(optim_t *o, size_t i, size_t r, size_t c, double f)
         r = c;
         c = t;
     }
-    const size_t at = row_start(b->n, r) + c - r;
+    RK_ASSERT(r >= b->rlo && r < b->rhi); /* a row of this rank */
+    const size_t at = row_start(b->n, r) - b->q0 + c - r;
     q_store(tri_of(S, b), at, f * q_load(tri_of(S, b), at, S->f32), S->f32);
 }

@@ -89,6 +89,28 @@ rk_status kalman_set_scalars(void *state, const double *s, size_t n);
     .state_arrays = kalman_state_arrays, .get_scalars = kalman_get_scalars,                        \
     .set_scalars = kalman_set_scalars
 
+/* Distribution over R ranks (kalman.c, "distribution over ranks"): a block stays whole on one
+ * rank where that balances the stored entries, else its rows are cut between ranks at the piece
+ * boundaries of the serial sweep. kalman_plan computes one rank's share without allocating the
+ * covariance: what `rlekf plan` prints and what kalman_init on that rank allocates. */
+typedef struct {
+    size_t block, n;    /* block index and size */
+    size_t row0, row1;  /* rows [row0, row1) of the block are this rank's */
+    int split;          /* the block is shared with other ranks */
+} kalman_slice;
+
+typedef struct {
+    size_t blocks;      /* blocks in the whole layout */
+    size_t slices;      /* blocks (whole or a row range) held by this rank */
+    size_t entries;     /* covariance entries stored on this rank */
+    size_t state_bytes; /* exactly what kalman_init allocates on this rank */
+    size_t send_bytes;  /* per update: this rank's contribution to the all-gather of k */
+    size_t recv_bytes;  /* per update: what it receives from the other ranks */
+} kalman_plan_rank;
+
+/* Rank `rank` of R: fills *out and up to cap slices (in block order; out->slices counts all). */
+rk_status kalman_plan(const optim_type *t, const optim_params *p, const layout_t *L, int R,
+                      int rank, kalman_plan_rank *out, kalman_slice *slices, size_t cap);
 /* Split mode of a Kalman type (one whose hooks are the above, read from its data); -1 for any
  * other type. */
 int kalman_split_of(const optim_type *t);

@@ -11,6 +11,7 @@ rk_status cmd_neighbor_stat(int argc, char **argv);
 rk_status cmd_init(int argc, char **argv);
 rk_status cmd_eval(int argc, char **argv);
 rk_status cmd_train(int argc, char **argv);
+rk_status cmd_plan(int argc, char **argv);
 rk_status cmd_run(int argc, char **argv);
 rk_status cmd_report(int argc, char **argv);
 rk_status cmd_list(int argc, char **argv);

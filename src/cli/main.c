@@ -1,7 +1,14 @@
 /* rlekf: command-line entry point. Dispatches to the subcommands of cmd.h; the only place that
  * prints an error and exits (0 success, 1 runtime failure, 2 usage or input error). It also sets
  * the thread policy of the whole process (thread_policy below); the number of OpenMP threads is
- * set per run by train_run. */
+ * set per run by train_run.
+ *
+ * Under mpirun (an MPI build, src/core/par.h) every rank runs main: MPI is joined after the
+ * thread policy's re-exec and left on every exit path. Only rank 0 prints to stdout (the other
+ * ranks' stdout goes to /dev/null; the trainer keeps their progress quiet and writes no file). A
+ * failure on any rank prints its one-line message, naming the rank, and ends the whole job
+ * (MPI_Abort with the exit status). Only the commands that know how to share work (train and
+ * plan) accept more than one rank; the grid runner forks its workers and stays single-process. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,22 +16,25 @@
 
 #include "blas.h"
 #include "cmd.h"
+#include "par.h"
 
 typedef struct {
     const char *name;
     rk_status (*run)(int argc, char **argv);
     const char *summary;
+    int ranks; /* may run on several MPI ranks */
 } command;
 
 static const command commands[] = {
-    {"import", cmd_import, "convert DeePMD npy/raw, PWmat MOVEMENT, PWMLFF npy, mlearn JSON, extxyz to HDF5"},
-    {"neighbor-stat", cmd_neighbor_stat, "largest neighbour count per type (to choose sel)"},
-    {"init", cmd_init, "make a model file from a config and a dataset (statistics, bias, seeded weights)"},
-    {"train", cmd_train, "train one model from a JSON config"},
-    {"eval", cmd_eval, "predict energies and forces of a dataset, print RMSEs"},
-    {"run", cmd_run, "run an experiment manifest (datasets x optimizers x seeds)"},
-    {"report", cmd_report, "tables and speed-ups from an experiment's results"},
-    {"list", cmd_list, "list registered optimizers and their hyper-parameters"},
+    {"import", cmd_import, "convert DeePMD npy/raw, PWmat MOVEMENT, PWMLFF npy, mlearn JSON, extxyz to HDF5", 0},
+    {"neighbor-stat", cmd_neighbor_stat, "largest neighbour count per type (to choose sel)", 0},
+    {"init", cmd_init, "make a model file from a config and a dataset (statistics, bias, seeded weights)", 0},
+    {"train", cmd_train, "train one model from a JSON config (also under mpirun)", 1},
+    {"plan", cmd_plan, "covariance memory and communication per MPI rank, without allocating", 1},
+    {"eval", cmd_eval, "predict energies and forces of a dataset, print RMSEs", 0},
+    {"run", cmd_run, "run an experiment manifest (datasets x optimizers x seeds)", 0},
+    {"report", cmd_report, "tables and speed-ups from an experiment's results", 0},
+    {"list", cmd_list, "list registered optimizers and their hyper-parameters", 0},
 };
 
 /* Idle threads sleep instead of spinning. A profile of a Cu epoch with --threads 2 on 2 cores
@@ -52,27 +62,48 @@ static void usage(FILE *f) {
         fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
 }
 
+/* Leave MPI and exit with code; several ranks: a failure ends the whole job. */
+static int finish(int code) {
+    if (code != 0 && par_size() > 1) par_abort(code);
+    par_finalize();
+    return code;
+}
+
 int main(int argc, char **argv) {
     thread_policy(argv);
+    if (par_init(&argc, &argv)) {
+        fprintf(stderr, "rlekf: %s\n", err_msg());
+        return finish(1);
+    }
+    const int R = par_size(), me = par_rank();
+    if (me != 0 && !freopen("/dev/null", "w", stdout)) return finish(1);
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return finish(2);
     }
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(stdout);
-        return 0;
+        return finish(0);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
             err_clear();
-            rk_status st = commands[i].run(argc - 1, argv + 1);
-            if (st != RK_OK) fprintf(stderr, "rlekf %s: %s\n", commands[i].name, err_msg());
-            return err_exit_code(st);
+            rk_status st =
+                R > 1 && !commands[i].ranks && !cmd_wants_help(argc - 1, argv + 1)
+                    ? err_set(RK_EINPUT, "runs on one process; under mpirun only train and plan "
+                                         "share work over ranks (this job has %d)", R)
+                    : commands[i].run(argc - 1, argv + 1);
+            if (st != RK_OK && R > 1)
+                fprintf(stderr, "rlekf %s: [rank %d of %d] %s\n", commands[i].name, me, R,
+                        err_msg());
+            else if (st != RK_OK)
+                fprintf(stderr, "rlekf %s: %s\n", commands[i].name, err_msg());
+            return finish(err_exit_code(st));
         }
     }
     fprintf(stderr, "rlekf: unknown command '%s' (valid:", argv[1]);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(stderr, " %s", commands[i].name);
     fprintf(stderr, ")\n");
-    return 2;
+    return finish(2);
 }

@@ -321,7 +321,7 @@ rk_status optim_snapshot_begin(optim_t *o, optim_snapshot *s) {
     double *sc = rk_malloc((ns ? ns : 1) * sizeof *sc);
     if (!sc) return RK_ENOMEM;
     t->get_scalars(o->state, sc);
-    s->a[0] = (optim_array){"scalars", OPTIM_ARRAY_F64, sc, ns};
+    s->a[0] = (optim_array){"scalars", OPTIM_ARRAY_F64, sc, ns, 0, 0};
     s->n = 1 + t->state_arrays(o->state, s->a + 1);
     RK_ASSERT(s->n <= OPTIM_MAX_ARRAYS + 1);
     return RK_OK;

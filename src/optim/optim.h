@@ -74,6 +74,12 @@ typedef struct {
     optim_array_type type;
     void *data;
     size_t n;
+    /* Distributed over ranks (src/core/par.h): this rank holds entries [offset, offset + n) of
+     * one array whose parts, concatenated in rank order, are the single-process array (so a
+     * checkpoint gathers it and is the same for any number of ranks). 0: every rank holds the
+     * same whole array. */
+    int distributed;
+    size_t offset;
 } optim_array;
 
 #define OPTIM_MAX_ARRAYS 8

@@ -16,6 +16,7 @@
 #include "csvio.h"
 #include "fs.h"
 #include "h5io.h"
+#include "par.h"
 #include "registry.h"
 #include "rlekf_git.h"
 #include "rng.h"
@@ -377,8 +378,10 @@ static rk_status evaluate(run_t *r, const char *status) {
     const char *fields[SCHEMA_METRICS_NCOLS];
     for (size_t i = 0; i < SCHEMA_METRICS_NCOLS; i++)
         fields[i] = f[i];
-    csvio_write_row(r->csv.f, fields, SCHEMA_METRICS_NCOLS);
-    fflush(r->csv.f);
+    if (r->csv.f) { /* rank 0 only */
+        csvio_write_row(r->csv.f, fields, SCHEMA_METRICS_NCOLS);
+        fflush(r->csv.f);
+    }
     r->max_dw = 0.0;
     train_result *res = r->res;
     res->final_train_e = tre;
@@ -392,7 +395,8 @@ static rk_status evaluate(run_t *r, const char *status) {
     r->last_test_e = tee;
     r->last_test_f = tef;
     r->evals++;
-    if (isfinite(tre) && isfinite(trf) && isfinite(tee) && isfinite(tef) && all_finite(r->m.w, N))
+    if (par_is_root() && isfinite(tre) && isfinite(trf) && isfinite(tee) && isfinite(tef) &&
+        all_finite(r->m.w, N))
         st = model_save_split(&r->m, r->model_path, r->split_json);
     r->eval_s += clock_now_s() - now; /* the save counts to the next row */
     return st ? st : verdict;
@@ -600,14 +604,115 @@ static char *resume_config_text(const train_config *tc) {
     return text;
 }
 
+/* Several ranks: rank 0 reads and writes the checkpoint file, which holds the single-process
+ * state (a checkpoint does not depend on the number of ranks, so a run may resume on another
+ * count). Saving (save = 1), every distributed optimizer array (optim_array.distributed, e.g.
+ * Kalman's Q) is gathered into a buffer on rank 0 that replaces the array in c (freed by the
+ * caller from bufs). Loading (save = 0), rank 0 first gets such buffers to read into; after the
+ * read, ckpt_share sends everything to the other ranks. */
+static size_t ckpt_esize(h5io_type t) {
+    return t == H5IO_F32 ? 4 : 8;
+}
+
+/* Byte counts and offsets of every rank's part of distributed array a (all ranks call it). */
+static rk_status dist_map(const optim_array *a, size_t es, size_t *counts, size_t *displs,
+                          size_t *total) {
+    const int R = par_size();
+    size_t mine[2] = {a->offset * es, a->n * es};
+    size_t *all = rk_malloc(2 * (size_t)R * sizeof *all), *c = rk_malloc((size_t)R * sizeof *c),
+           *d = rk_malloc((size_t)R * sizeof *d);
+    if (!all || !c || !d) {
+        free(all);
+        free(c);
+        free(d);
+        return RK_ENOMEM;
+    }
+    for (int q = 0; q < R; q++) {
+        c[q] = sizeof mine;
+        d[q] = (size_t)q * sizeof mine;
+    }
+    par_allgatherv(mine, all, c, d);
+    *total = 0;
+    for (int q = 0; q < R; q++) {
+        displs[q] = all[2 * q];
+        counts[q] = all[2 * q + 1];
+        *total += counts[q];
+    }
+    free(all);
+    free(c);
+    free(d);
+    return RK_OK;
+}
+
+static rk_status ckpt_exchange(ckpt_t *c, void **bufs, int save) {
+    const int R = par_size();
+    if (R == 1) return RK_OK;
+    size_t *counts = rk_malloc((size_t)R * sizeof *counts),
+           *displs = rk_malloc((size_t)R * sizeof *displs);
+    rk_status st = counts && displs ? RK_OK : RK_ENOMEM;
+    for (size_t i = 1; !st && i < c->snap.n; i++) {
+        const optim_array *oa = &c->snap.a[i];
+        if (!oa->distributed) continue;
+        h5io_array *ha = &c->a[CK_OWN + i];
+        const size_t es = ckpt_esize(ha->type);
+        size_t total = 0;
+        if ((st = dist_map(oa, es, counts, displs, &total))) break;
+        if (par_is_root()) {
+            bufs[i] = rk_malloc(total);
+            if (!bufs[i]) {
+                st = RK_ENOMEM;
+                break;
+            }
+            ha->data = bufs[i];
+            ha->n = total / es;
+        }
+        if (save) par_gatherv(oa->data, oa->n * es, bufs[i], counts, displs);
+    }
+    free(counts);
+    free(displs);
+    return st;
+}
+
+/* After rank 0 read the checkpoint: its contents to every rank (trainer scalars, streams, order,
+ * weights, the optimizer's scalars and arrays; distributed arrays scattered back in parts). */
+static rk_status ckpt_share(run_t *r, ckpt_t *c, void **bufs) {
+    const int R = par_size();
+    if (R == 1) return RK_OK;
+    par_bcast(c->sc, sizeof c->sc);
+    par_bcast(c->rng, sizeof c->rng);
+    par_bcast(r->perm, r->n_train * sizeof *r->perm);
+    par_bcast(r->m.w, r->m.layout.n_params * sizeof *r->m.w);
+    size_t *counts = rk_malloc((size_t)R * sizeof *counts),
+           *displs = rk_malloc((size_t)R * sizeof *displs);
+    rk_status st = counts && displs ? RK_OK : RK_ENOMEM;
+    for (size_t i = 0; !st && i < c->snap.n; i++) {
+        const optim_array *oa = &c->snap.a[i];
+        const size_t es = oa->type == OPTIM_ARRAY_F32 ? 4 : 8;
+        if (!oa->distributed) {
+            par_bcast(oa->data, oa->n * es);
+            continue;
+        }
+        size_t total = 0;
+        if ((st = dist_map(oa, es, counts, displs, &total))) break;
+        par_scatterv(bufs[i], counts, displs, oa->data, oa->n * es);
+    }
+    free(counts);
+    free(displs);
+    return st;
+}
+
 /* Write the checkpoint: the state after `pos` images of epoch ep (end_done: and after its
  * epoch-end evaluation). */
 static rk_status checkpoint_save(run_t *r, size_t ep, size_t pos, int end_done) {
     const double t = clock_now_s();
-    fflush(r->csv.f);
+    const int root = par_is_root();
     char *metrics = NULL;
     size_t mlen = 0;
-    rk_status st = fs_read_all(r->csv.tmp, &metrics, &mlen);
+    rk_status st = RK_OK;
+    if (root) {
+        fflush(r->csv.f);
+        st = fs_read_all(r->csv.tmp, &metrics, &mlen);
+    }
     if (st) return st;
     ckpt_t c;
     memset(&c, 0, sizeof c);
@@ -629,7 +734,11 @@ static rk_status checkpoint_save(run_t *r, size_t ep, size_t pos, int end_done) 
     memcpy(c.rng + 4, r->sample.s, 4 * sizeof *c.rng);
     char *config = resume_config_text(r->tc);
     st = config ? ckpt_arrays(r, &c, metrics, mlen, r->tc->opt->name, config) : RK_ENOMEM;
-    if (!st) st = h5io_arrays_write(r->ckpt_path, CK_KIND, c.a, c.n);
+    void *gathered[OPTIM_MAX_ARRAYS + 1] = {0};
+    if (!st) st = ckpt_exchange(&c, gathered, 1);
+    if (!st && root) st = h5io_arrays_write(r->ckpt_path, CK_KIND, c.a, c.n);
+    for (size_t i = 0; i <= OPTIM_MAX_ARRAYS; i++)
+        free(gathered[i]);
     optim_snapshot_end(&c.snap);
     free(config);
     free(metrics);
@@ -654,25 +763,37 @@ static int checkpoint_due(const run_t *r) {
 static rk_status checkpoint_load(run_t *r, size_t *ep, size_t *pos, int *end_done) {
     ckpt_t c;
     memset(&c, 0, sizeof c);
+    const int root = par_is_root();
+    void *bufs[OPTIM_MAX_ARRAYS + 1] = {0};
     rk_status st = ckpt_arrays(r, &c, NULL, 0, NULL, NULL);
-    if (!st) st = h5io_arrays_read(r->ckpt_path, CK_KIND, c.a, c.n);
-    char *config = st ? NULL : resume_config_text(r->tc);
-    if (!st && !config) st = RK_ENOMEM;
-    if (!st && strcmp(config, (const char *)c.a[6].data) != 0)
-        st = err_set(RK_EINPUT, "%s: the checkpoint was made with another configuration (only "
-                                "threads, checkpoint_every_images and time_budget_s may change); "
-                                "run without --resume to start afresh", r->ckpt_path);
-    free(config);
-    const char *name = c.a[5].data ? (const char *)c.a[5].data : "";
-    if (!st && strcmp(name, r->tc->opt->name) != 0)
-        st = err_set(RK_EINPUT, "%s: checkpoint of optimizer '%s', the configuration trains '%s'",
-                     r->ckpt_path, name, r->tc->opt->name);
+    if (!st) st = ckpt_exchange(&c, bufs, 0);
+    if (!st && root) st = h5io_arrays_read(r->ckpt_path, CK_KIND, c.a, c.n);
+    /* rank 0 checks what it read (a failure there ends the job: the others wait below) */
     const double *v = c.sc;
-    if (!st && (v[CK_N_TRAIN] != (double)r->n_train ||
-                v[CK_N_PARAMS] != (double)r->m.layout.n_params))
-        st = err_set(RK_EINPUT, "%s: checkpoint of %g training frames and %g parameters, the "
-                                "configuration has %zu and %zu", r->ckpt_path, v[CK_N_TRAIN],
-                     v[CK_N_PARAMS], r->n_train, r->m.layout.n_params);
+    if (root && !st) {
+        char *config = resume_config_text(r->tc);
+        if (!config) st = RK_ENOMEM;
+        if (!st && strcmp(config, (const char *)c.a[6].data) != 0)
+            st = err_set(RK_EINPUT, "%s: the checkpoint was made with another configuration "
+                                    "(only threads, checkpoint_every_images and time_budget_s "
+                                    "may change); run without --resume to start afresh",
+                         r->ckpt_path);
+        free(config);
+        const char *name = c.a[5].data ? (const char *)c.a[5].data : "";
+        if (!st && strcmp(name, r->tc->opt->name) != 0)
+            st = err_set(RK_EINPUT,
+                         "%s: checkpoint of optimizer '%s', the configuration trains '%s'",
+                         r->ckpt_path, name, r->tc->opt->name);
+        if (!st && (v[CK_N_TRAIN] != (double)r->n_train ||
+                    v[CK_N_PARAMS] != (double)r->m.layout.n_params))
+            st = err_set(RK_EINPUT, "%s: checkpoint of %g training frames and %g parameters, "
+                                    "the configuration has %zu and %zu", r->ckpt_path,
+                         v[CK_N_TRAIN], v[CK_N_PARAMS], r->n_train, r->m.layout.n_params);
+    }
+    /* rank 0 checked what it read (a failure there ends the job: the others wait here) */
+    if (!st) st = ckpt_share(r, &c, bufs);
+    for (size_t i = 0; i <= OPTIM_MAX_ARRAYS; i++)
+        free(bufs[i]);
     if (!st) st = optim_snapshot_restore(r->opt, &c.snap);
     for (size_t i = 0; !st && i < r->n_train; i++)
         if (r->perm[i] >= r->n_train)
@@ -708,7 +829,7 @@ static rk_status checkpoint_load(run_t *r, size_t *ep, size_t *pos, int *end_don
             st = err_set(RK_EINPUT, "%s: position %zu beyond %zu frames", r->ckpt_path, *pos,
                          r->n_train);
     }
-    if (!st && fwrite(c.a[4].data, 1, c.a[4].n, r->csv.f) != c.a[4].n)
+    if (!st && root && fwrite(c.a[4].data, 1, c.a[4].n, r->csv.f) != c.a[4].n)
         st = err_set(RK_ERUNTIME, "%s: cannot write", r->csv.tmp);
     optim_snapshot_end(&c.snap);
     free(c.a[4].data);
@@ -808,6 +929,11 @@ void train_add_provenance(jsonw *o) {
 rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_result *res) {
     train_config tcv = *tc_in;
     train_config *tc = &tcv;
+    /* several MPI ranks (par.h): all run the same loop on the same data (the optimizer shares its
+     * state and work among them); rank 0 alone writes files and prints progress, and makes the
+     * decisions that depend on its clock (checkpoint cadence, time budget) for all */
+    const int root = par_is_root();
+    if (!root) tcv.quiet = 1;
     memset(res, 0, sizeof *res);
     res->best_test_e = res->best_test_f = NAN;
     if (!tc->opt) return err_set(RK_EINPUT, "no optimizer selected (valid: %s)", optim_names());
@@ -845,9 +971,11 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     snprintf(r.dir, sizeof r.dir, "%s%s", tc->out_dir, TRAIN_PARTIAL);
     snprintf(r.ckpt_path, sizeof r.ckpt_path, "%s/%s", r.dir, TRAIN_CHECKPOINT);
     snprintf(r.model_path, sizeof r.model_path, "%s/model.h5", r.dir);
-    clean_beside(tc->out_dir);
-    const int resuming = tc->resume && fs_is_file(r.ckpt_path);
-    if (resuming) {
+    if (root) clean_beside(tc->out_dir);
+    const int resuming = par_bcast_int(tc->resume && fs_is_file(r.ckpt_path));
+    if (!root) {
+        st = RK_OK;
+    } else if (resuming) {
         fs_clean_stale(r.dir);
         st = RK_OK;
     } else {
@@ -856,12 +984,29 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
                     tc->opt->name, r.dir);
         st = fs_remove_tree(r.dir);
     }
-    if (!st) st = fs_mkdirs(r.dir);
+    if (!st && root) st = fs_mkdirs(r.dir);
     if (!st) st = run_setup(&r, tc);
-    if (!st && !resuming) {
+    /* every rank's optimizer state bytes (each checks the memory limit on its own share) */
+    const int R = par_size();
+    size_t *rank_bytes = st ? NULL : rk_calloc((size_t)R, sizeof *rank_bytes);
+    if (!st && !rank_bytes) st = RK_ENOMEM;
+    if (!st) {
+        size_t counts[R], displs[R];
+        for (int q = 0; q < R; q++) {
+            counts[q] = sizeof *rank_bytes;
+            displs[q] = (size_t)q * sizeof *rank_bytes;
+        }
+        par_allgatherv(&res->state_bytes, rank_bytes, counts, displs);
+    }
+    if (!st && !resuming && root) {
         /* config.json: the resolved configuration plus provenance */
         jsonw *o = config_to_object(tc), *prov = jsonw_new_object();
         train_add_provenance(prov);
+        jsonw_add_num(prov, "mpi_ranks", R);
+        jsonw *rb = jsonw_new_array();
+        for (int q = 0; q < R; q++)
+            jsonw_append_num(rb, (double)rank_bytes[q]);
+        jsonw_add(prov, "optimizer_state_bytes_per_rank", rb);
         jsonw_add(o, "provenance", prov);
         char *text = jsonw_print(o);
         jsonw_free(o);
@@ -870,7 +1015,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
         st = fs_write_text_atomic(p, text);
         free(text);
     }
-    if (!st && !resuming) {
+    if (!st && !resuming && root) {
         char p[TRAIN_PATH_MAX + 64];
         snprintf(p, sizeof p, "%s/model_init.h5", r.dir);
         st = model_save_split(&r.m, p, r.split_json);
@@ -879,7 +1024,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     if (!st && !r.perm) st = RK_ENOMEM;
     for (size_t i = 0; !st && i < r.n_train; i++)
         r.perm[i] = i; /* saved by the step-0 checkpoint before the first shuffle */
-    if (!st) {
+    if (!st && root) {
         char p[TRAIN_PATH_MAX + 64];
         snprintf(p, sizeof p, "%s/metrics.csv", r.dir);
         st = fs_atomic_open(&r.csv, p);
@@ -951,17 +1096,18 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
             if ((by_updates || by_images) && pos != r.n_train) st = evaluate(&r, "ok");
             /* checkpoint every K images, or after every evaluation */
             const int due = ck_every ? r.images / ck_every != images0 / ck_every
-                                     : r.evals != evals0 && checkpoint_due(&r);
+                                     : r.evals != evals0 && par_bcast_int(checkpoint_due(&r));
             if (!st && due) st = checkpoint_save(&r, ep, pos, 0);
             progress(&r, ep, pos, 0);
-            if (tc->time_budget_s > 0 && clock_now_s() - r.t0 > tc->time_budget_s) {
+            if (tc->time_budget_s > 0 &&
+                par_bcast_int(clock_now_s() - r.t0 > tc->time_budget_s)) {
                 outcome = TRAIN_TIME_BUDGET;
                 break;
             }
         }
         if (!st && outcome == TRAIN_DONE) {
             st = evaluate(&r, ep == tc->epochs ? "done" : "ok");
-            if (!st && ep < tc->epochs && !ck_every && checkpoint_due(&r))
+            if (!st && ep < tc->epochs && !ck_every && par_bcast_int(checkpoint_due(&r)))
                 st = checkpoint_save(&r, ep, r.n_train, 1);
         }
     }
@@ -990,13 +1136,16 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     }
     /* finished: drop the checkpoint and put the folder in place; an input error found before
      * training leaves nothing worth resuming */
-    if (!st && unlink(r.ckpt_path) != 0 && errno != ENOENT)
+    if (!st && root && unlink(r.ckpt_path) != 0 && errno != ENOENT)
         st = err_set(RK_ERUNTIME, "%s: cannot remove: %s", r.ckpt_path, strerror(errno));
-    if (!st) st = carry_input(tc, r.dir);
-    if (!st) st = fs_replace_dir(r.dir, tc->out_dir);
-    if (st == RK_EINPUT && !resuming) fs_remove_tree(r.dir);
+    if (!st && root) st = carry_input(tc, r.dir);
+    if (!st && root) st = fs_replace_dir(r.dir, tc->out_dir);
+    if (st == RK_EINPUT && !resuming && root) fs_remove_tree(r.dir);
+    /* the others return when rank 0's folder is in place (a caller may read it next) */
+    if (!st) par_barrier();
     if (!st) progress(&r, tc->epochs, r.n_train, 1);
     run_free(&r);
+    free(rank_bytes);
     if (ds == &own) dataset_free(&own);
     return st;
 }
