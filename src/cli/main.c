@@ -22,6 +22,7 @@ static const command commands[] = {
     {"init", cmd_init, "make a model file from a config and a dataset (statistics, bias, seeded weights)"},
     {"train", cmd_train, "train one model from a JSON config"},
     {"eval", cmd_eval, "predict energies and forces of a dataset, print RMSEs"},
+    {"md", cmd_md, "molecular dynamics of a model with LAMMPS: energy drift, stability, RDF"},
     {"run", cmd_run, "run an experiment manifest (datasets x optimizers x seeds)"},
     {"report", cmd_report, "tables and speed-ups from an experiment's results"},
     {"list", cmd_list, "list registered optimizers and their hyper-parameters"},

@@ -103,3 +103,20 @@ const char *const schema_speedup_cols[SCHEMA_SPEEDUP_NCOLS] = {
     [SCHEMA_SPEEDUP_RATIO_UPDATES] = "ratio_updates",
     [SCHEMA_SPEEDUP_RATIO_TRAIN_S] = "ratio_train_s",
 };
+
+const char *const schema_thermo_cols[SCHEMA_THERMO_NCOLS] = {
+    [SCHEMA_THERMO_STEP] = "step",
+    [SCHEMA_THERMO_TIME_PS] = "time_ps",
+    [SCHEMA_THERMO_PE] = "potential_eV",
+    [SCHEMA_THERMO_KE] = "kinetic_eV",
+    [SCHEMA_THERMO_ETOT] = "total_eV",
+    [SCHEMA_THERMO_TEMP] = "temperature_K",
+    [SCHEMA_THERMO_MIN_DIST] = "min_pair_distance_A",
+};
+
+const char *const schema_rdf_cols[SCHEMA_RDF_NCOLS] = {
+    [SCHEMA_RDF_PAIR] = "pair",
+    [SCHEMA_RDF_R] = "r_A",
+    [SCHEMA_RDF_G_MD] = "g_md",
+    [SCHEMA_RDF_G_REF] = "g_dft",
+};

@@ -8,6 +8,8 @@
  *   summary.csv   one row per cell of an experiment           (runner.c; read by report)
  *   accuracy.csv  one row per variant                         (report)
  *   speedup.csv   one row per variant, quantity and factor    (report)
+ *   thermo.csv    one row per thermo step of an MD run        (md)
+ *   rdf.csv       one row per RDF bin and element pair        (md)
  */
 #ifndef RLEKF_SCHEMA_H
 #define RLEKF_SCHEMA_H
@@ -127,5 +129,26 @@ typedef enum {
     SCHEMA_SPEEDUP_NCOLS
 } schema_speedup_col;
 extern const char *const schema_speedup_cols[SCHEMA_SPEEDUP_NCOLS];
+
+typedef enum {
+    SCHEMA_THERMO_STEP,
+    SCHEMA_THERMO_TIME_PS,    /* ps */
+    SCHEMA_THERMO_PE,         /* eV: the model's energy */
+    SCHEMA_THERMO_KE,         /* eV */
+    SCHEMA_THERMO_ETOT,       /* eV */
+    SCHEMA_THERMO_TEMP,       /* K */
+    SCHEMA_THERMO_MIN_DIST,   /* Å: shortest pair distance over all images */
+    SCHEMA_THERMO_NCOLS
+} schema_thermo_col;
+extern const char *const schema_thermo_cols[SCHEMA_THERMO_NCOLS];
+
+typedef enum {
+    SCHEMA_RDF_PAIR, /* "Cu-Cu", "H-O": element pair a-b in type order */
+    SCHEMA_RDF_R,    /* Å: bin centre */
+    SCHEMA_RDF_G_MD, /* 1: g(r) of the MD run (LAMMPS compute rdf, mean over samples) */
+    SCHEMA_RDF_G_REF, /* 1: g(r) of the dataset's DFT frames of the same system */
+    SCHEMA_RDF_NCOLS
+} schema_rdf_col;
+extern const char *const schema_rdf_cols[SCHEMA_RDF_NCOLS];
 
 #endif
