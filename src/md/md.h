@@ -153,8 +153,10 @@ rk_status md_write(const char *dir, const md_params *p, uint64_t seed, const md_
 /* The model's energy and forces on frame (sys, k) as LAMMPS's fix external applies them: the
  * frame is sent through LAMMPS (rotation, wrapping, atom order), one `run 0`, and the forces
  * LAMMPS holds are rotated back into the frame's orientation. For tests. *lmp_pe = LAMMPS's
- * potential energy (thermo pe). */
+ * potential energy (thermo pe); g (NULL: skip) = LAMMPS's compute rdf of the frame, pairs of
+ * md_pairs_of, nbins bins on [0, rcut). */
 rk_status md_single_point(const model_t *m, const dataset_t *ds, size_t sys, size_t k,
-                          double *energy, double *lmp_pe, double *force);
+                          double *energy, double *lmp_pe, double *force, size_t nbins,
+                          double *g);
 
 #endif

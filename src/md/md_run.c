@@ -293,11 +293,13 @@ static md_engine_setup engine_setup(const lmp_frame *lf, size_t natoms, const md
 }
 
 rk_status md_single_point(const model_t *m, const dataset_t *ds, size_t sys, size_t k,
-                          double *energy, double *lmp_pe, double *force) {
+                          double *energy, double *lmp_pe, double *force, size_t nbins,
+                          double *g) {
     const ds_system *S = &ds->sys[sys];
     md_params p;
     md_params_default(&p);
     p.min_distance_A = 0.0;
+    if (nbins) p.rdf_bins = (long)nbins;
     md_pairs pairs;
     md_pairs_of(S, ds->ntypes, &pairs);
     lmp_frame lf;
@@ -319,6 +321,7 @@ rk_status md_single_point(const model_t *m, const dataset_t *ds, size_t sys, siz
         *energy = c.last_e;
         *lmp_pe = md_engine_thermo(e, "pe");
         md_cell_from_lammps(&lf.cell, f, force, S->natoms);
+        if (g) st = md_engine_rdf(e, g);
     }
     md_engine_close(e);
     provider_free(&c);
