@@ -293,8 +293,7 @@ static md_engine_setup engine_setup(const lmp_frame *lf, size_t natoms, const md
 }
 
 rk_status md_single_point(const model_t *m, const dataset_t *ds, size_t sys, size_t k,
-                          double *energy, double *lmp_pe, double *force, size_t nbins,
-                          double *g) {
+                          double *energy, double *lmp_pe, double *force, size_t nbins, double *g) {
     const ds_system *S = &ds->sys[sys];
     md_params p;
     md_params_default(&p);
