@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "csvio.h"
 #include "h5io.h"
 #include "jsonw.h"
 #include "md.h"
@@ -407,4 +409,96 @@ Test(md, params_from_json_checked) {
         cr_assert(strstr(err_msg(), "m.md") != NULL, "%s", err_msg());
         jsonw_free(j);
     }
+}
+
+/* ---- the runner's md section ---- */
+
+static const char *smoke_cell(const char *res, const char *label, const char *file) {
+    static char buf[8][1024];
+    static int k;
+    char *b = buf[k++ & 7];
+    snprintf(b, 1024, "%s/smoke/Cu/%s/seed-1/%s", res, label, file);
+    return b;
+}
+
+static int exists(const char *p) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "test -e %s", p);
+    return tu_sh(cmd) == 0;
+}
+
+/* experiments/smoke.json with one seed, one epoch and an md section; every trained cell gets
+ * its MD (NVE and NVT), the skipped one none; summary.csv carries the MD columns; a rerun
+ * redoes only the MD that did not finish, never the training. */
+Test(md, runner_md_section_resumable, .timeout = 600) {
+    char text[8192], out[16384];
+    cr_assert_eq(tu_read(tu_src("experiments/smoke.json"), text, sizeof text), 0);
+    char *at = strstr(text, "\"seeds\": [1, 2, 3],");
+    cr_assert_not_null(at);
+    *at = 0;
+    snprintf(out, sizeof out,
+             "%s\"seeds\": [1], \"md\": {\"steps\": 20, \"thermo_every\": 10, \"ensembles\": "
+             "[\"nve\", \"nvt\"], \"rdf_bins\": 20},%s",
+             text, at + strlen("\"seeds\": [1, 2, 3],"));
+    at = strstr(out, "\"epochs\": 3");
+    cr_assert_not_null(at);
+    memcpy(at, "\"epochs\": 1", strlen("\"epochs\": 1"));
+    tu_write(tu_tmp("smoke-md.json"), out);
+    cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
+    char res[600], args[2000], err[4096];
+    snprintf(res, sizeof res, "%s", tu_tmp("resMD"));
+    snprintf(args, sizeof args, "run %s --results %s --quiet", tu_tmp("smoke-md.json"), res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    const char *trained[] = {"rlekf-256", "adam"};
+    char ke[2][64];
+    for (int i = 0; i < 2; i++) {
+        cr_assert(exists(smoke_cell(res, trained[i], "md_nve/md.json")), "%s", trained[i]);
+        cr_assert(exists(smoke_cell(res, trained[i], "md_nvt/md.json")), "%s", trained[i]);
+        /* paired cells: the same velocities (stream of dataset and seed) */
+        csvio_table t;
+        cr_assert_eq(csvio_read(smoke_cell(res, trained[i], "md_nve/thermo.csv"), &t), RK_OK);
+        int c = csvio_col(&t, "kinetic_eV");
+        cr_assert(c >= 0 && t.nrows >= 1);
+        snprintf(ke[i], sizeof ke[i], "%s", csvio_cell(&t, 0, (size_t)c));
+        csvio_free(&t);
+    }
+    cr_assert_str_eq(ke[0], ke[1]);
+    cr_assert(!exists(smoke_cell(res, "gekf", "md_nve")), "a skipped cell has no model");
+    char sp[1024];
+    snprintf(sp, sizeof sp, "%s/smoke/summary.csv", res);
+    csvio_table t;
+    cr_assert_eq(csvio_read(sp, &t), RK_OK);
+    int cl = csvio_col(&t, "label"), cs = csvio_col(&t, "md_nve_status"),
+        cd = csvio_col(&t, "md_nve_drift_meV_per_atom_per_ps"),
+        cn = csvio_col(&t, "md_nvt_drift_meV_per_atom_per_ps"),
+        cr = csvio_col(&t, "md_nvt_rdf_mae"), ct = csvio_col(&t, "md_nvt_stable_ps");
+    cr_assert(cl >= 0 && cs >= 0 && cd >= 0 && cn >= 0 && cr >= 0 && ct >= 0);
+    for (size_t r = 0; r < t.nrows; r++) {
+        const char *label = csvio_cell(&t, r, (size_t)cl);
+        const char *status = csvio_cell(&t, r, (size_t)cs);
+        if (!strcmp(label, "gekf")) {
+            cr_assert_str_eq(status, "");
+            continue;
+        }
+        cr_assert(!strcmp(status, "stable") || !strcmp(status, "unstable"), "%s: %s", label,
+                  status);
+        cr_assert_str_eq(csvio_cell(&t, r, (size_t)cn), "", "no NVT drift");
+        cr_assert_str_neq(csvio_cell(&t, r, (size_t)ct), "");
+    }
+    csvio_free(&t);
+    /* rerun after losing one MD result: only that MD runs again */
+    char before_md[8192], before_metrics[65536], after[65536];
+    cr_assert_eq(
+        tu_read(smoke_cell(res, "rlekf-256", "md_nve/md.json"), before_md, sizeof before_md), 0);
+    cr_assert_eq(
+        tu_read(smoke_cell(res, "adam", "metrics.csv"), before_metrics, sizeof before_metrics), 0);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "rm %s", smoke_cell(res, "adam", "md_nvt/md.json"));
+    cr_assert_eq(tu_sh(cmd), 0);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    cr_assert(exists(smoke_cell(res, "adam", "md_nvt/md.json")));
+    cr_assert_eq(tu_read(smoke_cell(res, "rlekf-256", "md_nve/md.json"), after, sizeof after), 0);
+    cr_assert_str_eq(after, before_md, "a finished MD was rerun");
+    cr_assert_eq(tu_read(smoke_cell(res, "adam", "metrics.csv"), after, sizeof after), 0);
+    cr_assert_str_eq(after, before_metrics, "the training was rerun");
 }

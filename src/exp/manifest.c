@@ -159,7 +159,7 @@ rk_status manifest_load(const char *path, manifest_t *m) {
     static const char *const keys[] = {"name",     "description",     "results_dir",
                                        "datasets", "model",           "optimizers",
                                        "seeds",    "memory_limit_gb", "timing",
-                                       NULL};
+                                       "md",       NULL};
     memset(m, 0, sizeof *m);
     snprintf(m->path, sizeof m->path, "%s", path);
     snprintf(m->results_dir, sizeof m->results_dir, "results");
@@ -183,6 +183,13 @@ rk_status manifest_load(const char *path, manifest_t *m) {
     int timing = MAN_TIMING_SHARED;
     TRY(jsonw_get_choice(j, ctx, "timing", 0, TIMING_NAMES, &timing));
     m->timing = (man_timing)timing;
+    md_params_default(&m->md);
+    if (jsonw_get(j, "md")) {
+        char mctx[TRAIN_PATH_MAX + 64];
+        snprintf(mctx, sizeof mctx, "%s: md", path);
+        TRY(md_params_from_json(jsonw_get(j, "md"), mctx, &m->md));
+        m->has_md = 1;
+    }
     if (jsonw_get(j, "model")) {
         char mctx[TRAIN_PATH_MAX + 64];
         snprintf(mctx, sizeof mctx, "%s: model", path);

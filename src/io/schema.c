@@ -48,6 +48,16 @@ const char *const schema_summary_cols[SCHEMA_SUMMARY_NCOLS] = {
     [SCHEMA_SUMMARY_FINAL_TRAIN_F] = "final_train_rmse_f_eV_per_A",
     [SCHEMA_SUMMARY_JOBS] = "jobs",
     [SCHEMA_SUMMARY_THREADS] = "threads",
+    [SCHEMA_SUMMARY_MD_NVE_STATUS] = "md_nve_status",
+    [SCHEMA_SUMMARY_MD_NVE_STABLE_PS] = "md_nve_stable_ps",
+    [SCHEMA_SUMMARY_MD_NVE_DRIFT] = "md_nve_drift_meV_per_atom_per_ps",
+    [SCHEMA_SUMMARY_MD_NVE_FLUCT] = "md_nve_fluct_meV_per_atom",
+    [SCHEMA_SUMMARY_MD_NVE_RDF] = "md_nve_rdf_mae",
+    [SCHEMA_SUMMARY_MD_NVT_STATUS] = "md_nvt_status",
+    [SCHEMA_SUMMARY_MD_NVT_STABLE_PS] = "md_nvt_stable_ps",
+    [SCHEMA_SUMMARY_MD_NVT_DRIFT] = "md_nvt_drift_meV_per_atom_per_ps",
+    [SCHEMA_SUMMARY_MD_NVT_FLUCT] = "md_nvt_fluct_meV_per_atom",
+    [SCHEMA_SUMMARY_MD_NVT_RDF] = "md_nvt_rdf_mae",
 };
 
 const char *const schema_accuracy_cols[SCHEMA_ACCURACY_NCOLS] = {

@@ -62,9 +62,32 @@ typedef enum {
     SCHEMA_SUMMARY_FINAL_TRAIN_F, /* eV/Å */
     SCHEMA_SUMMARY_JOBS,    /* cells that ran at once when this one ran ("" for older runs) */
     SCHEMA_SUMMARY_THREADS, /* BLAS/OpenMP threads of this cell ("" for older runs) */
+    /* MD of the cell's model (manifest "md"), per ensemble; "" when not run. The five columns
+     * of an ensemble are consecutive, NVE first: SCHEMA_SUMMARY_MD_COL(e, q). */
+    SCHEMA_SUMMARY_MD_NVE_STATUS, /* stable, unstable */
+    SCHEMA_SUMMARY_MD_NVE_STABLE_PS, /* ps: first violation, or the run's length */
+    SCHEMA_SUMMARY_MD_NVE_DRIFT,     /* meV/atom/ps: slope of the total energy */
+    SCHEMA_SUMMARY_MD_NVE_FLUCT,     /* meV/atom: std of the total energy */
+    SCHEMA_SUMMARY_MD_NVE_RDF,       /* 1: mean |g_md - g_dft| over bins and pairs */
+    SCHEMA_SUMMARY_MD_NVT_STATUS,
+    SCHEMA_SUMMARY_MD_NVT_STABLE_PS,
+    SCHEMA_SUMMARY_MD_NVT_DRIFT, /* "" (not meaningful with a thermostat) */
+    SCHEMA_SUMMARY_MD_NVT_FLUCT, /* "" */
+    SCHEMA_SUMMARY_MD_NVT_RDF,
     SCHEMA_SUMMARY_NCOLS
 } schema_summary_col;
 extern const char *const schema_summary_cols[SCHEMA_SUMMARY_NCOLS];
+/* The MD quantities of summary.csv, in column order within an ensemble. */
+typedef enum {
+    SCHEMA_MD_STATUS,
+    SCHEMA_MD_STABLE_PS,
+    SCHEMA_MD_DRIFT,
+    SCHEMA_MD_FLUCT,
+    SCHEMA_MD_RDF,
+    SCHEMA_MD_NQ
+} schema_md_quantity;
+/* Column of quantity q of ensemble e (0 nve, 1 nvt). */
+#define SCHEMA_SUMMARY_MD_COL(e, q) (SCHEMA_SUMMARY_MD_NVE_STATUS + (e) * SCHEMA_MD_NQ + (q))
 
 /* The statistics columns come in triples mean, min, max (final/best × E/F). */
 typedef enum {
