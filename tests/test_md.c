@@ -501,4 +501,21 @@ Test(md, runner_md_section_resumable, .timeout = 600) {
     cr_assert_str_eq(after, before_md, "a finished MD was rerun");
     cr_assert_eq(tu_read(smoke_cell(res, "adam", "metrics.csv"), after, sizeof after), 0);
     cr_assert_str_eq(after, before_metrics, "the training was rerun");
+    /* the report: an MD table row per trained variant and ensemble, and the figure's tables */
+    snprintf(args, sizeof args, "report %s/smoke", res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    char rp[1024];
+    snprintf(rp, sizeof rp, "%s/smoke/report/report.md", res);
+    cr_assert_eq(tu_read(rp, after, sizeof after), 0);
+    const char *md = strstr(after, "## Molecular dynamics");
+    cr_assert_not_null(md, "%s", after);
+    const char *rows[] = {"| Cu | rlekf-256 | rlekf | NVE | ", "| Cu | rlekf-256 | rlekf | NVT | ",
+                          "| Cu | adam | adam | NVE | ", "| Cu | adam | adam | NVT | "};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_not_null(strstr(md, rows[i]), "no row %s in %s", rows[i], md);
+    cr_assert_null(strstr(md, "| gekf |"), "%s", md);
+    snprintf(rp, sizeof rp, "%s/smoke/report/md/Cu__adam__nve.energy.dat", res);
+    cr_assert(exists(rp));
+    snprintf(rp, sizeof rp, "%s/smoke/report/md/Cu__adam__nve.rdf.dat", res);
+    cr_assert(exists(rp));
 }

@@ -19,11 +19,12 @@ static const char *USAGE =
     "drawn at --temp from the seeded stream (NAME: the data file's stem, seed S, default 0).\n"
     "Writes into DIR, each file atomically: thermo.csv (step, time, potential, kinetic and\n"
     "total energy, temperature, shortest pair distance), rdf.csv (g(r) per element pair of\n"
-    "the run, LAMMPS compute rdf, and of the system's DFT frames) and md.json (status stable\n"
-    "or unstable and why, stable time, NVE energy drift in meV/atom/ps and fluctuation in\n"
-    "meV/atom, RDF mean absolute error). A run that becomes unphysical (pair distance below\n"
-    "0.5 A, temperature outside 0.1x..5x the target, non-finite forces, more neighbours than\n"
-    "the model's sel) stops there and is reported unstable: exit status 0.\n"
+    "the run, LAMMPS compute rdf, and of the system's DFT frames) and md.json (status, why\n"
+    "and when the run stopped, NVE energy drift in meV/atom/ps and fluctuation in meV/atom,\n"
+    "RDF mean absolute error). A run that becomes unphysical (pair distance below 0.5 A,\n"
+    "temperature outside 0.1x..5x the target, non-finite forces) stops there with status\n"
+    "unstable; one where an atom gathers more neighbours than the model's sel stops with\n"
+    "status over_sel (a limit of the model); both are results: exit status 0.\n"
     "Defaults: --steps 1000 --dt 1 --ensemble nve --temp 300 --thermo-every 10.\n";
 
 /* The data file's stem: the default velocity stream. */
@@ -113,7 +114,7 @@ rk_status cmd_md(int argc, char **argv) {
         if (r.stable)
             printf("%s: stable for %.4g ps", out, r.stable_ps);
         else
-            printf("%s: unstable at %.4g ps (%s)", out, r.stable_ps, r.reason);
+            printf("%s: %s at %.4g ps (%s)", out, md_status_name(&r), r.stable_ps, r.reason);
         if (r.ensemble == MD_NVE)
             printf(", drift %.4g meV/atom/ps, fluctuation %.4g meV/atom", r.drift, r.fluct);
         printf(", RDF error %.4g\n", r.rdf_err_all);

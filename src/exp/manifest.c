@@ -156,10 +156,9 @@ static rk_status parse_variant(const jsonw *o, const char *ctx, man_variant *v) 
 }
 
 rk_status manifest_load(const char *path, manifest_t *m) {
-    static const char *const keys[] = {"name",     "description",     "results_dir",
-                                       "datasets", "model",           "optimizers",
-                                       "seeds",    "memory_limit_gb", "timing",
-                                       "md",       NULL};
+    static const char *const keys[] = {"name",   "description", "results_dir", "datasets",
+                                       "model",  "optimizers",  "seeds",       "memory_limit_gb",
+                                       "timing", "md",          NULL};
     memset(m, 0, sizeof *m);
     snprintf(m->path, sizeof m->path, "%s", path);
     snprintf(m->results_dir, sizeof m->results_dir, "results");

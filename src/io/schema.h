@@ -64,7 +64,7 @@ typedef enum {
     SCHEMA_SUMMARY_THREADS, /* BLAS/OpenMP threads of this cell ("" for older runs) */
     /* MD of the cell's model (manifest "md"), per ensemble; "" when not run. The five columns
      * of an ensemble are consecutive, NVE first: SCHEMA_SUMMARY_MD_COL(e, q). */
-    SCHEMA_SUMMARY_MD_NVE_STATUS, /* stable, unstable */
+    SCHEMA_SUMMARY_MD_NVE_STATUS, /* stable, unstable, over_sel */
     SCHEMA_SUMMARY_MD_NVE_STABLE_PS, /* ps: first violation, or the run's length */
     SCHEMA_SUMMARY_MD_NVE_DRIFT,     /* meV/atom/ps: slope of the total energy */
     SCHEMA_SUMMARY_MD_NVE_FLUCT,     /* meV/atom: std of the total energy */

@@ -371,20 +371,3 @@ rk_status md_rdf_add(const ds_system *sys, size_t frame, size_t ntypes, const md
     nlist_free(&nl);
     return RK_OK;
 }
-
-rk_status md_min_distance(size_t natoms, const double *coord, const double *box, double rmax,
-                          double *dmin) {
-    nlist_t nl;
-    nlist_init(&nl);
-    rk_status st = nlist_build(&nl, natoms, coord, box, rmax);
-    double best = INFINITY;
-    if (!st)
-        for (size_t q = 0; q < nl.npairs; q++) {
-            const double *d = nl.d + 3 * q;
-            double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-            if (r2 < best) best = r2;
-        }
-    nlist_free(&nl);
-    *dmin = sqrt(best);
-    return st;
-}

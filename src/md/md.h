@@ -101,9 +101,6 @@ typedef struct {
 void md_pairs_of(const ds_system *sys, size_t ntypes, md_pairs *p);
 rk_status md_rdf_add(const ds_system *sys, size_t frame, size_t ntypes, const md_pairs *p,
                      double rmax, size_t nbins, double *acc);
-/* Shortest pair distance of a frame over all images below rmax (INFINITY if none). */
-rk_status md_min_distance(size_t natoms, const double *coord, const double *box, double rmax,
-                          double *dmin);
 
 /* ---- md_run.c: a run ---- */
 
@@ -119,6 +116,8 @@ typedef struct {
     int stable;       /* 1: no criterion triggered for the whole run */
     double stable_ps; /* time of the first violation, or the run's length if stable */
     char reason[256]; /* what ended the run ("" if stable) */
+    int over_sel;     /* it ended because an atom had more neighbours than the model's sel:
+                       * a limit of the model (SPEC §2 never truncates), not of the physics */
     long steps_done;
     md_row *rows;
     size_t nrows;
@@ -147,6 +146,8 @@ rk_status md_find_frame(const dataset_t *ds, const char *frame, size_t *sys, siz
 rk_status md_run(const model_t *m, const dataset_t *ds, size_t sys, size_t k, const md_params *p,
                  md_ensemble ens, const char *stream, uint64_t seed, const char *log, md_result *r);
 void md_result_free(md_result *r);
+/* "stable", "unstable" or "over_sel" (md.json's and summary.csv's status). */
+const char *md_status_name(const md_result *r);
 /* thermo.csv, rdf.csv, then md.json into dir (created), each atomically. */
 rk_status md_write(const char *dir, const md_params *p, uint64_t seed, const md_result *r);
 
@@ -156,7 +157,6 @@ rk_status md_write(const char *dir, const md_params *p, uint64_t seed, const md_
  * potential energy (thermo pe); g (NULL: skip) = LAMMPS's compute rdf of the frame, pairs of
  * md_pairs_of, nbins bins on [0, rcut). */
 rk_status md_single_point(const model_t *m, const dataset_t *ds, size_t sys, size_t k,
-                          double *energy, double *lmp_pe, double *force, size_t nbins,
-                          double *g);
+                          double *energy, double *lmp_pe, double *force, size_t nbins, double *g);
 
 #endif

@@ -9,6 +9,7 @@
 #include "fs.h"
 #include "md.h"
 #include "md_engine.h"
+#include "nlist.h"
 #include "rng.h"
 #include "schema.h"
 
@@ -19,8 +20,10 @@ typedef struct {
     ds_system frame; /* natoms, type (borrowed), coord/box (owned), 1 frame */
     const md_params *p;
     double dt_ps;
-    double dmin_range; /* search range of the shortest pair distance, Å */
+    nlist_t nl;     /* neighbours within rcut of the current step */
+    size_t *counts; /* (natoms, ntypes) neighbours per type */
     int unstable;
+    int over_sel; /* the stop was more neighbours than the model's sel, not physics */
     long bad_step;
     char reason[256];
     long last_step;
@@ -37,7 +40,7 @@ static int all_finite(const double *v, size_t n) {
 
 static int provide(void *vctx, long step, const double *x, double *e, double *f) {
     provider *c = vctx;
-    size_t n3 = 3 * c->frame.natoms;
+    size_t n = c->frame.natoms, n3 = 3 * n;
     if (c->have_last && step == c->last_step && !memcmp(x, c->frame.coord, n3 * sizeof *x)) {
         /* LAMMPS sets a run up again at the same step: the same configuration */
         *e = c->last_e;
@@ -46,8 +49,33 @@ static int provide(void *vctx, long step, const double *x, double *e, double *f)
     }
     memcpy(c->frame.coord, x, n3 * sizeof *x);
     c->have_last = 0;
-    rk_status st = model_set_frame(c->m, c->ws, &c->frame, 0);
+    /* the neighbours within rcut: the shortest distance, and whether the model can take them */
+    rk_status st = nlist_build(&c->nl, n, x, c->frame.box, c->m->cfg.rcut);
     if (st) {
+        snprintf(c->reason, sizeof c->reason, "%s", err_msg());
+        err_clear();
+        goto bad;
+    }
+    double d2 = INFINITY;
+    for (size_t q = 0; q < c->nl.npairs; q++) {
+        const double *d = c->nl.d + 3 * q;
+        double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+        if (r2 < d2) d2 = r2;
+    }
+    double dmin = sqrt(d2);
+    nlist_count_types(&c->nl, c->frame.type, c->m->ntypes, c->counts);
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < c->m->ntypes; t++)
+            if (c->counts[i * c->m->ntypes + t] > c->m->cfg.sel[t]) {
+                snprintf(c->reason, sizeof c->reason,
+                         "atom %zu has %zu neighbours of type %s within rcut %g, more than the "
+                         "model's sel %zu",
+                         i, c->counts[i * c->m->ntypes + t], c->m->type_map[t], c->m->cfg.rcut,
+                         c->m->cfg.sel[t]);
+                c->over_sel = 1;
+                goto bad;
+            }
+    if ((st = model_set_frame(c->m, c->ws, &c->frame, 0))) {
         snprintf(c->reason, sizeof c->reason, "model: %s", err_msg());
         err_clear();
         goto bad;
@@ -56,12 +84,6 @@ static int provide(void *vctx, long step, const double *x, double *e, double *f)
     model_backward(c->m, c->ws, NULL, f);
     if (!isfinite(energy) || !all_finite(f, n3)) {
         snprintf(c->reason, sizeof c->reason, "non-finite energy or force");
-        goto bad;
-    }
-    double dmin;
-    if ((st = md_min_distance(c->frame.natoms, x, c->frame.box, c->dmin_range, &dmin))) {
-        snprintf(c->reason, sizeof c->reason, "%s", err_msg());
-        err_clear();
         goto bad;
     }
     c->last_step = step;
@@ -249,7 +271,7 @@ static rk_status provider_init(provider *c, const model_t *m, const ds_system *s
     memset(c, 0, sizeof *c);
     c->m = m;
     c->p = p;
-    c->dmin_range = m->cfg.rcut;
+    nlist_init(&c->nl);
     c->frame.natoms = sys->natoms;
     c->frame.nframes = 1;
     c->frame.type = sys->type;
@@ -257,7 +279,8 @@ static rk_status provider_init(provider *c, const model_t *m, const ds_system *s
     c->frame.coord = rk_calloc(3 * sys->natoms, sizeof(double));
     c->frame.box = rk_calloc(9, sizeof(double));
     c->last_f = rk_calloc(3 * sys->natoms, sizeof(double));
-    if (!c->frame.coord || !c->frame.box || !c->last_f) return RK_ENOMEM;
+    c->counts = rk_calloc(sys->natoms * m->ntypes, sizeof(size_t));
+    if (!c->frame.coord || !c->frame.box || !c->last_f || !c->counts) return RK_ENOMEM;
     md_cell_box(&lf->cell, c->frame.box);
     return model_ws_create(m, sys->natoms, &c->ws);
 }
@@ -266,6 +289,8 @@ static void provider_free(provider *c) {
     free(c->frame.coord);
     free(c->frame.box);
     free(c->last_f);
+    free(c->counts);
+    nlist_free(&c->nl);
     model_ws_free(c->ws);
 }
 
@@ -396,6 +421,7 @@ rk_status md_run(const model_t *m, const dataset_t *ds, size_t sys, size_t k, co
             r->stable = 0;
             r->stable_ps = (double)(c.unstable ? c.bad_step : step) * dt_ps;
             snprintf(r->reason, sizeof r->reason, "%s", c.unstable ? c.reason : "atoms lost");
+            r->over_sel = c.unstable && c.over_sel;
             r->steps_done = c.unstable ? c.bad_step : step;
             break;
         }
@@ -449,6 +475,10 @@ rk_status md_run(const model_t *m, const dataset_t *ds, size_t sys, size_t k, co
 }
 
 /* ---- files ---- */
+
+const char *md_status_name(const md_result *r) {
+    return r->stable ? "stable" : r->over_sel ? "over_sel" : "unstable";
+}
 
 static void fmt_num(char *buf, size_t cap, double x) {
     if (isfinite(x))
@@ -506,7 +536,7 @@ rk_status md_write(const char *dir, const md_params *p, uint64_t seed, const md_
         }
     if ((st = fs_atomic_commit(&w))) return st;
     jsonw *o = jsonw_new_object();
-    jsonw_add_str(o, "status", r->stable ? "stable" : "unstable");
+    jsonw_add_str(o, "status", md_status_name(r));
     jsonw_add_str(o, "reason", r->reason);
     jsonw_add_str(o, "ensemble", md_ensemble_names[r->ensemble]);
     jsonw_add_str(o, "system", r->system);
