@@ -19,6 +19,7 @@
 #include "csvio.h"
 #include "h5io.h"
 #include "jsonw.h"
+#include "manifest.h"
 #include "md.h"
 #include "model.h"
 #include "modelutil.h"
@@ -397,11 +398,13 @@ Test(md, params_from_json_checked) {
     cr_assert_eq(p.ensembles, (1u << MD_NVE) | (1u << MD_NVT));
     cr_assert_eq(p.temperature_K, 500);
     cr_assert_str_eq(p.frame, "a:3");
+    cr_assert_eq(p.n_datasets, 0);
     cr_assert_eq(p.dt_fs, 1.0); /* default kept */
     jsonw_free(j);
     const char *bad_json[] = {"{\"steps\": -1}",     "{\"ensembles\": [\"npt\"]}",
                               "{\"ensembles\": []}", "{\"dt_fs\": 0}",
-                              "{\"stepz\": 1}",      "{\"frame\": \"nocolon\"}"};
+                              "{\"stepz\": 1}",      "{\"frame\": \"nocolon\"}",
+                              "{\"datasets\": []}",  "{\"datasets\": [1]}"};
     for (size_t i = 0; i < sizeof bad_json / sizeof bad_json[0]; i++) {
         md_params_default(&p);
         cr_assert_eq(jsonw_parse_text(bad_json[i], "t", &j), RK_OK);
@@ -518,4 +521,32 @@ Test(md, runner_md_section_resumable, .timeout = 600) {
     cr_assert(exists(rp));
     snprintf(rp, sizeof rp, "%s/smoke/report/md/Cu__adam__nve.rdf.dat", res);
     cr_assert(exists(rp));
+}
+
+/* The manifest's md section: its keys are md_keys', md.datasets must name the manifest's
+ * datasets. */
+Test(md, manifest_md_section) {
+    char text[8192], out[16384];
+    cr_assert_eq(tu_read(tu_src("experiments/smoke.json"), text, sizeof text), 0);
+    cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
+    const char *sections[] = {"{\"steps\": 5, \"datasets\": [\"Cu\"]}",
+                              "{\"steps\": 5, \"datasets\": [\"H2O\"]}",
+                              "{\"steps\": 5, \"bogus\": 1}"};
+    for (int i = 0; i < 3; i++) {
+        char *at = strrchr(text, '}');
+        cr_assert_not_null(at);
+        snprintf(out, sizeof out, "%.*s, \"md\": %s}\n", (int)(at - text), text, sections[i]);
+        tu_write(tu_tmp("m.json"), out);
+        manifest_t m;
+        rk_status st = manifest_load(tu_tmp("m.json"), &m);
+        if (i == 0) {
+            cr_assert_eq(st, RK_OK, "%s", err_msg());
+            cr_assert(m.has_md && m.md.steps == 5 && m.md.n_datasets == 1);
+            cr_assert_str_eq(m.md.datasets[0], "Cu");
+            manifest_free(&m);
+        } else {
+            cr_assert_eq(st, RK_EINPUT, "%s accepted", sections[i]);
+            cr_assert(strstr(err_msg(), "md") != NULL, "%s", err_msg());
+        }
+    }
 }

@@ -234,6 +234,17 @@ rk_status manifest_load(const char *path, manifest_t *m) {
                 goto done;
             }
     }
+    /* md.datasets must name datasets of the manifest */
+    for (size_t k = 0; k < m->md.n_datasets; k++) {
+        int found = 0;
+        for (size_t d = 0; d < m->n_datasets; d++)
+            found |= strcmp(m->datasets[d].name, m->md.datasets[k]) == 0;
+        if (!found) {
+            st = err_set(RK_EINPUT, "%s: md.datasets[%zu]: unknown dataset \"%s\"", path, k,
+                         m->md.datasets[k]);
+            goto done;
+        }
+    }
     /* variant restrictions must name datasets of the manifest */
     for (size_t i = 0; i < m->n_variants; i++)
         for (size_t k = 0; k < m->variants[i].n_only_datasets; k++) {

@@ -175,9 +175,18 @@ static int md_finished(const manifest_t *m, size_t k, md_ensemble e) {
     return file_exists(p);
 }
 
-/* MD applies to a cell whose training finished with a model (done or time_budget). */
+/* MD applies to a cell of a dataset listed in md.datasets (all if none listed) whose training
+ * finished with a model (done or time_budget). */
 static int md_applies(const manifest_t *m, size_t k) {
     if (!m->has_md || !cell_finished(m, k)) return 0;
+    if (m->md.n_datasets) {
+        size_t d, v, s;
+        manifest_cell(m, k, &d, &v, &s);
+        int listed = 0;
+        for (size_t i = 0; i < m->md.n_datasets; i++)
+            listed |= strcmp(m->md.datasets[i], m->datasets[d].name) == 0;
+        if (!listed) return 0;
+    }
     char p[RUN_PATH + 32];
     cell_file(m, k, "result.json", p, sizeof p);
     jsonw *o = NULL;

@@ -35,6 +35,8 @@ const md_key md_keys[] = {
      "range of the radial distribution functions, A (0: the model's rcut)"},
     {"frame", MD_KEY_FRAME, 0, 0, 0,
      "starting frame \"SYSTEM:K\" of the dataset (default: first system, frame 0)"},
+    {"datasets", MD_KEY_NAMES, 0, 0, 0,
+     "manifest only: names of the datasets whose cells get MD (default: every dataset)"},
 };
 const size_t md_n_keys = sizeof md_keys / sizeof md_keys[0];
 
@@ -50,6 +52,7 @@ static void *field(md_params *p, const char *name) {
     if (!strcmp(name, "rdf_bins")) return &p->rdf_bins;
     if (!strcmp(name, "rdf_rmax_A")) return &p->rdf_rmax_A;
     if (!strcmp(name, "frame")) return p->frame;
+    if (!strcmp(name, "datasets")) return p->datasets;
     return NULL;
 }
 
@@ -69,6 +72,7 @@ void md_params_default(md_params *p) {
             *(unsigned *)f = (unsigned)md_keys[i].def;
             break;
         case MD_KEY_FRAME:
+        case MD_KEY_NAMES:
             break;
         }
     }
@@ -117,6 +121,8 @@ rk_status md_params_set(md_params *p, const char *key, const char *what, const c
     }
     case MD_KEY_FRAME:
         return set_frame(p, what, text);
+    case MD_KEY_NAMES:
+        return err_set(RK_EINPUT, "%s: a manifest key only", what);
     }
     return RK_OK;
 }
@@ -147,6 +153,22 @@ rk_status md_params_from_json(const jsonw *obj, const char *ctx, md_params *p) {
             st = jsonw_get_str(obj, ctx, k->name, 0, buf, sizeof buf);
             snprintf(what, sizeof what, "%s.%s", ctx, k->name);
             if (!st) st = set_frame(p, what, buf);
+            break;
+        }
+        case MD_KEY_NAMES: {
+            char what[600];
+            snprintf(what, sizeof what, "%s.%s", ctx, k->name);
+            if (jsonw_typeof(v) != JSONW_ARRAY || jsonw_size(v) == 0 ||
+                jsonw_size(v) > MD_MAX_DATASETS)
+                return err_set(RK_EINPUT, "%s: expected an array of 1 to %d dataset names", what,
+                               MD_MAX_DATASETS);
+            p->n_datasets = jsonw_size(v);
+            for (size_t j = 0; j < p->n_datasets; j++) {
+                const jsonw *e = jsonw_at(v, j);
+                if (jsonw_typeof(e) != JSONW_STRING || strlen(jsonw_string(e)) >= MD_NAME_MAX)
+                    return err_set(RK_EINPUT, "%s[%zu]: expected a dataset name", what, j);
+                snprintf(p->datasets[j], MD_NAME_MAX, "%s", jsonw_string(e));
+            }
             break;
         }
         case MD_KEY_ENSEMBLES: {

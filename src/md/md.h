@@ -32,6 +32,8 @@ extern const char *const md_ensemble_names[MD_NENSEMBLES + 1];
 
 #define MD_FRAME_MAX 300 /* "SYSTEM:K" */
 #define MD_STREAM_MAX 256
+#define MD_MAX_DATASETS 16
+#define MD_NAME_MAX 64
 
 /* Parameters of a run. Every key is one row of md_keys (name, kind, default, bounds, help). */
 typedef struct {
@@ -46,9 +48,18 @@ typedef struct {
     long rdf_bins;
     double rdf_rmax_A;        /* 0: the model's rcut */
     char frame[MD_FRAME_MAX]; /* "SYSTEM:K"; "" = first system, frame 0 */
+    /* manifest only: the datasets whose cells get MD (n_datasets 0: every dataset) */
+    char datasets[MD_MAX_DATASETS][MD_NAME_MAX];
+    size_t n_datasets;
 } md_params;
 
-typedef enum { MD_KEY_INT, MD_KEY_REAL, MD_KEY_ENSEMBLES, MD_KEY_FRAME } md_key_kind;
+typedef enum {
+    MD_KEY_INT,
+    MD_KEY_REAL,
+    MD_KEY_ENSEMBLES,
+    MD_KEY_FRAME,
+    MD_KEY_NAMES /* a list of names (the manifest's datasets) */
+} md_key_kind;
 typedef struct {
     const char *name;
     md_key_kind kind;
