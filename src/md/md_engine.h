@@ -18,7 +18,6 @@ typedef struct {
     size_t natoms;
     const int *type; /* (natoms) LAMMPS types, 1-based */
     const double *x; /* (natoms,3) LAMMPS frame */
-    const double *v; /* (natoms,3) Å/ps, or NULL (at rest) */
     size_t ntypes;
     const double *mass; /* (ntypes) amu */
     md_ensemble ensemble;

@@ -104,10 +104,13 @@ rk_status md_engine_open(const md_engine_setup *s, md_engine **out) {
     e->x = rk_calloc(3 * s->natoms, sizeof(double));
     e->f = rk_calloc(3 * s->natoms, sizeof(double));
     int *ids = rk_calloc(s->natoms, sizeof(int));
-    int *img = rk_calloc(s->natoms, sizeof(int));
-    if (!e->x || !e->f || !ids || !img) {
+    int *img = rk_calloc(s->natoms, sizeof(int)), *types = rk_calloc(s->natoms, sizeof(int));
+    double *xr = rk_calloc(3 * s->natoms, sizeof(double));
+    if (!e->x || !e->f || !ids || !img || !types || !xr) {
         free(ids);
         free(img);
+        free(types);
+        free(xr);
         md_engine_close(e);
         return RK_ENOMEM;
     }
@@ -134,13 +137,19 @@ rk_status md_engine_open(const md_engine_setup *s, md_engine **out) {
     for (size_t t = 0; t < s->ntypes; t++)
         TRY(cmd(e, "mass %zu %.17g", t + 1, s->mass[t]));
     if (!st) {
+        /* atoms go in in reverse id order, so that LAMMPS's local order is never the id order
+         * and a mix-up of the two in the callback cannot go unnoticed (test_md) */
         int zero = lammps_encode_image_flags(0, 0, 0);
-        for (size_t i = 0; i < s->natoms; i++) {
-            ids[i] = (int)i + 1;
+        size_t n = s->natoms;
+        for (size_t i = 0; i < n; i++) {
+            size_t a = n - 1 - i;
+            ids[i] = (int)a + 1;
             img[i] = zero;
+            types[i] = s->type[a];
+            memcpy(xr + 3 * i, s->x + 3 * a, 3 * sizeof(double));
         }
         /* image flags given: LAMMPS maps each position into the box by whole cell vectors */
-        int made = lammps_create_atoms(e->lmp, (int)s->natoms, ids, s->type, s->x, s->v, img, 0);
+        int made = lammps_create_atoms(e->lmp, (int)n, ids, types, xr, NULL, img, 0);
         if (made != (int)s->natoms || lammps_get_natoms(e->lmp) != (double)s->natoms)
             st = err_set(RK_ERUNTIME, "LAMMPS: created %d of %zu atoms", made, s->natoms);
     }
@@ -172,6 +181,8 @@ rk_status md_engine_open(const md_engine_setup *s, md_engine **out) {
     if (!st) lammps_set_fix_external_callback(e->lmp, FIX_ID, callback, e);
     free(ids);
     free(img);
+    free(types);
+    free(xr);
     if (st) {
         md_engine_close(e);
         return st;

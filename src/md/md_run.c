@@ -301,7 +301,6 @@ static md_engine_setup engine_setup(const lmp_frame *lf, size_t natoms, const md
         .natoms = natoms,
         .type = lf->ltype,
         .x = lf->x,
-        .v = NULL,
         .ntypes = lf->nltypes,
         .mass = lf->lmass,
         .ensemble = ens,
