@@ -490,7 +490,10 @@ Test(md, runner_md_section_resumable, .timeout = 600) {
     }
     csvio_free(&t);
     /* rerun after losing one MD result: only that MD runs again */
-    char before_md[8192], before_metrics[65536], after[65536];
+    char before_md[8192], before_md2[8192], before_metrics[65536], after[65536];
+    /* adam's NVE run is finished too: its worker reruns only the NVT one */
+    cr_assert_eq(tu_read(smoke_cell(res, "adam", "md_nve/md.json"), before_md2, sizeof before_md2),
+                 0);
     cr_assert_eq(
         tu_read(smoke_cell(res, "rlekf-256", "md_nve/md.json"), before_md, sizeof before_md), 0);
     cr_assert_eq(
@@ -502,6 +505,8 @@ Test(md, runner_md_section_resumable, .timeout = 600) {
     cr_assert(exists(smoke_cell(res, "adam", "md_nvt/md.json")));
     cr_assert_eq(tu_read(smoke_cell(res, "rlekf-256", "md_nve/md.json"), after, sizeof after), 0);
     cr_assert_str_eq(after, before_md, "a finished MD was rerun");
+    cr_assert_eq(tu_read(smoke_cell(res, "adam", "md_nve/md.json"), after, sizeof after), 0);
+    cr_assert_str_eq(after, before_md2, "the finished NVE run of a rerun cell was rerun");
     cr_assert_eq(tu_read(smoke_cell(res, "adam", "metrics.csv"), after, sizeof after), 0);
     cr_assert_str_eq(after, before_metrics, "the training was rerun");
     /* the report: an MD table row per trained variant and ensemble, and the figure's tables */
