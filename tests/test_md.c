@@ -555,3 +555,44 @@ Test(md, manifest_md_section) {
         }
     }
 }
+
+/* Each stop criterion on its own: the shortest pair distance, the temperature band, and more
+ * neighbours than sel (over_sel); a stop is a result with its time and reason. */
+Test(md, stop_criteria) {
+    const double I[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    dataset_t one;
+    deformed(mu_cu(), I, &one);
+    model_t m;
+    smooth_model(&one, &m);
+    md_params p;
+    md_params_default(&p);
+    p.steps = 40;
+    p.thermo_every = 10;
+    p.rdf_bins = 10;
+    md_result r;
+    /* the Cu frame's shortest distance is 2.55 A: a 2.6 A threshold stops the run at once */
+    p.min_distance_A = 2.6;
+    cr_assert_eq(md_run(&m, &one, 0, 0, &p, MD_NVE, "cu", 1, NULL, &r), RK_OK, "%s", err_msg());
+    cr_assert(!r.stable && !r.over_sel && r.stable_ps == 0.0, "%s at %g", r.reason, r.stable_ps);
+    cr_assert_not_null(strstr(r.reason, "pair distance"), "%s", r.reason);
+    cr_assert_str_eq(md_status_name(&r), "unstable");
+    md_result_free(&r);
+    /* NVE from 300 K cools by ~0.05% in the first 10 fs (equipartition): a band starting at
+     * 0.9999 x 300 K ends the run at the first thermo row */
+    p.min_distance_A = 0.5;
+    p.temp_low = 0.9999;
+    cr_assert_eq(md_run(&m, &one, 0, 0, &p, MD_NVE, "cu", 1, NULL, &r), RK_OK, "%s", err_msg());
+    cr_assert(!r.stable && fabs(r.stable_ps - 0.01) < 1e-12, "%s at %g", r.reason, r.stable_ps);
+    cr_assert_not_null(strstr(r.reason, "temperature"), "%s", r.reason);
+    cr_assert_eq(r.nrows, 1); /* the rows are the part before the stop */
+    md_result_free(&r);
+    /* a sel below the frame's neighbour count: over_sel, a limit of the model */
+    p.temp_low = 0.1;
+    m.cfg.sel[0] = 60;
+    cr_assert_eq(md_run(&m, &one, 0, 0, &p, MD_NVE, "cu", 1, NULL, &r), RK_OK, "%s", err_msg());
+    cr_assert(!r.stable && r.over_sel, "%s", r.reason);
+    cr_assert_str_eq(md_status_name(&r), "over_sel");
+    md_result_free(&r);
+    model_free(&m);
+    dataset_free(&one);
+}
