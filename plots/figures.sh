@@ -295,3 +295,35 @@ else
     stale stability "no variant group"
     rm -f "$fig/stability_traces.png" "$fig/stability_traces.svg"
 fi
+
+# 6. md_<dataset>: NVE energy against time and g(r) against the DFT frames, one line per variant
+# (md_cells.tsv: the first seed with MD of each variant; the report writes the tables)
+if [ -s "$rep/md_cells.tsv" ] && [ -n "$(rows "$rep/md_cells.tsv")" ]; then
+    for ds in $datasets; do
+        efiles="" rfiles="" labels="" endt="" ende="" pairs=""
+        while IFS=$'\t' read -r d label opt seed ens status stable_ps efile rfile prs; do
+            [ "$d" = "$ds" ] && [ "$ens" = nve ] || continue
+            efiles="$efiles$efile " rfiles="$rfiles$rfile " labels="$labels$label "
+            [ -n "$pairs" ] || pairs=$(echo "$prs" | tr ',' ' ')
+            # an unstable run is marked where its table ends (its last row, copied)
+            if [ "$status" = unstable ] && [ -n "$(rows "$rep/$efile")" ]; then
+                read -r t e < <(rows "$rep/$efile" | tail -1)
+            else
+                t=NaN e=NaN
+            fi
+            endt="$endt$t " ende="$ende$e "
+        done < <(rows "$rep/md_cells.tsv")
+        if [ -z "$efiles" ]; then
+            echo "figures.sh: $ds: no NVE run, no md figure"
+            continue
+        fi
+        gp md.gp "md_$ds" "rep='$rep'; ds='$ds'; efiles='$efiles'; rfiles='$rfiles'; \
+            labels='$labels'; endt='$endt'; ende='$ende'; pairs='$pairs'"
+    done
+else
+    for f in "$fig"/md_*.png; do
+        [ -e "$f" ] || continue
+        n=$(basename "$f" .png)
+        stale "$n" "no MD in this experiment"
+    done
+fi

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(gcc make cmake pkg-config git libopenblas-dev libhdf5-dev libcjson-dev libcsv-dev
-      libcriterion-dev gnuplot-nox fonts-dejavu-core libopenmpi-dev openmpi-bin)
+      libcriterion-dev gnuplot-nox fonts-dejavu-core libopenmpi-dev openmpi-bin liblammps-dev)
 missing=()
 for p in "${PKGS[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -4,7 +4,7 @@
 # Usage: tests/check_layers.sh SOURCE_DIR
 set -u
 top=${1:-.}
-layers="src/core src/linalg src/io src/data src/model src/optim optimizers src/train src/exp src/cli"
+layers="src/core src/linalg src/io src/data src/model src/optim optimizers src/train src/md src/exp src/cli"
 rank() { # rank of folder $1, or empty
     i=0
     for l in $layers; do

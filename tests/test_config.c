@@ -806,6 +806,8 @@ static const struct {
     {"seed", "src/io/schema.c"},
     {"threads", "src/io/schema.c"},
     {"batch_size", "src/io/schema.c"},
+    /* md.json's record of the velocity seed (a file format, src/md) */
+    {"seed", "src/md/md_run.c"},
     /* the model file's training_split record (a file format read by eval, SPEC §5 extra) */
     {"split", "src/train/evaluate.c"},
     {"test_fraction", "src/train/evaluate.c"},

@@ -914,7 +914,15 @@ Test(report_schema, headers_as_documented) {
                   "final_test_rmse_e_eV_per_atom,final_test_rmse_f_eV_per_A,"
                   "best_test_rmse_e_eV_per_atom,best_test_rmse_f_eV_per_A,"
                   "final_train_rmse_e_eV_per_atom,final_train_rmse_f_eV_per_A,jobs,threads,"
-                  "batch_size");
+                  "batch_size,"
+
+                  "md_nve_status,md_nve_stable_ps,md_nve_drift_meV_per_atom_per_ps,"
+                  "md_nve_fluct_meV_per_atom,md_nve_rdf_mae,md_nvt_status,md_nvt_stable_ps,"
+                  "md_nvt_drift_meV_per_atom_per_ps,md_nvt_fluct_meV_per_atom,md_nvt_rdf_mae");
+    expect_header(schema_thermo_cols, SCHEMA_THERMO_NCOLS,
+                  "step,time_ps,potential_eV,kinetic_eV,total_eV,temperature_K,"
+                  "min_pair_distance_A");
+    expect_header(schema_rdf_cols, SCHEMA_RDF_NCOLS, "pair,r_A,g_md,g_dft");
     expect_header(schema_accuracy_cols, SCHEMA_ACCURACY_NCOLS,
                   "dataset,label,optimizer,n_seeds,n_done,n_diverged,n_time_budget,n_skipped,"
                   "n_failed,final_test_rmse_e_eV_per_atom_mean,final_test_rmse_e_eV_per_atom_min,"

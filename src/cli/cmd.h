@@ -15,6 +15,7 @@ rk_status cmd_plan(int argc, char **argv);
 rk_status cmd_run(int argc, char **argv);
 rk_status cmd_report(int argc, char **argv);
 rk_status cmd_list(int argc, char **argv);
+rk_status cmd_md(int argc, char **argv);
 
 /* True if argv holds -h or --help. */
 int cmd_wants_help(int argc, char **argv);

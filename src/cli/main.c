@@ -32,6 +32,7 @@ static const command commands[] = {
     {"train", cmd_train, "train one model from a JSON config (also under mpirun)", 1},
     {"plan", cmd_plan, "covariance memory and communication per MPI rank, without allocating", 1},
     {"eval", cmd_eval, "predict energies and forces of a dataset, print RMSEs", 0},
+    {"md", cmd_md, "molecular dynamics of a model with LAMMPS: energy drift, stability, RDF", 0},
     {"run", cmd_run, "run an experiment manifest (datasets x optimizers x seeds)", 0},
     {"report", cmd_report, "tables and speed-ups from an experiment's results", 0},
     {"list", cmd_list, "list registered optimizers and their hyper-parameters", 0},

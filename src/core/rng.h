@@ -16,7 +16,7 @@ typedef struct {
     double spare;
 } rng_t;
 
-typedef enum { RNG_INIT = 1, RNG_SPLIT = 2, RNG_ORDER = 3, RNG_SAMPLE = 4, RNG_TEST = 5 } rng_purpose;
+typedef enum { RNG_INIT = 1, RNG_SPLIT = 2, RNG_ORDER = 3, RNG_SAMPLE = 4, RNG_TEST = 5, RNG_VELOCITY = 6 } rng_purpose;
 
 void rng_seed(rng_t *r, uint64_t seed);
 /* Stream for (name, seed, purpose): the same triple always gives the same stream. */

@@ -156,10 +156,9 @@ static rk_status parse_variant(const jsonw *o, const char *ctx, man_variant *v) 
 }
 
 rk_status manifest_load(const char *path, manifest_t *m) {
-    static const char *const keys[] = {"name",     "description",     "results_dir",
-                                       "datasets", "model",           "optimizers",
-                                       "seeds",    "memory_limit_gb", "timing",
-                                       NULL};
+    static const char *const keys[] = {"name",   "description", "results_dir", "datasets",
+                                       "model",  "optimizers",  "seeds",       "memory_limit_gb",
+                                       "timing", "md",          NULL};
     memset(m, 0, sizeof *m);
     snprintf(m->path, sizeof m->path, "%s", path);
     snprintf(m->results_dir, sizeof m->results_dir, "results");
@@ -183,6 +182,13 @@ rk_status manifest_load(const char *path, manifest_t *m) {
     int timing = MAN_TIMING_SHARED;
     TRY(jsonw_get_choice(j, ctx, "timing", 0, TIMING_NAMES, &timing));
     m->timing = (man_timing)timing;
+    md_params_default(&m->md);
+    if (jsonw_get(j, "md")) {
+        char mctx[TRAIN_PATH_MAX + 64];
+        snprintf(mctx, sizeof mctx, "%s: md", path);
+        TRY(md_params_from_json(jsonw_get(j, "md"), mctx, &m->md));
+        m->has_md = 1;
+    }
     if (jsonw_get(j, "model")) {
         char mctx[TRAIN_PATH_MAX + 64];
         snprintf(mctx, sizeof mctx, "%s: model", path);
@@ -227,6 +233,17 @@ rk_status manifest_load(const char *path, manifest_t *m) {
                              c2, m->variants[i].label);
                 goto done;
             }
+    }
+    /* md.datasets must name datasets of the manifest */
+    for (size_t k = 0; k < m->md.n_datasets; k++) {
+        int found = 0;
+        for (size_t d = 0; d < m->n_datasets; d++)
+            found |= strcmp(m->datasets[d].name, m->md.datasets[k]) == 0;
+        if (!found) {
+            st = err_set(RK_EINPUT, "%s: md.datasets[%zu]: unknown dataset \"%s\"", path, k,
+                         m->md.datasets[k]);
+            goto done;
+        }
     }
     /* variant restrictions must name datasets of the manifest */
     for (size_t i = 0; i < m->n_variants; i++)

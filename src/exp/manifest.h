@@ -16,6 +16,7 @@
 #include "config.h"
 #include "err.h"
 #include "import.h"
+#include "md.h"
 #include "train.h"
 
 #define MAN_NAME_MAX 64
@@ -72,6 +73,8 @@ typedef struct {
     int threads;            /* resolved from `defaults`, for the runner's thread split */
     double memory_limit_gb; /* 0 = default */
     man_timing timing;      /* "timing" (MAN_TIMING_SHARED if absent) */
+    int has_md;             /* an "md" section: MD of every trained cell's model */
+    md_params md;           /* its keys (md_keys), defaults for the keys not given */
 } manifest_t;
 
 rk_status manifest_load(const char *path, manifest_t *m);

@@ -64,6 +64,17 @@ typedef struct {
     double weight_norm, max_dw;
 } report_row;
 
+/* MD of a cell's model in one ensemble (summary.csv's md_<ensemble>_* columns). */
+#define REPORT_MD_NENS 2 /* nve, nvt */
+typedef struct {
+    int status;       /* -1 not run, 0 unstable, 1 stable for the whole run, 2 stopped by more
+                       * neighbours than the model's sel (over_sel) */
+    double stable_ps; /* NAN where empty */
+    double drift;     /* meV/atom/ps (NVE) */
+    double fluct;     /* meV/atom (NVE) */
+    double rdf;       /* mean |g_md - g_dft| */
+} report_md_run;
+
 /* One cell (a seed of a variant). rows is NULL for skipped and failed cells. */
 typedef struct {
     long seed;
@@ -77,6 +88,7 @@ typedef struct {
     int clock_is_wall; /* its metrics.csv has no train_s: clock_s is wall_s */
     double jobs, threads; /* how the cell shared the machine (summary.csv; NAN if not recorded) */
     char dir[REPORT_PATH_MAX]; /* the cell folder */
+    report_md_run md[REPORT_MD_NENS];
 } report_run;
 
 typedef struct {

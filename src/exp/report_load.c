@@ -210,6 +210,29 @@ static rk_status parse_summary_row(report_exp *e, const csvio_table *t, const ch
     if ((st = opt_num(t, path, row, SCOL(BEST_TEST_F), &r->best_f))) return st;
     if ((st = opt_num(t, path, row, SCOL(JOBS), &r->jobs))) return st;
     if ((st = opt_num(t, path, row, SCOL(THREADS), &r->threads))) return st;
+    for (int en = 0; en < REPORT_MD_NENS; en++) {
+        report_md_run *m = &r->md[en];
+        const char *sc = schema_summary_cols[SCHEMA_SUMMARY_MD_COL(en, SCHEMA_MD_STATUS)];
+        int ci = csvio_col(t, sc);
+        const char *sv = ci >= 0 ? csvio_cell(t, row, (size_t)ci) : "";
+        m->status = !strcmp(sv, "stable")     ? 1
+                    : !strcmp(sv, "unstable") ? 0
+                    : !strcmp(sv, "over_sel") ? 2
+                                              : -1;
+        if (*sv && m->status < 0)
+            return err_set(RK_EINPUT,
+                           "%s: row %zu column %s: unknown value '%s' (valid: stable, unstable, "
+                           "over_sel)",
+                           path, row + 2, sc, sv);
+        double *dst[] = {[SCHEMA_MD_STABLE_PS] = &m->stable_ps,
+                         [SCHEMA_MD_DRIFT] = &m->drift,
+                         [SCHEMA_MD_FLUCT] = &m->fluct,
+                         [SCHEMA_MD_RDF] = &m->rdf};
+        for (int q = SCHEMA_MD_STABLE_PS; q < SCHEMA_MD_NQ; q++)
+            if ((st = opt_num(t, path, row, schema_summary_cols[SCHEMA_SUMMARY_MD_COL(en, q)],
+                              dst[q])))
+                return st;
+    }
     int len = snprintf(r->dir, sizeof r->dir, "%s/%s/%s/seed-%ld", e->dir, dataset, label, seed);
     if (len < 0 || (size_t)len >= sizeof r->dir)
         return err_set(RK_EINPUT, "%s: row %zu: cell path too long", path, row + 2);

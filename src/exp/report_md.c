@@ -26,6 +26,23 @@ static const char *spread(const report_stats *s) {
     return b;
 }
 
+/* "mean [min, max]" of values already in the table's unit, or the mean alone for one value. */
+static const char *spread_plain(const report_stats *s) {
+    char *b = report_nbuf();
+    if (s->n == 0) {
+        snprintf(b, REPORT_NBUF_LEN, "–");
+    } else if (s->n == 1) {
+        report_sig3(b, REPORT_NBUF_LEN, s->mean);
+    } else {
+        char m[24], lo[24], hi[24];
+        report_sig3(m, sizeof m, s->mean);
+        report_sig3(lo, sizeof lo, s->min);
+        report_sig3(hi, sizeof hi, s->max);
+        snprintf(b, REPORT_NBUF_LEN, "%s [%s, %s]", m, lo, hi);
+    }
+    return b;
+}
+
 static const char *status_counts(const report_var_info *vi) {
     char *b = report_nbuf();
     snprintf(b, REPORT_NBUF_LEN, "%zu/%zu/%zu/%zu/%zu", vi->n_status[0], vi->n_status[1],
@@ -227,14 +244,66 @@ rk_status report_write_md(const report_ctx *c, const size_t *stab, size_t nstab,
         }
     }
 
+    /* MD of the trained models (manifest "md"): per variant and ensemble over its seeds */
+    int any_md = 0;
+    for (size_t j = 0; j < e->nvars; j++)
+        for (size_t k = 0; k < e->vars[j].nruns; k++)
+            for (int en = 0; en < REPORT_MD_NENS; en++)
+                any_md |= e->vars[j].runs[k].md[en].status >= 0;
+    if (any_md) {
+        fprintf(f, "\n## Molecular dynamics\n\nEach trained model run with LAMMPS from the same "
+                   "frame and velocities (`rlekf md`, the manifest's `md` section). Stable: seeds "
+                   "whose run met no stop criterion (pair distance, temperature band, non-finite "
+                   "forces) / seeds with MD; \"over sel\": runs stopped because an atom had more "
+                   "neighbours than the model's sel (a limit of the model, not of the physics). "
+                   "Stable time, drift (least-squares slope of the total energy), fluctuation "
+                   "(its standard deviation) and RDF error (mean |g_MD − g_DFT| over bins and "
+                   "element pairs) as mean [min, max] over those seeds; drift and fluctuation "
+                   "only in NVE, over the part of the run before it stopped.\n\n");
+        fprintf(f, "| Dataset | Variant | Optimizer | Ensemble | Stable | Stable time (ps) | Drift "
+                   "(meV/atom/ps) | Fluctuation (meV/atom) | RDF error |\n");
+        fprintf(f, "|---|---|---|---|---|---|---|---|---|\n");
+        static const char *const ens_names[REPORT_MD_NENS] = {"NVE", "NVT"};
+        for (size_t j = 0; j < e->nvars; j++) {
+            const report_variant *v = &e->vars[j];
+            for (int en = 0; en < REPORT_MD_NENS; en++) {
+                size_t n = 0, n_stable = 0, n_sel = 0;
+                double val[4][64];
+                for (size_t k = 0; k < v->nruns && n < 64; k++) {
+                    const report_md_run *m = &v->runs[k].md[en];
+                    if (m->status < 0) continue;
+                    n_stable += m->status == 1;
+                    n_sel += m->status == 2;
+                    val[0][n] = m->stable_ps;
+                    val[1][n] = m->drift;
+                    val[2][n] = m->fluct;
+                    val[3][n] = m->rdf;
+                    n++;
+                }
+                if (!n) continue;
+                const char *cell[4];
+                for (int q = 0; q < 4; q++) {
+                    double scratch[64];
+                    report_stats s = report_describe(val[q], n, scratch);
+                    cell[q] = spread_plain(&s);
+                }
+                char sel[48] = "";
+                if (n_sel) snprintf(sel, sizeof sel, " (%zu over sel)", n_sel);
+                fprintf(f, "| %s | %s | %s | %s | %zu/%zu%s | %s | %s | %s | %s |\n",
+                        v->dataset, v->label, v->optimizer, ens_names[en], n_stable, n, sel,
+                        cell[0], cell[1], cell[2], cell[3]);
+            }
+        }
+    }
+
     fprintf(f, "\n## Files\n\n"
                "- `accuracy.csv`, `speedup.csv`: the tables above in eV units, one row per "
                "variant (speed-up: per variant, quantity and factor).\n"
                "- `curves/<dataset>__<label>.dat`: per evaluation row, median/min/max over seeds "
                "(gnuplot input).\n"
                "- `baselines.dat`, `variants.dat`, `bars.dat`, `bars_groups.dat`, "
-               "`ablation.dat`, `stability.dat`, `batch_size.dat`, `parity_cells.tsv`: inputs of "
-               "plots/*.gp.\n");
+               "`ablation.dat`, `stability.dat`, `batch_size.dat`, `parity_cells.tsv`, "
+               "`md_cells.tsv`, `md/`: inputs of plots/*.gp.\n");
     st = fs_atomic_commit(&o);
     if (!st) snprintf(md_path, cap, "%s", o.path);
     return st;

@@ -431,6 +431,140 @@ static rk_status write_parity_cells(const report_ctx *c) {
     return fs_atomic_commit(&o);
 }
 
+/* ------------------------------------------------------------- md ------------------------- */
+
+/* The ensembles' folder names in a cell (runner.c: md_<ensemble>), in report_md_run order. */
+static const char *const MD_ENS[REPORT_MD_NENS] = {"nve", "nvt"};
+
+/* The first seed (summary order) of v with an MD result in ensemble en, or -1. */
+static long md_cell(const report_variant *v, int en) {
+    for (size_t k = 0; k < v->nruns; k++)
+        if (v->runs[k].md[en].status >= 0) return (long)k;
+    return -1;
+}
+
+/* md/<ds>__<label>__<ens>.energy.dat: time (ps) and total energy minus its first value per atom
+ * (meV/atom) of run r; md/...rdf.dat: one block per element pair (r, g_md, g_dft), blocks
+ * separated by two blank lines (gnuplot's index). *pairs gets the pair names, comma-joined.
+ * A run whose files cannot be read is left out (RK_EINPUT). */
+static rk_status md_tables(const report_run *r, int en, const char *energy, const char *rdf,
+                           char *pairs, size_t cap) {
+    char dir[REPORT_PATH_MAX + 16], p[REPORT_PATH_MAX + 64];
+    snprintf(dir, sizeof dir, "%s/md_%s", r->dir, MD_ENS[en]);
+    snprintf(p, sizeof p, "%s/md.json", dir);
+    jsonw *j = NULL;
+    rk_status st = jsonw_parse_file(p, &j);
+    if (st) return st;
+    double natoms = 0;
+    st = jsonw_get_num(j, p, "natoms", 1, 1, 1e9, &natoms);
+    jsonw_free(j);
+    if (st) return st;
+    csvio_table t;
+    snprintf(p, sizeof p, "%s/thermo.csv", dir);
+    if ((st = csvio_read(p, &t))) return st;
+    fs_atomic o;
+    if ((st = fs_atomic_open(&o, energy))) {
+        csvio_free(&t);
+        return st;
+    }
+    fprintf(o.f, "# %s: time_ps (total_eV - first total_eV) / natoms in meV/atom\n", p);
+    double e0 = NAN;
+    for (size_t i = 0; i < t.nrows && !st; i++) {
+        double tp, et;
+        st = csvio_num(&t, p, i, schema_thermo_cols[SCHEMA_THERMO_TIME_PS], &tp);
+        if (!st) st = csvio_num(&t, p, i, schema_thermo_cols[SCHEMA_THERMO_ETOT], &et);
+        if (st) break;
+        if (i == 0) e0 = et;
+        fprintf(o.f, "%.10g %.10g\n", tp, (et - e0) / natoms * REPORT_MEV_PER_EV);
+    }
+    csvio_free(&t);
+    if (st) {
+        fs_atomic_abort(&o);
+        return st;
+    }
+    if ((st = fs_atomic_commit(&o))) return st;
+    snprintf(p, sizeof p, "%s/rdf.csv", dir);
+    if ((st = csvio_read(p, &t))) return st;
+    if ((st = fs_atomic_open(&o, rdf))) {
+        csvio_free(&t);
+        return st;
+    }
+    fprintf(o.f, "# %s: blocks per pair: r_A g_md g_dft\n", p);
+    int cp = csvio_col(&t, schema_rdf_cols[SCHEMA_RDF_PAIR]);
+    if (cp < 0) st = err_set(RK_EINPUT, "%s: no column '%s'", p, schema_rdf_cols[SCHEMA_RDF_PAIR]);
+    pairs[0] = '\0';
+    const char *prev = NULL;
+    for (size_t i = 0; i < t.nrows && !st; i++) {
+        const char *pr = csvio_cell(&t, i, (size_t)cp);
+        if (!prev || strcmp(prev, pr) != 0) {
+            if (prev) fprintf(o.f, "\n\n");
+            snprintf(pairs + strlen(pairs), cap - strlen(pairs), "%s%s", prev ? "," : "", pr);
+            prev = pr;
+        }
+        double rr, gm, gd;
+        st = csvio_num(&t, p, i, schema_rdf_cols[SCHEMA_RDF_R], &rr);
+        if (!st) st = csvio_num(&t, p, i, schema_rdf_cols[SCHEMA_RDF_G_MD], &gm);
+        if (!st) st = csvio_num(&t, p, i, schema_rdf_cols[SCHEMA_RDF_G_REF], &gd);
+        if (!st) fprintf(o.f, "%.10g %.10g %.10g\n", rr, gm, gd);
+    }
+    csvio_free(&t);
+    if (st) {
+        fs_atomic_abort(&o);
+        return st;
+    }
+    return fs_atomic_commit(&o);
+}
+
+/* md_cells.tsv: per variant and ensemble with MD, the first such seed: dataset label optimizer
+ * seed ensemble status stable_ps energy_file rdf_file pairs (files relative to the report
+ * folder). */
+static rk_status write_md_cells(const report_ctx *c) {
+    const report_exp *e = c->e;
+    char mdir[REPORT_PATH_MAX + 16];
+    snprintf(mdir, sizeof mdir, "%s/md", c->out_dir);
+    fs_atomic o;
+    rk_status st = report_out_open(&o, c->out_dir, "md_cells.tsv");
+    if (st) return st;
+    fprintf(o.f, "# dataset\tlabel\toptimizer\tseed\tensemble\tstatus\tstable_ps\tenergy_dat\t"
+                 "rdf_dat\tpairs\n");
+    int made_dir = 0;
+    for (size_t j = 0; j < e->nvars && !st; j++) {
+        const report_variant *v = &e->vars[j];
+        for (int en = 0; en < REPORT_MD_NENS && !st; en++) {
+            long k = md_cell(v, en);
+            if (k < 0) continue;
+            if (!made_dir && (st = fs_mkdirs(mdir))) break;
+            made_dir = 1;
+            const report_run *r = &v->runs[k];
+            char ds[REPORT_NAME_MAX], lb[REPORT_NAME_MAX], base[3 * REPORT_NAME_MAX];
+            char ef[REPORT_PATH_MAX + 512], rf[REPORT_PATH_MAX + 512], pairs[512];
+            report_safe_name(ds, sizeof ds, v->dataset);
+            report_safe_name(lb, sizeof lb, v->label);
+            snprintf(base, sizeof base, "%s__%s__%s", ds, lb, MD_ENS[en]);
+            snprintf(ef, sizeof ef, "%s/%s.energy.dat", mdir, base);
+            snprintf(rf, sizeof rf, "%s/%s.rdf.dat", mdir, base);
+            rk_status mst = md_tables(r, en, ef, rf, pairs, sizeof pairs);
+            if (mst) {
+                /* the MD files of a cell are not the report's input: say so and go on */
+                fprintf(stderr, "rlekf report: %s: no MD tables: %s\n", r->dir, err_msg());
+                err_clear();
+                continue;
+            }
+            fprintf(o.f, "%s\t%s\t%s\t%ld\t%s\t%s\t%.6g\tmd/%s.energy.dat\tmd/%s.rdf.dat\t%s\n", ds,
+                    lb, v->optimizer, r->seed, MD_ENS[en],
+                    r->md[en].status == 1   ? "stable"
+                    : r->md[en].status == 2 ? "over_sel"
+                                            : "unstable",
+                    r->md[en].stable_ps, base, base, pairs);
+        }
+    }
+    if (st) {
+        fs_atomic_abort(&o);
+        return st;
+    }
+    return fs_atomic_commit(&o);
+}
+
 rk_status report_write(const report_exp *e, const char *out_dir, char *md_path, size_t cap) {
     char curve_dir[REPORT_PATH_MAX + 16];
     int n = snprintf(curve_dir, sizeof curve_dir, "%s/curves", out_dir);
@@ -456,6 +590,7 @@ rk_status report_write(const report_exp *e, const char *out_dir, char *md_path, 
     if (!st) st = write_stability(&c, stab, nstab);
     if (!st) st = write_batch(&c, bat, nbat);
     if (!st) st = write_parity_cells(&c);
+    if (!st) st = write_md_cells(&c);
     if (!st) st = report_write_md(&c, stab, nstab, bat, nbat, md_path, cap);
     size_t n_shared = st ? 0 : report_n_shared_time_ratios(&c);
     if (n_shared)

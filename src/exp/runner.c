@@ -20,8 +20,11 @@
 #include "h5io.h"
 #include "import.h"
 #include "jsonw.h"
+#include "md.h"
 #include "rng.h"
 #include "schema.h"
+
+#include <omp.h>
 
 #define RUN_PATH (TRAIN_PATH_MAX + 256)
 
@@ -152,6 +155,90 @@ static int cell_finished(const manifest_t *m, size_t k) {
     return file_exists(p);
 }
 
+/* ------------------------------------------------------------ md ---------------------------- */
+
+_Static_assert(MD_NENSEMBLES * SCHEMA_MD_NQ ==
+                   SCHEMA_SUMMARY_NCOLS - SCHEMA_SUMMARY_MD_NVE_STATUS,
+               "summary.csv has one block of MD columns per ensemble");
+
+/* <cell>/md_<ensemble>: one MD run of the cell's model; finished iff md.json exists. */
+static void md_dir(const manifest_t *m, size_t k, md_ensemble e, char *buf, size_t cap) {
+    char name[32];
+    snprintf(name, sizeof name, "md_%s", md_ensemble_names[e]);
+    cell_file(m, k, name, buf, cap);
+}
+
+static int md_finished(const manifest_t *m, size_t k, md_ensemble e) {
+    char d[RUN_PATH + 32], p[RUN_PATH + 64];
+    md_dir(m, k, e, d, sizeof d);
+    snprintf(p, sizeof p, "%s/md.json", d);
+    return file_exists(p);
+}
+
+/* MD applies to a cell of a dataset listed in md.datasets (all if none listed) whose training
+ * finished with a model (done or time_budget). */
+static int md_applies(const manifest_t *m, size_t k) {
+    if (!m->has_md || !cell_finished(m, k)) return 0;
+    if (m->md.n_datasets) {
+        size_t d, v, s;
+        manifest_cell(m, k, &d, &v, &s);
+        int listed = 0;
+        for (size_t i = 0; i < m->md.n_datasets; i++)
+            listed |= strcmp(m->md.datasets[i], m->datasets[d].name) == 0;
+        if (!listed) return 0;
+    }
+    char p[RUN_PATH + 32];
+    cell_file(m, k, "result.json", p, sizeof p);
+    jsonw *o = NULL;
+    if (jsonw_parse_file(p, &o) != RK_OK) return 0;
+    char status[64] = "";
+    jsonw_get_str(o, "result", "status", 0, status, sizeof status);
+    jsonw_free(o);
+    return strcmp(status, "done") == 0 || strcmp(status, train_outcome_str(TRAIN_TIME_BUDGET)) == 0;
+}
+
+/* The cell's MD runs still to do. */
+static int md_pending(const manifest_t *m, size_t k) {
+    if (!md_applies(m, k)) return 0;
+    for (int e = 0; e < MD_NENSEMBLES; e++)
+        if ((m->md.ensembles & (1u << e)) && !md_finished(m, k, (md_ensemble)e)) return 1;
+    return 0;
+}
+
+/* Run the cell's pending MD (in the cell's worker): model.h5 from the start frame of
+ * md.frame, velocities from the stream (dataset name, seed), results in md_<ensemble>/. */
+static rk_status run_cell_md(const manifest_t *m, size_t k, const dataset_t *ds, int threads) {
+    size_t d, v, s;
+    manifest_cell(m, k, &d, &v, &s);
+    if (threads > 0) omp_set_num_threads(threads);
+    char mp[RUN_PATH + 32];
+    cell_file(m, k, "model.h5", mp, sizeof mp);
+    model_t mod;
+    memset(&mod, 0, sizeof mod);
+    rk_status st = model_load(&mod, mp);
+    size_t sys = 0, f = 0;
+    if (!st) st = model_check_types(&mod, ds, mp);
+    if (!st) st = md_find_frame(ds, m->md.frame, &sys, &f);
+    if (!st) st = md_check_frame(ds, sys, f);
+    for (int e = 0; e < MD_NENSEMBLES && !st; e++) {
+        if (!(m->md.ensembles & (1u << e)) || md_finished(m, k, (md_ensemble)e)) continue;
+        char dir[RUN_PATH + 32], log[RUN_PATH + 64];
+        md_dir(m, k, (md_ensemble)e, dir, sizeof dir);
+        snprintf(log, sizeof log, "%s/lammps.log", dir);
+        md_result r;
+        if ((st = fs_mkdirs(dir))) break;
+        st = md_run(&mod, ds, sys, f, &m->md, (md_ensemble)e, m->datasets[d].name,
+                    (uint64_t)m->seeds[s], log, &r);
+        if (!st) st = md_write(dir, &m->md, (uint64_t)m->seeds[s], &r);
+        if (!st)
+            fprintf(stderr, "md %s: %s at %.4g ps%s%s\n", md_ensemble_names[e],
+                    r.stable ? "stable" : "unstable", r.stable_ps, r.stable ? "" : ": ", r.reason);
+        md_result_free(&r);
+    }
+    model_free(&mod);
+    return st;
+}
+
 /* How cell k shared the machine: jobs cells at once (the run's -j), threads BLAS/OpenMP threads
  * each; result.json records them, the threads under the training key's name. */
 typedef struct {
@@ -229,6 +316,16 @@ static void run_cell_child(const manifest_t *m, size_t k, const char *ds_path, c
     signal(SIGTERM, SIG_DFL);
     char dir[RUN_PATH], logp[RUN_PATH + 64], logf[RUN_PATH + 32], rp[RUN_PATH + 32];
     manifest_cell_dir(m, k, dir, sizeof dir);
+    if (cell_finished(m, k)) {
+        /* trained before: only its MD is left (log appended to md.log) */
+        char mdlog[RUN_PATH + 32];
+        cell_file(m, k, "md.log", mdlog, sizeof mdlog);
+        if (!freopen(mdlog, "a", stderr)) _exit(1);
+        rk_status mst = run_cell_md(m, k, ds, threads);
+        if (mst) fprintf(stderr, "md of cell %s failed: %s\n", dir, err_msg());
+        fflush(stderr);
+        _exit(mst ? 1 : 0);
+    }
     cell_file(m, k, "result.json", rp, sizeof rp);
     unlink(rp); /* an old record must not outlive its rerun */
     snprintf(logp, sizeof logp, "%s.log.tmp-%ld", dir, (long)getpid());
@@ -265,6 +362,14 @@ static void run_cell_child(const manifest_t *m, size_t k, const char *ds_path, c
     if (!st2) st2 = write_result(m, k, status, reason, &res, share);
     if (st2) fprintf(stderr, "cell %s: %s\n", dir, err_msg());
     fflush(stderr);
+    if (!st2 && md_pending(m, k)) {
+        char mdlog[RUN_PATH + 32];
+        cell_file(m, k, "md.log", mdlog, sizeof mdlog);
+        if (!freopen(mdlog, "a", stderr)) _exit(1);
+        st2 = run_cell_md(m, k, ds, threads);
+        if (st2) fprintf(stderr, "md of cell %s failed: %s\n", dir, err_msg());
+        fflush(stderr);
+    }
     _exit(st2 ? 1 : 0);
 }
 
@@ -352,6 +457,31 @@ rk_status runner_write_summary(const manifest_t *m) {
         manifest_cell_config(m, k, "", &tc);
         snprintf(fld[SCHEMA_SUMMARY_BATCH_SIZE], 512, "%zu", tc.batch_size);
         jsonw_free(o);
+        for (int e = 0; e < MD_NENSEMBLES; e++) {
+            static const char *const keys[SCHEMA_MD_NQ] = {
+                [SCHEMA_MD_STATUS] = "status",
+                [SCHEMA_MD_STABLE_PS] = "stable_ps",
+                [SCHEMA_MD_DRIFT] = "drift_meV_per_atom_per_ps",
+                [SCHEMA_MD_FLUCT] = "fluctuation_meV_per_atom",
+                [SCHEMA_MD_RDF] = "rdf_mae"};
+            jsonw *mo = NULL;
+            char mp[RUN_PATH + 32], mj[RUN_PATH + 64];
+            md_dir(m, k, (md_ensemble)e, mp, sizeof mp);
+            snprintf(mj, sizeof mj, "%s/md.json", mp);
+            if (file_exists(mj) && (st = jsonw_parse_file(mj, &mo))) break;
+            for (int q = 0; q < SCHEMA_MD_NQ; q++) {
+                char *cell = fld[SCHEMA_SUMMARY_MD_COL(e, q)];
+                const jsonw *x = mo ? jsonw_get(mo, keys[q]) : NULL;
+                if (x && jsonw_typeof(x) == JSONW_NUMBER)
+                    snprintf(cell, 512, "%.6g", jsonw_number(x));
+                else if (x && jsonw_typeof(x) == JSONW_STRING)
+                    snprintf(cell, 512, "%s", jsonw_string(x));
+                else
+                    cell[0] = '\0'; /* not run, or null (NVT drift, no RDF sample) */
+            }
+            jsonw_free(mo);
+        }
+        if (st) break;
         const char *row[SCHEMA_SUMMARY_NCOLS];
         for (size_t i = 0; i < SCHEMA_SUMMARY_NCOLS; i++)
             row[i] = fld[i];
@@ -536,7 +666,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
         if (!manifest_cell_applies(m, k)) continue;
         if (o->shard_n > 1 && k % o->shard_n != o->shard_i - 1) continue;
         n_mine++;
-        if (cell_finished(m, k))
+        if (cell_finished(m, k) && !md_pending(m, k))
             n_done0++;
         else
             todo[n_todo++] = k;
@@ -647,6 +777,11 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
             jsonw_get_str(res, "result", "status", 0, status, sizeof status);
             jsonw_get_str(res, "result", "reason", 0, reason, sizeof reason);
             jsonw_free(res);
+        }
+        if (strcmp(status, "failed") != 0 && md_pending(m, k)) {
+            /* trained, but its MD did not finish: reported, rerun next time */
+            snprintf(status, sizeof status, "failed");
+            snprintf(reason, sizeof reason, "md did not finish (see the cell's md.log)");
         }
         if (strcmp(status, "failed") == 0) {
             failed++;

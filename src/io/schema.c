@@ -49,6 +49,16 @@ const char *const schema_summary_cols[SCHEMA_SUMMARY_NCOLS] = {
     [SCHEMA_SUMMARY_JOBS] = "jobs",
     [SCHEMA_SUMMARY_THREADS] = "threads",
     [SCHEMA_SUMMARY_BATCH_SIZE] = "batch_size",
+    [SCHEMA_SUMMARY_MD_NVE_STATUS] = "md_nve_status",
+    [SCHEMA_SUMMARY_MD_NVE_STABLE_PS] = "md_nve_stable_ps",
+    [SCHEMA_SUMMARY_MD_NVE_DRIFT] = "md_nve_drift_meV_per_atom_per_ps",
+    [SCHEMA_SUMMARY_MD_NVE_FLUCT] = "md_nve_fluct_meV_per_atom",
+    [SCHEMA_SUMMARY_MD_NVE_RDF] = "md_nve_rdf_mae",
+    [SCHEMA_SUMMARY_MD_NVT_STATUS] = "md_nvt_status",
+    [SCHEMA_SUMMARY_MD_NVT_STABLE_PS] = "md_nvt_stable_ps",
+    [SCHEMA_SUMMARY_MD_NVT_DRIFT] = "md_nvt_drift_meV_per_atom_per_ps",
+    [SCHEMA_SUMMARY_MD_NVT_FLUCT] = "md_nvt_fluct_meV_per_atom",
+    [SCHEMA_SUMMARY_MD_NVT_RDF] = "md_nvt_rdf_mae",
 };
 
 const char *const schema_accuracy_cols[SCHEMA_ACCURACY_NCOLS] = {
@@ -103,4 +113,21 @@ const char *const schema_speedup_cols[SCHEMA_SPEEDUP_NCOLS] = {
     [SCHEMA_SPEEDUP_RATIO_EPOCHS] = "ratio_epochs",
     [SCHEMA_SPEEDUP_RATIO_UPDATES] = "ratio_updates",
     [SCHEMA_SPEEDUP_RATIO_TRAIN_S] = "ratio_train_s",
+};
+
+const char *const schema_thermo_cols[SCHEMA_THERMO_NCOLS] = {
+    [SCHEMA_THERMO_STEP] = "step",
+    [SCHEMA_THERMO_TIME_PS] = "time_ps",
+    [SCHEMA_THERMO_PE] = "potential_eV",
+    [SCHEMA_THERMO_KE] = "kinetic_eV",
+    [SCHEMA_THERMO_ETOT] = "total_eV",
+    [SCHEMA_THERMO_TEMP] = "temperature_K",
+    [SCHEMA_THERMO_MIN_DIST] = "min_pair_distance_A",
+};
+
+const char *const schema_rdf_cols[SCHEMA_RDF_NCOLS] = {
+    [SCHEMA_RDF_PAIR] = "pair",
+    [SCHEMA_RDF_R] = "r_A",
+    [SCHEMA_RDF_G_MD] = "g_md",
+    [SCHEMA_RDF_G_REF] = "g_dft",
 };

@@ -8,6 +8,8 @@
  *   summary.csv   one row per cell of an experiment           (runner.c; read by report)
  *   accuracy.csv  one row per variant                         (report)
  *   speedup.csv   one row per variant, quantity and factor    (report)
+ *   thermo.csv    one row per thermo step of an MD run        (md)
+ *   rdf.csv       one row per RDF bin and element pair        (md)
  */
 #ifndef RLEKF_SCHEMA_H
 #define RLEKF_SCHEMA_H
@@ -61,9 +63,32 @@ typedef enum {
     SCHEMA_SUMMARY_JOBS,          /* cells that ran at once when this one ran ("" for older runs) */
     SCHEMA_SUMMARY_THREADS,       /* BLAS/OpenMP threads of this cell ("" for older runs) */
     SCHEMA_SUMMARY_BATCH_SIZE,    /* images per update ("" for older runs: 1) */
+    /* MD of the cell's model (manifest "md"), per ensemble; "" when not run. The five columns
+     * of an ensemble are consecutive, NVE first: SCHEMA_SUMMARY_MD_COL(e, q). */
+    SCHEMA_SUMMARY_MD_NVE_STATUS, /* stable, unstable, over_sel */
+    SCHEMA_SUMMARY_MD_NVE_STABLE_PS, /* ps: first violation, or the run's length */
+    SCHEMA_SUMMARY_MD_NVE_DRIFT,     /* meV/atom/ps: slope of the total energy */
+    SCHEMA_SUMMARY_MD_NVE_FLUCT,     /* meV/atom: std of the total energy */
+    SCHEMA_SUMMARY_MD_NVE_RDF,       /* 1: mean |g_md - g_dft| over bins and pairs */
+    SCHEMA_SUMMARY_MD_NVT_STATUS,
+    SCHEMA_SUMMARY_MD_NVT_STABLE_PS,
+    SCHEMA_SUMMARY_MD_NVT_DRIFT, /* "" (not meaningful with a thermostat) */
+    SCHEMA_SUMMARY_MD_NVT_FLUCT, /* "" */
+    SCHEMA_SUMMARY_MD_NVT_RDF,
     SCHEMA_SUMMARY_NCOLS
 } schema_summary_col;
 extern const char *const schema_summary_cols[SCHEMA_SUMMARY_NCOLS];
+/* The MD quantities of summary.csv, in column order within an ensemble. */
+typedef enum {
+    SCHEMA_MD_STATUS,
+    SCHEMA_MD_STABLE_PS,
+    SCHEMA_MD_DRIFT,
+    SCHEMA_MD_FLUCT,
+    SCHEMA_MD_RDF,
+    SCHEMA_MD_NQ
+} schema_md_quantity;
+/* Column of quantity q of ensemble e (0 nve, 1 nvt). */
+#define SCHEMA_SUMMARY_MD_COL(e, q) (SCHEMA_SUMMARY_MD_NVE_STATUS + (e) * SCHEMA_MD_NQ + (q))
 
 /* The statistics columns come in triples mean, min, max (final/best × E/F). */
 typedef enum {
@@ -128,5 +153,26 @@ typedef enum {
     SCHEMA_SPEEDUP_NCOLS
 } schema_speedup_col;
 extern const char *const schema_speedup_cols[SCHEMA_SPEEDUP_NCOLS];
+
+typedef enum {
+    SCHEMA_THERMO_STEP,
+    SCHEMA_THERMO_TIME_PS,    /* ps */
+    SCHEMA_THERMO_PE,         /* eV: the model's energy */
+    SCHEMA_THERMO_KE,         /* eV */
+    SCHEMA_THERMO_ETOT,       /* eV */
+    SCHEMA_THERMO_TEMP,       /* K */
+    SCHEMA_THERMO_MIN_DIST,   /* Å: shortest pair distance over all images */
+    SCHEMA_THERMO_NCOLS
+} schema_thermo_col;
+extern const char *const schema_thermo_cols[SCHEMA_THERMO_NCOLS];
+
+typedef enum {
+    SCHEMA_RDF_PAIR, /* "Cu-Cu", "H-O": element pair a-b in type order */
+    SCHEMA_RDF_R,    /* Å: bin centre */
+    SCHEMA_RDF_G_MD, /* 1: g(r) of the MD run (LAMMPS compute rdf, mean over samples) */
+    SCHEMA_RDF_G_REF, /* 1: g(r) of the dataset's DFT frames of the same system */
+    SCHEMA_RDF_NCOLS
+} schema_rdf_col;
+extern const char *const schema_rdf_cols[SCHEMA_RDF_NCOLS];
 
 #endif
