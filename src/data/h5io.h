@@ -44,6 +44,13 @@ rk_status h5io_model_write(const char *path, const h5io_model_rec *rec, const h5
                            size_t n_extra);
 /* Allocates all arrays of rec; free with h5io_model_rec_free. */
 rk_status h5io_model_read(const char *path, h5io_model_rec *rec);
+
+/* h5io_dataset_read and h5io_model_read take untrusted files: they first read the file in a
+ * forked child, so that a crash or endless loop of libhdf5 on a corrupt file becomes RK_EINPUT
+ * "FILE: corrupt HDF5 file (the HDF5 library failed reading it: SIGSEGV)" instead of ending this
+ * process. The child is killed after `seconds` (default: 30 s plus 1 s per 8 MiB of file);
+ * h5io_guard_limit(0) restores the default. The fuzz targets set a limit below their own. */
+void h5io_guard_limit(double seconds);
 void h5io_model_rec_free(h5io_model_rec *rec);
 
 /* Predictions (SPEC §6): per system energy (k), force (k, natoms, 3) and frame_index (k) int64;
