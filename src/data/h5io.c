@@ -835,11 +835,15 @@ done:
  * space, a malloc hook ends the child on a single larger request. */
 #define H5IO_GUARD_MEM_BASE (1024.0 * 1024 * 1024)
 #define H5IO_GUARD_EXIT_MEM 86
+/* The message of a file the child did not survive: "FILE: " this " CAUSE)". */
+#define H5IO_GUARD_FAILED "corrupt HDF5 file (the HDF5 library failed reading it:"
 
 static double guard_limit_s; /* 0: the default above */
+static int guard_stderr;     /* 1: the child's stderr (sanitizer reports) is kept */
 
-void h5io_guard_limit(double seconds) {
+void h5io_guard_setup(double seconds, int child_stderr) {
     guard_limit_s = seconds > 0 ? seconds : 0;
+    guard_stderr = child_stderr != 0;
 }
 
 /* Set by the sanitizer runtimes (ASan, UBSan, libFuzzer's use of them); absent otherwise. */
@@ -921,6 +925,10 @@ static _Noreturn void guard_child(int fd, const char *path, double budget, h5io_
     else {
         signal(SIGSEGV, SIG_DFL);
         signal(SIGBUS, SIG_DFL);
+    }
+    if (!guard_stderr) { /* the caller prints one line; a sanitizer's report is not it */
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null >= 0) dup2(null, STDERR_FILENO);
     }
     sigset_t all;
     sigemptyset(&all);
@@ -1021,8 +1029,11 @@ static rk_status guard_run(const char *path, h5io_check_fn check) {
     }
     char cause[128];
     guard_cause(cause, sizeof cause, wst, timed_out, limit, guard_budget((double)size));
-    return err_set(RK_EINPUT, "%s: corrupt HDF5 file (the HDF5 library failed reading it: %s)",
-                   path, cause);
+    return err_set(RK_EINPUT, "%s: " H5IO_GUARD_FAILED " %s)", path, cause);
+}
+
+int h5io_guard_failed(const char *msg) {
+    return msg && strstr(msg, H5IO_GUARD_FAILED) != NULL;
 }
 
 static rk_status r_dataset(const char *path, hid_t file, dataset_t *ds) {
@@ -1062,7 +1073,7 @@ static rk_status r_dataset(const char *path, hid_t file, dataset_t *ds) {
     return dataset_validate(ds, path);
 }
 
-static rk_status dataset_read_direct(const char *path, dataset_t *ds) {
+rk_status h5io_dataset_read_unguarded(const char *path, dataset_t *ds) {
     memset(ds, 0, sizeof *ds);
     hid_t file;
     rk_status st = r_open(path, &file);
@@ -1076,13 +1087,13 @@ static rk_status dataset_read_direct(const char *path, dataset_t *ds) {
 /* In the guard's child, which exits right after: nothing is freed. */
 static rk_status dataset_check(const char *path) {
     dataset_t ds;
-    return dataset_read_direct(path, &ds);
+    return h5io_dataset_read_unguarded(path, &ds);
 }
 
 rk_status h5io_dataset_read(const char *path, dataset_t *ds) {
     memset(ds, 0, sizeof *ds);
     rk_status st = guard_run(path, dataset_check);
-    return st ? st : dataset_read_direct(path, ds);
+    return st ? st : h5io_dataset_read_unguarded(path, ds);
 }
 
 /* A float64 array of exact shape, allocated and read, then checked finite. */
@@ -1145,7 +1156,7 @@ static rk_status r_model(const char *path, hid_t file, h5io_model_rec *rec) {
     return r_f64_alloc(path, file, "/params", "params", 1, dims, "[n_params]", &rec->params);
 }
 
-static rk_status model_read_direct(const char *path, h5io_model_rec *rec) {
+rk_status h5io_model_read_unguarded(const char *path, h5io_model_rec *rec) {
     memset(rec, 0, sizeof *rec);
     hid_t file;
     rk_status st = r_open(path, &file);
@@ -1158,13 +1169,13 @@ static rk_status model_read_direct(const char *path, h5io_model_rec *rec) {
 
 static rk_status model_check(const char *path) {
     h5io_model_rec rec;
-    return model_read_direct(path, &rec);
+    return h5io_model_read_unguarded(path, &rec);
 }
 
 rk_status h5io_model_read(const char *path, h5io_model_rec *rec) {
     memset(rec, 0, sizeof *rec);
     rk_status st = guard_run(path, model_check);
-    return st ? st : model_read_direct(path, rec);
+    return st ? st : h5io_model_read_unguarded(path, rec);
 }
 
 void h5io_model_rec_free(h5io_model_rec *rec) {
