@@ -312,8 +312,10 @@ Test(checkpoint, kill_and_resume_is_bitwise_identical, .timeout = 900) {
     rng_seed(&rng, KILL_SEED);
     int killed = 0;
     killed += kill_resume("k64", "{\"type\": \"rlekf\", \"block_size\": 40}", 8, 4, &rng);
-    killed += kill_resume("k32", "{\"type\": \"rlekf\", \"block_size\": 40, \"covariance\": "
-                                 "\"float32\"}", 8, 3, &rng);
+    killed += kill_resume("k32",
+                          "{\"type\": \"rlekf\", \"block_size\": 40, \"covariance\": "
+                          "\"float32\"}",
+                          8, 3, &rng);
     killed += kill_resume("kad", "{\"type\": \"adam\"}", 20, 3, &rng);
     cr_assert_geq(killed, KILLS_MIN, "only %d of the runs were killed before they finished",
                   killed);
@@ -372,6 +374,50 @@ Test(checkpoint, rerun_replaces_the_old_folder) {
     cr_assert_neq(stat(p, &sb), 0, "stale %s must be removed", p);
     cr_assert_eq(stat(alive, &sb), 0, "%s belongs to a live process", alive);
     unlink(alive);
+}
+
+/* A re-run into an old, finished folder that is killed mid-way used to leave the old metrics.csv
+ * beside a new, half-trained model.h5. The new run lives in OUT.partial until it finishes, so a
+ * kill leaves the old folder whole. Kill when the new run's first model file exists. */
+#define KILL_WAIT_S 60.0
+Test(checkpoint, killed_rerun_leaves_the_old_folder_whole) {
+    import_cu();
+    write_config("kr.json", "{\"type\": \"sgd\"}", 1000);
+    char dir[1024], p[1100], init[1100], args[4096];
+    snprintf(dir, sizeof dir, "%s", tu_tmp("kr"));
+    mkdir(dir, 0777);
+    const char *olds[] = {"metrics.csv", "model.h5", "config.json", "old.txt"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, olds[i]);
+        tu_write(p, "old\n");
+    }
+    snprintf(init, sizeof init, "%s.partial/model_init.h5", dir);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        freopen("/dev/null", "w", stderr);
+        execl(RLEKF_EXE, "rlekf", "train", tu_tmp("kr.json"), "--out", dir, "--quiet",
+              (char *)NULL);
+        _exit(127);
+    }
+    struct stat sb;
+    struct timespec ts = {0, POLL_NS};
+    for (double t = 0; t < KILL_WAIT_S && stat(init, &sb) != 0; t += (double)POLL_NS * 1e-9)
+        nanosleep(&ts, NULL);
+    int wst;
+    cr_assert_eq(waitpid(pid, &wst, WNOHANG), 0, "the run ended before the kill");
+    kill(pid, SIGKILL);
+    waitpid(pid, &wst, 0);
+    cr_assert_eq(stat(init, &sb), 0, "%s never appeared", init);
+    for (size_t i = 0; i < 4; i++) {
+        char text[64];
+        snprintf(p, sizeof p, "%s/%s", dir, olds[i]);
+        cr_expect(tu_read(p, text, sizeof text) == 0 && strcmp(text, "old\n") == 0,
+                  "%s: not the old file after the killed re-run", p);
+    }
+    snprintf(args, sizeof args, "%s/model_init.h5", dir);
+    cr_expect_neq(stat(args, &sb), 0, "a new file beside the old ones");
 }
 
 /* ------------------------------------------------------------ runner workers -------------- */
