@@ -909,8 +909,14 @@ static void guard_write_all(int fd, const void *buf, size_t n) {
     }
 }
 
-static _Noreturn void guard_child(int fd, const char *path, double budget, h5io_check_fn check) {
+static _Noreturn void guard_child(int fd, const char *path, double budget, double limit_s,
+                                  pid_t parent, h5io_check_fn check) {
+    /* dies with the caller; and if the caller is gone before that took effect, or cannot kill it
+     * any more, a CPU-time limit ends an endless loop */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    struct rlimit cpu = {(rlim_t)ceil(limit_s) + 1, (rlim_t)ceil(limit_s) + 2};
+    setrlimit(RLIMIT_CPU, &cpu);
     guard_limit_memory(budget);
     /* Handlers inherited from the caller (the runner's signal forwarding, libFuzzer's crash and
      * timeout handlers, which would record the input as a finding of the parent) do not apply:
@@ -981,6 +987,7 @@ static rk_status guard_run(const char *path, h5io_check_fn check) {
     if (pipe2(fds, O_CLOEXEC) != 0)
         return err_set(RK_ERUNTIME, "%s: cannot create a pipe to check the file: %s", path,
                        strerror(errno));
+    const pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -990,7 +997,7 @@ static rk_status guard_run(const char *path, h5io_check_fn check) {
     }
     if (pid == 0) {
         close(fds[0]);
-        guard_child(fds[1], path, guard_budget((double)size), check);
+        guard_child(fds[1], path, guard_budget((double)size), limit, parent, check);
     }
     close(fds[1]);
     char ans[H5IO_GUARD_MSG_MAX];
