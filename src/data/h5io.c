@@ -811,8 +811,9 @@ done:
 
 /* libhdf5 1.10 overflows buffers, dereferences wild pointers and loops for ever on some corrupt
  * files (fuzz/README.md), and no check of ours can run before it parses them. So a dataset or
- * model file is first read in a forked child by the very reader the caller then runs: the child
- * reads every object, sends back the reader's status and message, and _exit()s. Only when the
+ * model file is first read in a forked child by the very reader the caller then runs (for a
+ * dataset, without the content checks of dataset_validate, which never reach libhdf5): the child
+ * makes every HDF5 call, sends back the reader's status and message, and _exit()s. Only when the
  * child answers is the file read here; a child killed by a signal, stopped by the time limit or
  * exiting without an answer (a sanitizer report) makes the file an input error, without this
  * process ever handing the bytes to libhdf5. The child calls no OpenMP, so threads alive in the
