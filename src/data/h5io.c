@@ -817,7 +817,9 @@ done:
  * child answers is the file read here; a child killed by a signal, stopped by the time limit or
  * exiting without an answer (a sanitizer report) makes the file an input error, without this
  * process ever handing the bytes to libhdf5. The child calls no OpenMP, so threads alive in the
- * parent do not matter (fork copies only the caller; glibc's malloc is fork-safe), and it leaves
+ * parent do not matter (fork copies only the caller; glibc's malloc is fork-safe; Debian's
+ * libhdf5 is built thread-safe, but its global lock is free at the fork because rlekf calls HDF5
+ * only from the thread that reads), and it leaves
  * by _exit(), so neither libhdf5's exit cleanup nor LeakSanitizer runs there. Checkpoints
  * (h5io_arrays_read) are not guarded: rlekf writes them itself (atomically, see above) into its
  * own run folder, and a second read of a GEKF checkpoint would cost its gigabytes twice. */
