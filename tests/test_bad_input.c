@@ -550,3 +550,19 @@ Test(bad_input, dry_run_checks_the_split_leaves_test_frames) {
                           "test frames in dataset two (2 frames)"),
               "%s", err);
 }
+
+/* A directory given as the config (or manifest) was read as a file of 2^63 bytes: exit 1 "cannot
+ * allocate 9223372036854775808 bytes". Now an input error naming the path, exit 2. */
+Test(bad_input, directory_as_config_is_an_input_error) {
+    const char *dir = tu_tmpdir();
+    const char *cmds[] = {"train", "run", "run --dry-run"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char args[4200], want[4200], err[2048];
+        snprintf(args, sizeof args, "%s %s", cmds[i], dir);
+        int rc = tu_rlekf(args, err, sizeof err);
+        cr_expect_eq(rc, 2, "%s: exit %d (%s)", args, rc, err);
+        snprintf(want, sizeof want, "%s: not a regular file", dir);
+        cr_expect(strstr(err, want), "%s: %s", args, err);
+        cr_expect(strchr(err, '\n') == strrchr(err, '\n'), "%s: not one line: %s", args, err);
+    }
+}

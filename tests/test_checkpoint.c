@@ -315,8 +315,10 @@ Test(checkpoint, kill_and_resume_is_bitwise_identical, .timeout = 900) {
     rng_seed(&rng, KILL_SEED);
     int killed = 0;
     killed += kill_resume("k64", "{\"type\": \"rlekf\", \"block_size\": 40}", 8, 4, &rng);
-    killed += kill_resume("k32", "{\"type\": \"rlekf\", \"block_size\": 40, \"covariance\": "
-                                 "\"float32\"}", 8, 3, &rng);
+    killed += kill_resume("k32",
+                          "{\"type\": \"rlekf\", \"block_size\": 40, \"covariance\": "
+                          "\"float32\"}",
+                          8, 3, &rng);
     killed += kill_resume("kad", "{\"type\": \"adam\"}", 20, 3, &rng);
     cr_assert_geq(killed, KILLS_MIN, "only %d of the runs were killed before they finished",
                   killed);
@@ -389,6 +391,50 @@ Test(checkpoint, rerun_replaces_the_old_folder) {
     unlink(alive);
 }
 
+/* A re-run into an old, finished folder that is killed mid-way used to leave the old metrics.csv
+ * beside a new, half-trained model.h5. The new run lives in OUT.partial until it finishes, so a
+ * kill leaves the old folder whole. Kill when the new run's first model file exists. */
+#define KILL_WAIT_S 60.0
+Test(checkpoint, killed_rerun_leaves_the_old_folder_whole) {
+    import_cu();
+    write_config("kr.json", "{\"type\": \"sgd\"}", 1000);
+    char dir[1024], p[1100], init[1100], args[4096];
+    snprintf(dir, sizeof dir, "%s", tu_tmp("kr"));
+    mkdir(dir, 0777);
+    const char *olds[] = {"metrics.csv", "model.h5", "config.json", "old.txt"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, olds[i]);
+        tu_write(p, "old\n");
+    }
+    snprintf(init, sizeof init, "%s.partial/model_init.h5", dir);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        freopen("/dev/null", "w", stderr);
+        execl(RLEKF_EXE, "rlekf", "train", tu_tmp("kr.json"), "--out", dir, "--quiet",
+              (char *)NULL);
+        _exit(127);
+    }
+    struct stat sb;
+    struct timespec ts = {0, POLL_NS};
+    for (double t = 0; t < KILL_WAIT_S && stat(init, &sb) != 0; t += (double)POLL_NS * 1e-9)
+        nanosleep(&ts, NULL);
+    int wst;
+    cr_assert_eq(waitpid(pid, &wst, WNOHANG), 0, "the run ended before the kill");
+    kill(pid, SIGKILL);
+    waitpid(pid, &wst, 0);
+    cr_assert_eq(stat(init, &sb), 0, "%s never appeared", init);
+    for (size_t i = 0; i < 4; i++) {
+        char text[64];
+        snprintf(p, sizeof p, "%s/%s", dir, olds[i]);
+        cr_expect(tu_read(p, text, sizeof text) == 0 && strcmp(text, "old\n") == 0,
+                  "%s: not the old file after the killed re-run", p);
+    }
+    snprintf(args, sizeof args, "%s/model_init.h5", dir);
+    cr_expect_neq(stat(args, &sb), 0, "a new file beside the old ones");
+}
+
 /* ------------------------------------------------------------ runner workers -------------- */
 
 /* Children (by /proc) of pid. */
@@ -423,9 +469,23 @@ static int alive(pid_t pid) {
 #define MAX_WORKERS 8
 #define WAIT_POLLS 3000
 
+/* The smoke grid with cells long enough (900 epochs) that no worker ends on its own while the
+ * test waits: a worker that outlives the runner is then still alive when checked. */
+#define LONG_EPOCHS "\"epochs\": 900"
+/* Wait after the first worker appears, so that only processes that stay are taken as workers (the
+ * runner's short-lived HDF5 check children of h5io are not). */
+#define SETTLE_NS 500000000L
+
 Test(checkpoint, runner_workers_die_with_the_runner, .timeout = 300) {
-    char mpath[600], res[600];
-    snprintf(mpath, sizeof mpath, "%s", tu_src("experiments/smoke.json"));
+    char mpath[600], res[600], text[8192];
+    cr_assert_eq(tu_read(tu_src("experiments/smoke.json"), text, sizeof text), 0);
+    char *at = strstr(text, "\"epochs\": 3,");
+    cr_assert(at, "smoke.json must set epochs 3");
+    char long_text[8300];
+    snprintf(long_text, sizeof long_text, "%.*s" LONG_EPOCHS "%s", (int)(at - text), text,
+             at + strlen("\"epochs\": 3"));
+    snprintf(mpath, sizeof mpath, "%s", tu_tmp("long-smoke.json"));
+    tu_write(mpath, long_text);
     snprintf(res, sizeof res, "%s", tu_tmp("resK"));
     cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
     pid_t pid = fork();
@@ -446,6 +506,10 @@ Test(checkpoint, runner_workers_die_with_the_runner, .timeout = 300) {
         n = children_of(pid, kids, MAX_WORKERS);
     }
     cr_assert_gt(n, 0, "no worker seen");
+    struct timespec settle = {0, SETTLE_NS};
+    nanosleep(&settle, NULL);
+    n = children_of(pid, kids, MAX_WORKERS);
+    cr_assert_gt(n, 0, "no worker stayed");
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     for (int i = 0; i < WAIT_POLLS; i++) {
@@ -455,6 +519,11 @@ Test(checkpoint, runner_workers_die_with_the_runner, .timeout = 300) {
         if (!any) break;
         nanosleep(&ts, NULL);
     }
+    int survived = 0;
     for (int k = 0; k < n; k++)
-        cr_assert(!alive(kids[k]), "worker %d survived the runner", (int)kids[k]);
+        if (alive(kids[k])) {
+            survived++;
+            kill(kids[k], SIGKILL); /* not left running after the test */
+        }
+    cr_assert_eq(survived, 0, "%d of %d workers survived the runner", survived, n);
 }

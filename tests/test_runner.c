@@ -282,8 +282,8 @@ Test(runner, outlier_fraction_is_of_the_trained_subset) {
     cr_assert_eq(runner_inject_outliers(&d, &ds), RK_OK);
     model_frame_ref *tr = NULL, *te = NULL;
     size_t ntr = 0, nte = 0;
-    cr_assert_eq(evaluate_split_frames(ref, EVALUATE_SPLIT_TAIL, 0.2, "Cu", 0, &tr, &ntr, &te, &nte),
-                 RK_OK);
+    cr_assert_eq(
+        evaluate_split_frames(ref, EVALUATE_SPLIT_TAIL, 0.2, "Cu", 0, &tr, &ntr, &te, &nte), RK_OK);
     ntr = evaluate_subset(tr, ntr, 40);
     size_t changed = 0, in_subset = 0;
     for (size_t s = 0; s < ds.nsystems; s++)
@@ -302,4 +302,36 @@ Test(runner, outlier_fraction_is_of_the_trained_subset) {
     free(tr);
     free(te);
     dataset_free(&ds);
+}
+
+/* A cell that failed at runtime (the disk filled after result.json, so metrics.csv or model.h5 is
+ * missing) or whose result.json records a failure used to count as finished, and `rlekf run`
+ * exited 0 without it. Finished means result.json done/diverged and both files present: anything
+ * else is run again. */
+Test(runner, a_cell_without_metrics_or_model_or_with_a_failure_is_rerun) {
+    char mpath[600], res[600], args[2000], err[4096];
+    smoke_manifest(mpath, sizeof mpath, "retry.json", "\"epochs\": 3", "\"epochs\": 1");
+    cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
+    snprintf(res, sizeof res, "%s", tu_tmp("resR"));
+    /* one cell: adam seed 3 (cell k = 5; shard i/n runs k mod n == i - 1) */
+    snprintf(args, sizeof args, "run %s --results %s --shard 6/9 --quiet", mpath, res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    const char *lost[] = {"metrics.csv", "model.h5", NULL};
+    struct stat sb;
+    for (int i = 0; i < 3; i++) {
+        if (lost[i])
+            cr_assert_eq(unlink(cell_path(res, "adam", 3, lost[i])), 0, "%s", lost[i]);
+        else /* result.json of a failed cell, both files still there */
+            tu_write(cell_path(res, "adam", 3, "result.json"),
+                     "{\"result\": {\"status\": \"failed\"}}\n");
+        cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+        cr_expect_eq(stat(cell_path(res, "adam", 3, "metrics.csv"), &sb), 0,
+                     "%s lost: the cell was not rerun", lost[i] ? lost[i] : "status failed");
+        cr_expect_eq(stat(cell_path(res, "adam", 3, "model.h5"), &sb), 0,
+                     "%s lost: the cell was not rerun", lost[i] ? lost[i] : "status failed");
+        char text[4096];
+        tu_read(cell_path(res, "adam", 3, "result.json"), text, sizeof text);
+        cr_expect(strstr(text, "\"done\""), "%s lost: result.json after the rerun: %s",
+                  lost[i] ? lost[i] : "status failed", text);
+    }
 }

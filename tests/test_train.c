@@ -176,6 +176,34 @@ Test(train, divergence_is_a_result) {
     h5io_model_rec_free(&rec);
 }
 
+/* The evaluation itself can be non-finite while every update is finite (here: energy labels of
+ * 1e200 in the test frames only, whose squared error overflows). Such a run used to go on and end
+ * "done" with NaN test RMSEs and no model file; the evaluation marks it diverged at once. */
+#define HUGE_LABEL 1e200
+Test(train, non_finite_evaluation_is_a_divergence) {
+    train_config tc;
+    base_config(&tc, "adam", "eval-nan");
+    dataset_t *ds = (dataset_t *)mu_cu(); /* this test's process owns its copy */
+    for (size_t s = 0; s < ds->nsystems; s++) {
+        ds_system *sys = &ds->sys[s];
+        size_t n_test =
+            (size_t)(0.2 * (double)sys->nframes); /* within the tail split's test part */
+        for (size_t f = sys->nframes - n_test; f < sys->nframes; f++)
+            sys->energy[f] = HUGE_LABEL;
+    }
+    train_result r;
+    cr_assert_eq(train_run(&tc, ds, &r), RK_OK, "%s", err_msg());
+    cr_expect_eq(r.outcome, TRAIN_DIVERGED, "outcome %s after %zu updates",
+                 train_outcome_str(r.outcome), r.updates);
+    char p[2048];
+    snprintf(p, sizeof p, "%s/metrics.csv", tc.out_dir);
+    csvio_table t;
+    cr_assert_eq(csvio_read(p, &t), RK_OK);
+    int cs = csvio_col(&t, "status");
+    cr_expect_str_eq(csvio_cell(&t, t.nrows - 1, (size_t)cs), "diverged");
+    csvio_free(&t);
+}
+
 Test(train, cli_errors_exit_2) {
     char err[2048];
     tu_write(tu_tmp("bad1.json"), "{\"training\": {\"dataset\": \"x.h5\", \"epoch\": 1}}");
@@ -280,7 +308,7 @@ Test(train, random_split_partitions_frames) {
     uint64_t seeds[3] = {5, 5, 6};
     for (int k = 0; k < 3; k++)
         cr_assert_eq(evaluate_split_frames(ds, EVALUATE_SPLIT_RANDOM, 0.2, "Cu", seeds[k], &tr[k],
-                                        &ntr[k], &te[k], &nte[k]),
+                                           &ntr[k], &te[k], &nte[k]),
                      RK_OK);
     cr_assert_eq(nte[0], n / 5);
     cr_assert_eq(ntr[0] + nte[0], n);

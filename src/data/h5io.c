@@ -16,6 +16,7 @@
  * RK_EINPUT naming the file, the HDF5 path and the offending value; HDF5's own error printing is
  * switched off.
  */
+#define _GNU_SOURCE /* pipe2, sigabbrev_np */
 #include "h5io.h"
 #include "fs.h"
 
@@ -23,10 +24,16 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define H5IO_FORMAT_DATASET "rlekf-dataset"
@@ -383,9 +390,8 @@ rk_status h5io_model_write(const char *path, const h5io_model_rec *rec, const h5
 /* Reading                                                                                      */
 /* ------------------------------------------------------------------------------------------ */
 
-static rk_status r_open(const char *path, hid_t *file) {
-    h5_quiet();
-    *file = -1;
+/* The checks before HDF5 sees the file; `size` (may be NULL) gets its size in bytes. */
+static rk_status r_precheck(const char *path, off_t *size) {
     struct stat sb;
     if (stat(path, &sb) != 0)
         return err_set(RK_EINPUT, "%s: cannot open: %s", path, strerror(errno));
@@ -393,6 +399,15 @@ static rk_status r_open(const char *path, hid_t *file) {
         return err_set(RK_EINPUT, "%s: is a directory, not an HDF5 file", path);
     if (access(path, R_OK) != 0)
         return err_set(RK_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (size) *size = sb.st_size;
+    return RK_OK;
+}
+
+static rk_status r_open(const char *path, hid_t *file) {
+    h5_quiet();
+    *file = -1;
+    rk_status st = r_precheck(path, NULL);
+    if (st) return st;
     if (H5Fis_hdf5(path) <= 0) return err_set(RK_EINPUT, "%s: not an HDF5 file or truncated", path);
     hid_t fapl = fapl_strong();
     *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -790,6 +805,247 @@ done:
     return st;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Guarded reading of untrusted files                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+/* libhdf5 1.10 overflows buffers, dereferences wild pointers and loops for ever on some corrupt
+ * files (fuzz/README.md), and no check of ours can run before it parses them. So a dataset or
+ * model file is first read in a forked child by the very reader the caller then runs (for a
+ * dataset, without the content checks of dataset_validate, which never reach libhdf5): the child
+ * makes every HDF5 call, sends back the reader's status and message, and _exit()s. Only when the
+ * child answers is the file read here; a child killed by a signal, stopped by the time limit or
+ * exiting without an answer (a sanitizer report) makes the file an input error, without this
+ * process ever handing the bytes to libhdf5. The child calls no OpenMP, so threads alive in the
+ * parent do not matter (fork copies only the caller; glibc's malloc is fork-safe; Debian's
+ * libhdf5 is built thread-safe, but its global lock is free at the fork because rlekf calls HDF5
+ * only from the thread that reads), and it leaves
+ * by _exit(), so neither libhdf5's exit cleanup nor LeakSanitizer runs there. Checkpoints
+ * (h5io_arrays_read) are not guarded: rlekf writes them itself (atomically, see above) into its
+ * own run folder, and a second read of a GEKF checkpoint would cost its gigabytes twice. */
+
+/* Time limit of the child: a base plus a minimal reading speed, so a large file is never cut
+ * short on a loaded machine; a corrupt file loops for ever. */
+#define H5IO_GUARD_BASE_S 30.0
+#define H5IO_GUARD_BYTES_PER_S (8.0 * 1024 * 1024)
+/* The child's answer: one status byte and the message (err.c keeps messages shorter than this). */
+#define H5IO_GUARD_MSG_MAX 4096
+/* Memory the child may take beyond what it inherited: a base plus what the reader may need for
+ * the data a file of that size can hold (double values from float32 storage shrunk by a filter,
+ * see H5IO_FILTER_RATIO_MAX). A corrupt variable-length string can make libhdf5 allocate and fill
+ * gigabytes (6.6 GB from a 3 kB file). Without a sanitizer the limit is the child's address space
+ * (malloc then fails and the reader reports it); under one, whose shadow memory fills the address
+ * space, a malloc hook ends the child on a single larger request. */
+#define H5IO_GUARD_MEM_BASE (1024.0 * 1024 * 1024)
+#define H5IO_GUARD_EXIT_MEM 86
+/* The message of a file the child did not survive: "FILE: " this " CAUSE)". */
+#define H5IO_GUARD_FAILED "corrupt HDF5 file (the HDF5 library failed reading it:"
+
+static double guard_limit_s; /* 0: the default above */
+static int guard_stderr;     /* 1: the child's stderr (sanitizer reports) is kept */
+
+void h5io_guard_setup(double seconds, int child_stderr) {
+    guard_limit_s = seconds > 0 ? seconds : 0;
+    guard_stderr = child_stderr != 0;
+}
+
+/* Set by the sanitizer runtimes (ASan, UBSan, libFuzzer's use of them); absent otherwise. */
+extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+extern int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *,
+                                                                         size_t),
+                                                     void (*free_hook)(const volatile void *))
+    __attribute__((weak));
+
+static size_t guard_alloc_max;
+
+static void guard_malloc_hook(const volatile void *ptr, size_t size) {
+    (void)ptr;
+    if (size > guard_alloc_max) _exit(H5IO_GUARD_EXIT_MEM);
+}
+
+static void guard_free_hook(const volatile void *ptr) {
+    (void)ptr;
+}
+
+/* The child's size of address space in bytes (0 if unknown). */
+static double guard_vm_bytes(void) {
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    return strtod(buf, NULL) * (double)sysconf(_SC_PAGESIZE);
+}
+
+static double guard_budget(double file_bytes) {
+    return H5IO_GUARD_MEM_BASE + 2.0 * H5IO_FILTER_RATIO_MAX * file_bytes;
+}
+
+static void guard_limit_memory(double budget) {
+    if (__sanitizer_install_malloc_and_free_hooks) {
+        guard_alloc_max = budget < (double)SIZE_MAX ? (size_t)budget : SIZE_MAX;
+        __sanitizer_install_malloc_and_free_hooks(guard_malloc_hook, guard_free_hook);
+        return;
+    }
+    double vm = guard_vm_bytes();
+    if (vm <= 0) return;
+    double lim = vm + budget;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0) return;
+    if (rl.rlim_max != RLIM_INFINITY && lim > (double)rl.rlim_max) return;
+    if (rl.rlim_cur != RLIM_INFINITY && lim > (double)rl.rlim_cur) return;
+    rl.rlim_cur = lim < 1.8e19 ? (rlim_t)lim : RLIM_INFINITY;
+    setrlimit(RLIMIT_AS, &rl);
+}
+
+typedef rk_status (*h5io_check_fn)(const char *path);
+
+static void guard_write_all(int fd, const void *buf, size_t n) {
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        p += w, n -= (size_t)w;
+    }
+}
+
+static _Noreturn void guard_child(int fd, const char *path, double budget, double limit_s,
+                                  pid_t parent, h5io_check_fn check) {
+    /* dies with the caller; and if the caller is gone before that took effect, or cannot kill it
+     * any more, a CPU-time limit ends an endless loop */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    struct rlimit cpu = {(rlim_t)ceil(limit_s) + 1, (rlim_t)ceil(limit_s) + 2};
+    setrlimit(RLIMIT_CPU, &cpu);
+    guard_limit_memory(budget);
+    /* Handlers inherited from the caller (the runner's signal forwarding, libFuzzer's crash and
+     * timeout handlers, which would record the input as a finding of the parent) do not apply:
+     * a fault here kills this child. With a sanitizer, its own SIGSEGV/SIGBUS handler stays so
+     * that the report names the frame, and its death callback (libFuzzer's) is dropped. */
+    static const int sigs[] = {SIGABRT, SIGALRM, SIGFPE,  SIGILL,  SIGINT,  SIGTERM, SIGHUP,
+                               SIGXFSZ, SIGXCPU, SIGUSR1, SIGUSR2, SIGPIPE, SIGTRAP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        signal(sigs[i], SIG_DFL);
+    if (__sanitizer_set_death_callback)
+        __sanitizer_set_death_callback(NULL);
+    else {
+        signal(SIGSEGV, SIG_DFL);
+        signal(SIGBUS, SIG_DFL);
+    }
+    if (!guard_stderr) { /* the caller prints one line; a sanitizer's report is not it */
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null >= 0) dup2(null, STDERR_FILENO);
+    }
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    err_clear();
+    rk_status st = check(path);
+    const char *msg = st ? err_msg() : "";
+    size_t len = strnlen(msg, H5IO_GUARD_MSG_MAX - 2);
+    char out[H5IO_GUARD_MSG_MAX];
+    out[0] = (char)('0' + (int)st);
+    memcpy(out + 1, msg, len);
+    guard_write_all(fd, out, len + 1);
+    _exit(0);
+}
+
+static double guard_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* What ended the child, for the message. */
+static void guard_cause(char *buf, size_t cap, int wst, int timed_out, double limit,
+                        double budget) {
+    if (timed_out)
+        snprintf(buf, cap, "no answer within %.0f s", limit);
+    else if (WIFSIGNALED(wst)) {
+        const char *name = sigabbrev_np(WTERMSIG(wst));
+        if (name)
+            snprintf(buf, cap, "SIG%s", name);
+        else
+            snprintf(buf, cap, "signal %d", WTERMSIG(wst));
+    } else if (WIFEXITED(wst) && WEXITSTATUS(wst) == H5IO_GUARD_EXIT_MEM)
+        snprintf(buf, cap, "asked for more than %.0f MiB at once", budget / 1048576);
+    else if (WIFEXITED(wst))
+        snprintf(buf, cap, "exit status %d without an answer", WEXITSTATUS(wst));
+    else
+        snprintf(buf, cap, "wait status %d", wst);
+}
+
+/* Runs check(path) in a child; RK_OK when it read the file without error, the reader's own status
+ * and message when it found an error, RK_EINPUT "corrupt HDF5 file" when it did not survive. */
+static rk_status guard_run(const char *path, h5io_check_fn check) {
+    off_t size = 0;
+    rk_status st = r_precheck(path, &size);
+    if (st) return st;
+    double limit = guard_limit_s > 0 ? guard_limit_s
+                                     : H5IO_GUARD_BASE_S + (double)size / H5IO_GUARD_BYTES_PER_S;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return err_set(RK_ERUNTIME, "%s: cannot create a pipe to check the file: %s", path,
+                       strerror(errno));
+    const pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return err_set(RK_ERUNTIME, "%s: cannot fork to check the file: %s", path, strerror(e));
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        guard_child(fds[1], path, guard_budget((double)size), limit, parent, check);
+    }
+    close(fds[1]);
+    char ans[H5IO_GUARD_MSG_MAX];
+    size_t got = 0;
+    int timed_out = 0;
+    double deadline = guard_now() + limit;
+    for (;;) {
+        double left = deadline - guard_now();
+        if (left <= 0) {
+            timed_out = 1;
+            kill(pid, SIGKILL);
+            break;
+        }
+        struct pollfd p = {fds[0], POLLIN, 0};
+        int r = poll(&p, 1, (int)ceil(left * 1000));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) continue; /* the deadline is checked above */
+        char tmp[1024];
+        ssize_t n = read(fds[0], tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break; /* EOF: the child is gone */
+        size_t keep = (size_t)n < sizeof ans - 1 - got ? (size_t)n : sizeof ans - 1 - got;
+        memcpy(ans + got, tmp, keep);
+        got += keep;
+    }
+    close(fds[0]);
+    int wst = 0;
+    while (waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
+    }
+    ans[got] = '\0';
+    if (!timed_out && WIFEXITED(wst) && WEXITSTATUS(wst) == 0 && got >= 1 && ans[0] >= '0' &&
+        ans[0] <= '0' + (int)RK_EDIVERGED) {
+        rk_status cst = (rk_status)(ans[0] - '0');
+        if (cst == RK_OK) return RK_OK;
+        return err_set(cst, "%s", ans[1] ? ans + 1 : err_status_str(cst));
+    }
+    char cause[128];
+    guard_cause(cause, sizeof cause, wst, timed_out, limit, guard_budget((double)size));
+    return err_set(RK_EINPUT, "%s: " H5IO_GUARD_FAILED " %s)", path, cause);
+}
+
+int h5io_guard_failed(const char *msg) {
+    return msg && strstr(msg, H5IO_GUARD_FAILED) != NULL;
+}
+
 static rk_status r_dataset(const char *path, hid_t file, dataset_t *ds) {
     rk_status st = r_check_format(path, file, H5IO_FORMAT_DATASET);
     if (st) return st;
@@ -822,20 +1078,42 @@ static rk_status r_dataset(const char *path, hid_t file, dataset_t *ds) {
             ds->nsystems++;
     }
     H5Gclose(systems);
-    if (st) return st;
-    dataset_sort(ds);
-    return dataset_validate(ds, path);
+    return st;
 }
 
-rk_status h5io_dataset_read(const char *path, dataset_t *ds) {
+rk_status h5io_dataset_read_unguarded(const char *path, dataset_t *ds) {
     memset(ds, 0, sizeof *ds);
     hid_t file;
     rk_status st = r_open(path, &file);
     if (st) return st;
     st = r_dataset(path, file, ds);
     H5Fclose(file);
+    if (!st) {
+        dataset_sort(ds);
+        st = dataset_validate(ds, path);
+    }
     if (st) dataset_free(ds);
     return st;
+}
+
+/* In the guard's child: every HDF5 call of the reader, without the content checks that follow
+ * them (dataset_validate, rlekf's own code, half the time of a read); the child exits right
+ * after, so nothing is freed. */
+static rk_status dataset_check(const char *path) {
+    dataset_t ds;
+    memset(&ds, 0, sizeof ds);
+    hid_t file;
+    rk_status st = r_open(path, &file);
+    if (st) return st;
+    st = r_dataset(path, file, &ds);
+    H5Fclose(file);
+    return st;
+}
+
+rk_status h5io_dataset_read(const char *path, dataset_t *ds) {
+    memset(ds, 0, sizeof *ds);
+    rk_status st = guard_run(path, dataset_check);
+    return st ? st : h5io_dataset_read_unguarded(path, ds);
 }
 
 /* A float64 array of exact shape, allocated and read, then checked finite. */
@@ -898,7 +1176,7 @@ static rk_status r_model(const char *path, hid_t file, h5io_model_rec *rec) {
     return r_f64_alloc(path, file, "/params", "params", 1, dims, "[n_params]", &rec->params);
 }
 
-rk_status h5io_model_read(const char *path, h5io_model_rec *rec) {
+rk_status h5io_model_read_unguarded(const char *path, h5io_model_rec *rec) {
     memset(rec, 0, sizeof *rec);
     hid_t file;
     rk_status st = r_open(path, &file);
@@ -907,6 +1185,17 @@ rk_status h5io_model_read(const char *path, h5io_model_rec *rec) {
     H5Fclose(file);
     if (st) h5io_model_rec_free(rec);
     return st;
+}
+
+static rk_status model_check(const char *path) {
+    h5io_model_rec rec;
+    return h5io_model_read_unguarded(path, &rec);
+}
+
+rk_status h5io_model_read(const char *path, h5io_model_rec *rec) {
+    memset(rec, 0, sizeof *rec);
+    rk_status st = guard_run(path, model_check);
+    return st ? st : h5io_model_read_unguarded(path, rec);
 }
 
 void h5io_model_rec_free(h5io_model_rec *rec) {
@@ -958,14 +1247,12 @@ rk_status h5io_arrays_write(const char *path, const char *kind, const h5io_array
     return w_finish(&w, st);
 }
 
-static rk_status r_arrays(const char *path, hid_t file, const char *kind, h5io_array *a,
-                          size_t n) {
+static rk_status r_arrays(const char *path, hid_t file, const char *kind, h5io_array *a, size_t n) {
     rk_status st = r_check_format(path, file, H5IO_FORMAT_ARRAYS);
     if (st) return st;
     char *k = NULL;
     if ((st = r_attr_str(path, file, "kind", &k))) return st;
-    if (strcmp(k, kind) != 0)
-        st = err_set(RK_EINPUT, "%s: holds a %s, not a %s", path, k, kind);
+    if (strcmp(k, kind) != 0) st = err_set(RK_EINPUT, "%s: holds a %s, not a %s", path, k, kind);
     free(k);
     for (size_t i = 0; !st && i < n; i++) {
         hid_t ft, mt, d;

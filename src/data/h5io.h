@@ -44,6 +44,21 @@ rk_status h5io_model_write(const char *path, const h5io_model_rec *rec, const h5
                            size_t n_extra);
 /* Allocates all arrays of rec; free with h5io_model_rec_free. */
 rk_status h5io_model_read(const char *path, h5io_model_rec *rec);
+
+/* h5io_dataset_read and h5io_model_read take untrusted files: they first read the file in a
+ * forked child, so that a crash or endless loop of libhdf5 on a corrupt file becomes RK_EINPUT
+ * "FILE: corrupt HDF5 file (the HDF5 library failed reading it: SIGSEGV)" instead of ending this
+ * process. The child is killed after `seconds` (0: the default, 30 s plus 1 s per 8 MiB of
+ * file); its stderr (a sanitizer's report on libhdf5) is discarded unless child_stderr. The fuzz
+ * targets set a limit below their own and keep the reports. */
+void h5io_guard_setup(double seconds, int child_stderr);
+/* The same readers without the child: only for a file the guarded reader has already read
+ * without a crash (the fuzz harness rereads such files in-process, so that coverage and the
+ * sanitizers see rlekf's reader code, and checks both answers agree). */
+rk_status h5io_dataset_read_unguarded(const char *path, dataset_t *ds);
+rk_status h5io_model_read_unguarded(const char *path, h5io_model_rec *rec);
+/* 1 when a status/message of the readers above says the guard's child did not survive. */
+int h5io_guard_failed(const char *msg);
 void h5io_model_rec_free(h5io_model_rec *rec);
 
 /* Predictions (SPEC §6): per system energy (k), force (k, natoms, 3) and frame_index (k) int64;
