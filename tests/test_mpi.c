@@ -59,17 +59,23 @@ static const char *cu_h5(void) {
     return path;
 }
 
-/* A config file named name with the given optimizer section and training frames. */
-static const char *config(const char *name, const char *optimizer, int frames) {
+/* A config file named name with the given optimizer section, training frames and further
+ * training keys (extra: "" or ", \"key\": value"). */
+static const char *config_with(const char *name, const char *optimizer, int frames,
+                               const char *extra) {
     char text[2048];
     snprintf(text, sizeof text,
              "{%s,\n \"optimizer\": %s,\n \"training\": {\"dataset\": \"%s\", \"epochs\": 1, "
              "\"seed\": 1, \"max_train_frames\": %d, \"eval_max_frames\": 2, "
-             "\"eval_every_images\": 2}}\n",
-             MODEL, optimizer, cu_h5(), frames);
+             "\"eval_every_images\": 2%s}}\n",
+             MODEL, optimizer, cu_h5(), frames, extra);
     const char *p = tu_tmp(name);
     tu_write(p, text);
     return strdup(p); /* tu_tmp's buffers rotate; a test's few configs may leak */
+}
+
+static const char *config(const char *name, const char *optimizer, int frames) {
+    return config_with(name, optimizer, frames, "");
 }
 
 /* `[env] [mpirun -np R] rlekf train cfg --out tmp/out --quiet`; returns the exit status. */
@@ -149,6 +155,30 @@ Test(mpi, gekf_float32_rows_equal_one_process) {
     cr_assert_eq(train(3, NULL, cfg, "g32-3"), 0);
     same_run("g32-1", "g32-2");
     same_run("g32-1", "g32-3");
+}
+
+/* Data-parallel minibatches: batch_size 4 over 9 training frames gives batches of 4, 4 and 1
+ * images; at 2 ranks each rank computes 2 images of a full batch, at 3 ranks 1, 1 and 2 (the
+ * batch of one is computed by every rank). Every rank's rows are gathered and summed in image
+ * order, so the run is bitwise the single-process run with batch_size 4: Adam (no covariance:
+ * data parallelism alone) and RLEKF with block_size 1024 (covariance rows split as well: both at
+ * once; under MPI the covariance is always distributed). */
+Test(mpi, batch_images_split_over_ranks_equal_one_process, .timeout = 300) {
+    need_mpi();
+    const char *adam =
+        config_with("adam-b4.json", "{\"type\": \"adam\"}", 9, ", \"batch_size\": 4");
+    const char *rl = config_with("rl-b4.json", "{\"type\": \"rlekf\", \"block_size\": 1024}", 9,
+                                 ", \"batch_size\": 4");
+    cr_assert_eq(train(0, NULL, adam, "adam-b4-1"), 0);
+    cr_assert_eq(train(2, NULL, adam, "adam-b4-2"), 0);
+    cr_assert_eq(train(3, NULL, adam, "adam-b4-3"), 0);
+    same_run("adam-b4-1", "adam-b4-2");
+    same_run("adam-b4-1", "adam-b4-3");
+    cr_assert_eq(train(0, NULL, rl, "rl-b4-1"), 0);
+    cr_assert_eq(train(2, NULL, rl, "rl-b4-2"), 0);
+    cr_assert_eq(train(3, NULL, rl, "rl-b4-3"), 0);
+    same_run("rl-b4-1", "rl-b4-2");
+    same_run("rl-b4-1", "rl-b4-3");
 }
 
 /* The exact per-rank state bytes `rlekf plan CFG --ranks R` prints ("#rank r state_bytes B"). */
