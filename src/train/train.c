@@ -953,7 +953,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     train_config tcv = *tc_in;
     train_config *tc = &tcv;
     /* several MPI ranks (par.h): all run the same loop on the same data (the optimizer shares its
-     * state and work among them); rank 0 alone writes files and prints progress, and makes the
+     * state and work among them, batch_pass the images of a batch); rank 0 alone writes files and prints progress, and makes the
      * decisions that depend on its clock (checkpoint cadence, time budget) for all */
     const int root = par_is_root();
     if (!root) tcv.quiet = 1;
