@@ -2,7 +2,9 @@
  * the single-process run, bitwise (every sum runs in the single-process order), for RLEKF with
  * whole and split blocks, GEKF (its one block cut into row slices) and float32 P; a GEKF state
  * refused by the memory limit on one rank runs on two; `rlekf plan` matches the allocation on
- * every rank; a job with a killed rank ends, and resumes from its checkpoint.
+ * every rank; a job with a killed rank ends, and resumes from its checkpoint. Data-parallel
+ * minibatches (the images of a batch split over ranks, alone with Adam and together with a split
+ * covariance with RLEKF) and `rlekf run` of a grid on ranks give the one-process results too.
  *
  * The runs spawn `mpirun --allow-run-as-root --oversubscribe -np R build/rlekf ...`. They are
  * skipped in a build without MPI and in the sanitizer build: Open MPI's own allocations are
