@@ -627,7 +627,8 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
             if (o->shard_n > 1 && k % o->shard_n != o->shard_i - 1) continue;
             size_t d, v, s;
             manifest_cell(m, k, &d, &v, &s);
-            size_t b = cell_state_bytes(m, k, &ds[d], NULL);
+            /* under mpirun: the largest rank's share (every rank runs this loop) */
+            size_t b = (size_t)-par_min(-(double)cell_state_bytes(m, k, &ds[d], NULL));
             const char *status = cell_finished(m, k)     ? "finished"
                                  : b > optim_mem_limit() ? "will be skipped (over memory limit)"
                                                          : "to run";
