@@ -2,7 +2,9 @@
  * the single-process run, bitwise (every sum runs in the single-process order), for RLEKF with
  * whole and split blocks, GEKF (its one block cut into row slices) and float32 P; a GEKF state
  * refused by the memory limit on one rank runs on two; `rlekf plan` matches the allocation on
- * every rank; a job with a killed rank ends, and resumes from its checkpoint.
+ * every rank; a job with a killed rank ends, and resumes from its checkpoint. Data-parallel
+ * minibatches (the images of a batch split over ranks, alone with Adam and together with a split
+ * covariance with RLEKF) and `rlekf run` of a grid on ranks give the one-process results too.
  *
  * The runs spawn `mpirun --allow-run-as-root --oversubscribe -np R build/rlekf ...`. They are
  * skipped in a build without MPI and in the sanitizer build: Open MPI's own allocations are
@@ -59,17 +61,23 @@ static const char *cu_h5(void) {
     return path;
 }
 
-/* A config file named name with the given optimizer section and training frames. */
-static const char *config(const char *name, const char *optimizer, int frames) {
+/* A config file named name with the given optimizer section, training frames and further
+ * training keys (extra: "" or ", \"key\": value"). */
+static const char *config_with(const char *name, const char *optimizer, int frames,
+                               const char *extra) {
     char text[2048];
     snprintf(text, sizeof text,
              "{%s,\n \"optimizer\": %s,\n \"training\": {\"dataset\": \"%s\", \"epochs\": 1, "
              "\"seed\": 1, \"max_train_frames\": %d, \"eval_max_frames\": 2, "
-             "\"eval_every_images\": 2}}\n",
-             MODEL, optimizer, cu_h5(), frames);
+             "\"eval_every_images\": 2%s}}\n",
+             MODEL, optimizer, cu_h5(), frames, extra);
     const char *p = tu_tmp(name);
     tu_write(p, text);
     return strdup(p); /* tu_tmp's buffers rotate; a test's few configs may leak */
+}
+
+static const char *config(const char *name, const char *optimizer, int frames) {
+    return config_with(name, optimizer, frames, "");
 }
 
 /* `[env] [mpirun -np R] rlekf train cfg --out tmp/out --quiet`; returns the exit status. */
@@ -149,6 +157,30 @@ Test(mpi, gekf_float32_rows_equal_one_process) {
     cr_assert_eq(train(3, NULL, cfg, "g32-3"), 0);
     same_run("g32-1", "g32-2");
     same_run("g32-1", "g32-3");
+}
+
+/* Data-parallel minibatches: batch_size 4 over 9 training frames gives batches of 4, 4 and 1
+ * images; at 2 ranks each rank computes 2 images of a full batch, at 3 ranks 1, 1 and 2 (the
+ * batch of one is computed by every rank). Every rank's rows are gathered and summed in image
+ * order, so the run is bitwise the single-process run with batch_size 4: Adam (no covariance:
+ * data parallelism alone) and RLEKF with block_size 1024 (covariance rows split as well: both at
+ * once; under MPI the covariance is always distributed). */
+Test(mpi, batch_images_split_over_ranks_equal_one_process, .timeout = 300) {
+    need_mpi();
+    const char *adam =
+        config_with("adam-b4.json", "{\"type\": \"adam\"}", 9, ", \"batch_size\": 4");
+    const char *rl = config_with("rl-b4.json", "{\"type\": \"rlekf\", \"block_size\": 1024}", 9,
+                                 ", \"batch_size\": 4");
+    cr_assert_eq(train(0, NULL, adam, "adam-b4-1"), 0);
+    cr_assert_eq(train(2, NULL, adam, "adam-b4-2"), 0);
+    cr_assert_eq(train(3, NULL, adam, "adam-b4-3"), 0);
+    same_run("adam-b4-1", "adam-b4-2");
+    same_run("adam-b4-1", "adam-b4-3");
+    cr_assert_eq(train(0, NULL, rl, "rl-b4-1"), 0);
+    cr_assert_eq(train(2, NULL, rl, "rl-b4-2"), 0);
+    cr_assert_eq(train(3, NULL, rl, "rl-b4-3"), 0);
+    same_run("rl-b4-1", "rl-b4-2");
+    same_run("rl-b4-1", "rl-b4-3");
 }
 
 /* The exact per-rank state bytes `rlekf plan CFG --ranks R` prints ("#rank r state_bytes B"). */
@@ -312,4 +344,81 @@ Test(mpi, killed_rank_ends_the_job_and_resume_finishes_it, .timeout = 300) {
     cr_assert_eq(tu_sh(cmd), 0, "resume on 3 ranks");
     cr_assert_eq(train(0, NULL, cfg, "kill-ref"), 0);
     same_run("kill-ref", "kill-2");
+}
+
+/* summary.csv of two grids: the same rows and columns, every value equal as text except the
+ * clocks, the machine share (jobs, threads), and what depends on the rank count by design:
+ * state_bytes (rank 0's share of the optimizer state) and a skipped cell's reason. */
+static void same_summary(const char *a, const char *b) {
+    csvio_table ta, tb;
+    cr_assert_eq(csvio_read(a, &ta), RK_OK, "%s", err_msg());
+    cr_assert_eq(csvio_read(b, &tb), RK_OK, "%s", err_msg());
+    cr_assert_eq(ta.ncols, tb.ncols);
+    cr_assert_eq(ta.nrows, tb.nrows, "%s: %zu rows, %s: %zu", a, ta.nrows, b, tb.nrows);
+    for (size_t c = 0; c < ta.ncols; c++) {
+        const char *h = ta.header[c];
+        cr_assert_str_eq(h, tb.header[c]);
+        if (tu_is_clock_column(h) || !strcmp(h, "jobs") || !strcmp(h, "threads") ||
+            !strcmp(h, "state_bytes") || !strcmp(h, "reason"))
+            continue;
+        for (size_t r = 0; r < ta.nrows; r++)
+            cr_assert_str_eq(csvio_cell(&ta, r, c), csvio_cell(&tb, r, c), "%s row %zu %s", b,
+                             r + 2, h);
+    }
+    csvio_free(&ta);
+    csvio_free(&tb);
+}
+
+/* A grid whose ranks disagree (a collective one rank never calls) hangs: fail it instead; the
+ * smoke grid takes seconds. */
+#define GRID_TIMEOUT_S 240
+
+/* `rlekf run` under mpirun: the smoke grid (Cu; rlekf-256, adam, gekf refused by its 1 MiB
+ * memory limit; seeds 1..3) on 2 ranks gives the one-process grid: the same summary.csv and,
+ * cell by cell, the same metrics.csv and parameters; a rerun finds every cell finished. */
+Test(mpi, run_manifest_on_ranks_equals_one_process, .timeout = 600) {
+    need_mpi();
+    char text[8192], cmd[8192];
+    cr_assert_eq(tu_read(tu_src("experiments/smoke.json"), text, sizeof text), 0);
+    const char *manifest = strdup(tu_tmp("smoke.json"));
+    tu_write(manifest, text);
+    const char *one = strdup(tu_tmp("grid-1")), *two = strdup(tu_tmp("grid-2"));
+    const char *launch[2] = {"", "mpirun --allow-run-as-root --oversubscribe -np 2"};
+    const char *res[2] = {one, two};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && timeout %d %s %s run %s --results %s --quiet >/dev/null "
+                 "2>>%s/mpi-stderr.txt",
+                 RLEKF_SOURCE_DIR, GRID_TIMEOUT_S, launch[i], RLEKF_EXE, manifest, res[i],
+                 tu_tmpdir());
+        cr_assert_eq(tu_sh(cmd), 0, "%s", cmd);
+    }
+    char sa[2048], sb[2048];
+    snprintf(sa, sizeof sa, "%s/smoke/summary.csv", one);
+    snprintf(sb, sizeof sb, "%s/smoke/summary.csv", two);
+    same_summary(sa, sb);
+    const char *labels[2] = {"rlekf-256", "adam"};
+    for (int l = 0; l < 2; l++)
+        for (int s = 1; s <= 3; s++) {
+            char ca[2048], cb[2048];
+            snprintf(ca, sizeof ca, "grid-1/smoke/Cu/%s/seed-%d", labels[l], s);
+            snprintf(cb, sizeof cb, "grid-2/smoke/Cu/%s/seed-%d", labels[l], s);
+            same_run(ca, cb);
+        }
+    /* the gekf cells are skipped on 2 ranks as on one (status compared above) */
+    char sk[2048], rj[4096];
+    snprintf(sk, sizeof sk, "%s/smoke/Cu/gekf/seed-1/result.json", two);
+    cr_assert_eq(tu_read(sk, rj, sizeof rj), 0);
+    cr_assert(strstr(rj, "\"skipped\"") && strstr(rj, "of optimizer state"), "%s: %s", sk, rj);
+    /* a rerun on 3 ranks has nothing left to do and leaves the summary as it was */
+    snprintf(cmd, sizeof cmd,
+             "cd %s && timeout %d mpirun --allow-run-as-root --oversubscribe -np 3 %s run %s "
+             "--results %s >/dev/null 2>%s/rerun.txt",
+             RLEKF_SOURCE_DIR, GRID_TIMEOUT_S, RLEKF_EXE, manifest, two, tu_tmpdir());
+    cr_assert_eq(tu_sh(cmd), 0);
+    char p[2048], log[8192];
+    snprintf(p, sizeof p, "%s/rerun.txt", tu_tmpdir());
+    tu_read(p, log, sizeof log);
+    cr_assert(strstr(log, "9 already finished, 0 to run") && !strstr(log, "] start "), "%s", log);
+    same_summary(sa, sb);
 }

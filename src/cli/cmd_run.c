@@ -23,7 +23,8 @@ static const char *USAGE =
     "  --shard I/N  run only cells k with k mod N = I-1 (1 <= I <= N), e.g. Slurm array jobs:\n"
     "               --shard $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT\n"
     "  --dry-run    validate the manifest, list the cells and their optimizer memory, run nothing\n"
-    "Rerunning the same command skips finished cells and restarts unfinished ones.\n";
+    "Rerunning the same command skips finished cells and restarts unfinished ones.\n"
+    "Under mpirun the cells run one at a time, each shared by all ranks (no -j workers).\n";
 
 /* "--shard I/N": two checked integers with 1 <= I <= N. */
 static rk_status parse_shard(const char *text, size_t *i, size_t *n) {

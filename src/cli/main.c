@@ -33,7 +33,7 @@ static const command commands[] = {
     {"plan", cmd_plan, "covariance memory and communication per MPI rank, without allocating", 1},
     {"eval", cmd_eval, "predict energies and forces of a dataset, print RMSEs", 0},
     {"md", cmd_md, "molecular dynamics of a model with LAMMPS: energy drift, stability, RDF", 0},
-    {"run", cmd_run, "run an experiment manifest (datasets x optimizers x seeds)", 0},
+    {"run", cmd_run, "run an experiment manifest (datasets x optimizers x seeds; also under mpirun)", 1},
     {"report", cmd_report, "tables and speed-ups from an experiment's results", 0},
     {"list", cmd_list, "list registered optimizers and their hyper-parameters", 0},
 };
@@ -91,8 +91,8 @@ int main(int argc, char **argv) {
             err_clear();
             rk_status st =
                 R > 1 && !commands[i].ranks && !cmd_wants_help(argc - 1, argv + 1)
-                    ? err_set(RK_EINPUT, "runs on one process; under mpirun only train and plan "
-                                         "share work over ranks (this job has %d)", R)
+                    ? err_set(RK_EINPUT, "runs on one process; under mpirun only train, plan "
+                                         "and run share work over ranks (this job has %d)", R)
                     : commands[i].run(argc - 1, argv + 1);
             if (st != RK_OK && R > 1)
                 fprintf(stderr, "rlekf %s: [rank %d of %d] %s\n", commands[i].name, me, R,

@@ -140,7 +140,10 @@ void par_allgatherv(const void *send, void *recv, const size_t *counts, const si
             ic[r] = (int)counts[r];
             id[r] = (int)displs[r];
         }
-        MPI_Allgatherv(send, ic[me], MPI_BYTE, recv, ic, id, MPI_BYTE, MPI_COMM_WORLD);
+        /* a block already in place is passed as MPI_IN_PLACE (MPI forbids aliased buffers) */
+        const int inplace = (const char *)send == (char *)recv + displs[me];
+        MPI_Allgatherv(inplace ? MPI_IN_PLACE : send, ic[me], MPI_BYTE, recv, ic, id, MPI_BYTE,
+                       MPI_COMM_WORLD);
     } else {
         /* beyond int: every rank broadcasts its block in turn, in chunks */
         memmove((char *)recv + displs[me], send, counts[me]);

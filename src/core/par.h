@@ -46,7 +46,7 @@ void par_bcast(void *buf, size_t bytes);
 /* An int of rank 0 to every rank (a decision only rank 0 may make, e.g. one based on its clock). */
 int par_bcast_int(int v);
 /* Every rank receives the concatenation of every rank's block: rank r sends counts[r] bytes
- * (send), written at recv + displs[r] on every rank. */
+ * (send), written at recv + displs[r] on every rank. send may be recv + displs[rank] (in place). */
 void par_allgatherv(const void *send, void *recv, const size_t *counts, const size_t *displs);
 /* Rank r's counts[r] bytes to rank 0 at recv + displs[r] (recv, counts, displs: rank 0 only). */
 void par_gatherv(const void *send, size_t bytes, void *recv, const size_t *counts,

@@ -21,6 +21,7 @@
 #include "import.h"
 #include "jsonw.h"
 #include "md.h"
+#include "par.h"
 #include "rng.h"
 #include "schema.h"
 
@@ -373,6 +374,52 @@ static void run_cell_child(const manifest_t *m, size_t k, const char *ds_path, c
     _exit(st2 ? 1 : 0);
 }
 
+static size_t cell_state_bytes(const manifest_t *m, size_t k, const dataset_t *ds,
+                               size_t *n_params);
+
+/* Cell k under mpirun (R >= 2 ranks): every rank calls this for the same cell, in this process
+ * (no worker), and train_run shares the cell over the ranks. The memory limit is checked first
+ * on every rank's own share (the layout as --dry-run computes it): if any rank's is over it, all
+ * skip the cell. Any other failure is returned (it ends the job, as for `rlekf train` under
+ * mpirun: the ranks cannot agree on a failure inside a collective); a rerun resumes the cell.
+ * Rank 0 alone writes result.json; the cell's messages go to the job's stderr (no log.txt). */
+static rk_status run_cell_ranks(const manifest_t *m, size_t k, const char *ds_path,
+                                const dataset_t *ds, cell_share share, int quiet) {
+    const int root = par_is_root();
+    char dir[RUN_PATH], rp[RUN_PATH + 32];
+    manifest_cell_dir(m, k, dir, sizeof dir);
+    cell_file(m, k, "result.json", rp, sizeof rp);
+    rk_status st = RK_OK;
+    if (root) {
+        unlink(rp); /* an old record must not outlive its rerun */
+        st = fs_mkdirs(dir);
+    }
+    if (st) return st;
+    train_result res;
+    memset(&res, 0, sizeof res);
+    size_t n_params = 0;
+    const size_t need = cell_state_bytes(m, k, ds, &n_params), limit = optim_mem_limit();
+    const double most = -par_min(-(double)need); /* the largest rank's share */
+    if (most > (double)limit) {
+        size_t d, v, sd;
+        manifest_cell(m, k, &d, &v, &sd);
+        char reason[256];
+        snprintf(reason, sizeof reason,
+                 "%s: needs %.0f bytes of optimizer state on the largest of %d ranks, limit %zu",
+                 m->variants[v].opt->name, most, par_size(), limit);
+        res.state_bytes = (size_t)most;
+        res.n_params = n_params;
+        return root ? write_result(m, k, "skipped", reason, &res, share) : RK_OK;
+    }
+    train_config tc;
+    manifest_cell_config(m, k, ds_path, &tc);
+    tc.threads = share.threads;
+    tc.resume = 1;
+    if (quiet) tc.quiet = 1;
+    if ((st = train_run(&tc, ds, &res))) return err_prefix(st, "cell %s: ", dir);
+    return root ? write_result(m, k, train_outcome_str(res.outcome), "", &res, share) : RK_OK;
+}
+
 /* ------------------------------------------------------------ summary ----------------------- */
 
 static void num_field(const jsonw *o, const char *key, char *buf, size_t cap, int integer) {
@@ -517,6 +564,7 @@ static rk_status write_provenance(const manifest_t *m, int jobs, int threads) {
     jsonw_add_str(o, "manifest", m->path);
     jsonw_add_num(o, "jobs", jobs);
     jsonw_add_num(o, "threads_per_job", threads);
+    jsonw_add_num(o, "mpi_ranks", par_size());
     jsonw_add_str(o, "timing", manifest_timing_name(m->timing));
     train_add_provenance(o);
     time_t t = time(NULL);
@@ -531,7 +579,8 @@ static rk_status write_provenance(const manifest_t *m, int jobs, int threads) {
 }
 
 /* Estimated optimizer state of cell k for --dry-run (model layout from the manifest's model). */
-static size_t cell_state_bytes(const manifest_t *m, size_t k, const dataset_t *ds) {
+static size_t cell_state_bytes(const manifest_t *m, size_t k, const dataset_t *ds,
+                               size_t *n_params) {
     size_t d, v, s;
     manifest_cell(m, k, &d, &v, &s);
     model_config c = m->model;
@@ -541,6 +590,7 @@ static size_t cell_state_bytes(const manifest_t *m, size_t k, const dataset_t *d
     model_t mod;
     if (model_create(&mod, &c, ds->ntypes, ds->type_map)) return 0;
     size_t b = optim_state_bytes(m->variants[v].opt, &m->variants[v].params, &mod.layout);
+    if (n_params) *n_params = mod.layout.n_params;
     model_free(&mod);
     return b;
 }
@@ -630,7 +680,11 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     char exp_dir[RUN_PATH];
     snprintf(exp_dir, sizeof exp_dir, "%s/%s", m->results_dir, m->name);
     rk_status st = RK_OK;
-    if (!o->dry_run) {
+    /* under mpirun (R >= 2): the cells run one after another on all ranks together (see
+     * run_cell_ranks); rank 0 alone writes the experiment's files, prints, and decides which
+     * cells are left */
+    const int R = par_size(), root = par_is_root(), quiet = o->quiet || !root;
+    if (!o->dry_run && root) {
         if ((st = fs_mkdirs(exp_dir))) return st;
         if ((st = copy_manifest(m))) return st;
     }
@@ -642,16 +696,25 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
         free(ds);
         return err_set(RK_ENOMEM, "out of memory");
     }
+    /* several ranks: rank 0 imports first (it alone writes data/<name>.h5), then the others read */
+    if (R > 1 && !root) par_barrier();
     for (size_t d = 0; d < nd && !st; d++) {
         const man_dataset *D = &m->datasets[d];
         st = load_dataset(m, D, o->dry_run, paths[d], RUN_PATH, &ds[d]);
         if (!st) st = runner_inject_outliers(D, &ds[d]);
         if (st) err_prefix(st, "%s: datasets[%zu] (%s): ", m->path, d, D->name);
     }
+    if (R > 1 && root && !st) par_barrier();
     int jobs = o->jobs > 0 ? o->jobs : 1;
+    if (R > 1 && jobs > 1) {
+        if (root)
+            fprintf(stderr, "[run %s] %d MPI ranks: one cell at a time (-j %d ignored)\n", m->name,
+                    R, jobs);
+        jobs = 1;
+    }
     if (m->timing == MAN_TIMING_EXCLUSIVE && jobs > 1) {
         /* times that are compared must not share the machine */
-        if (!o->quiet || o->dry_run)
+        if (root && (!o->quiet || o->dry_run))
             fprintf(stderr,
                     "[run %s] timing \"exclusive\": one cell at a time with all threads "
                     "(-j %d ignored)\n",
@@ -666,10 +729,25 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
         if (!manifest_cell_applies(m, k)) continue;
         if (o->shard_n > 1 && k % o->shard_n != o->shard_i - 1) continue;
         n_mine++;
-        if (cell_finished(m, k) && !md_pending(m, k))
+        /* under mpirun the md section is left for a run without mpirun (run_cell_ranks trains
+         * only), so a trained cell counts as finished there */
+        if (cell_finished(m, k) && (R > 1 || !md_pending(m, k)))
             n_done0++;
         else
             todo[n_todo++] = k;
+    }
+    if (!st && R > 1 && m->has_md && root && !o->dry_run)
+        fprintf(stderr,
+                "[run %s] the md section is not run under mpirun: rerun `rlekf run` without "
+                "mpirun afterwards, which runs only the MD of the trained cells\n",
+                m->name);
+    if (!st && R > 1) { /* rank 0's view of the finished cells, for all */
+        size_t counts[3] = {n_todo, n_mine, n_done0};
+        par_bcast(counts, sizeof counts);
+        n_todo = counts[0];
+        n_mine = counts[1];
+        n_done0 = counts[2];
+        par_bcast(todo, n_todo * sizeof *todo);
     }
     if (!st && o->dry_run) st = check_sel(m, ds, paths);
     if (!st && o->dry_run) {
@@ -686,7 +764,8 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
             if (o->shard_n > 1 && k % o->shard_n != o->shard_i - 1) continue;
             size_t d, v, s;
             manifest_cell(m, k, &d, &v, &s);
-            size_t b = cell_state_bytes(m, k, &ds[d]);
+            /* under mpirun: the largest rank's share (every rank runs this loop) */
+            size_t b = (size_t)-par_min(-(double)cell_state_bytes(m, k, &ds[d], NULL));
             const char *status = cell_finished(m, k)     ? "finished"
                                  : b > optim_mem_limit() ? "will be skipped (over memory limit)"
                                                          : "to run";
@@ -695,8 +774,8 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
                    (double)b / 1048576.0, status);
         }
     }
-    if (!st && !o->dry_run) st = write_provenance(m, jobs, threads);
-    if (!st && !o->dry_run) st = runner_write_summary(m);
+    if (!st && !o->dry_run && root) st = write_provenance(m, jobs, threads);
+    if (!st && !o->dry_run && root) st = runner_write_summary(m);
     size_t next = 0, running = 0, finished = 0, failed = 0;
     char first_failure[1024] = "";
     pid_t *pids = calloc(jobs, sizeof *pids);
@@ -709,15 +788,37 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     g_n_workers = pids ? jobs : 0;
     void (*old_int)(int) = signal(SIGINT, forward_signal);
     void (*old_term)(int) = signal(SIGTERM, forward_signal);
-    if (!st && !o->dry_run) fs_clean_stale(exp_dir);
-    if (!o->quiet && !st && !o->dry_run)
+    if (!st && !o->dry_run && root) fs_clean_stale(exp_dir);
+    if (!quiet && !st && !o->dry_run)
         fprintf(stderr,
                 "[run %s] %zu cells, %zu already finished, %zu to run with %d job(s) x %d "
                 "thread(s)\n",
                 m->name, n_mine, n_done0, n_todo, jobs, threads);
     fflush(stdout);
     fflush(stderr);
-    while (!st && !o->dry_run && (next < n_todo || running > 0)) {
+    for (size_t i = 0; R > 1 && !st && !o->dry_run && i < n_todo; i++) {
+        size_t k = todo[i], d, v, s;
+        manifest_cell(m, k, &d, &v, &s);
+        if (!quiet)
+            fprintf(stderr, "[run %s] start %s / %s / seed %ld\n", m->name, m->datasets[d].name,
+                    m->variants[v].label, m->seeds[s]);
+        const double c0 = clock_now_s();
+        st = run_cell_ranks(m, k, paths[d], &ds[d], (cell_share){jobs, threads}, quiet);
+        if (!st && root) st = runner_write_summary(m);
+        if (!st && !quiet) {
+            char status[64] = "?", rp[RUN_PATH + 32];
+            cell_file(m, k, "result.json", rp, sizeof rp);
+            jsonw *res = NULL;
+            if (jsonw_parse_file(rp, &res) == RK_OK) {
+                jsonw_get_str(res, "result", "status", 0, status, sizeof status);
+                jsonw_free(res);
+            }
+            fprintf(stderr, "[run %s] %zu/%zu cells done; %s / %s / seed %ld: %s (%.1f s)\n",
+                    m->name, n_done0 + i + 1, n_mine, m->datasets[d].name, m->variants[v].label,
+                    m->seeds[s], status, clock_now_s() - c0);
+        }
+    }
+    while (!st && !o->dry_run && R == 1 && (next < n_todo || running > 0)) {
         /* start cells while slots are free */
         while (next < n_todo && running < (size_t)jobs) {
             size_t k = todo[next++], d, v, s;
@@ -823,7 +924,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     if (!st && failed)
         st = err_set(RK_ERUNTIME, "%zu cell(s) failed; first: %s (see the cell's log.txt)", failed,
                      first_failure);
-    if (!st && !o->dry_run && !o->quiet)
+    if (!st && !o->dry_run && !quiet)
         fprintf(stderr, "[run %s] finished; summary: %s/summary.csv\n", m->name, exp_dir);
     return st;
 }

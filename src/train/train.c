@@ -251,10 +251,19 @@ typedef enum { STEP_ENERGY, STEP_FORCE, STEP_GRADIENT } step_kind;
  * image's status wins. */
 static rk_status batch_pass(run_t *r, const model_frame_ref *fr, size_t B, step_kind kind,
                             const size_t *atoms, double pref_e, double pref_f) {
+    /* data parallelism (SPEC §3 "Parallel runs"): with R >= 2 ranks and B >= 2 images, rank q
+     * computes only the contiguous slice [B q / R, B (q+1) / R) of the batch; one all-gather per
+     * array then gives every rank all B rows, errors and statuses, in image order, so the sums
+     * that follow (reduce_rows, reduce_errors) are the single-process ones, bitwise. With B = 1
+     * every rank computes the image itself. */
+    const int R = par_size(), me = par_rank();
+    const int split = R > 1 && B > 1;
+    const size_t lo = split ? B * (size_t)me / (size_t)R : 0;
+    const size_t hi = split ? B * (size_t)(me + 1) / (size_t)R : B;
     for (size_t b = 0; b < B; b++)
         r->stb[b] = RK_OK;
-#pragma omp parallel for schedule(static, 1) num_threads(r->n_slots) if (B > 1)
-    for (size_t b = 0; b < B; b++) {
+#pragma omp parallel for schedule(static, 1) num_threads(r->n_slots) if (hi - lo > 1)
+    for (size_t b = lo; b < hi; b++) {
         const size_t t = (size_t)omp_get_thread_num();
         RK_ASSERT(t < r->n_slots);
         rk_status st;
@@ -265,6 +274,20 @@ static rk_status batch_pass(run_t *r, const model_frame_ref *fr, size_t B, step_
         else
             st = gradient_one(r, t, b, fr[b], pref_e, pref_f);
         r->stb[b] = st;
+    }
+    if (split) {
+        const size_t N = r->m.layout.n_params;
+        size_t counts[R], displs[R];
+        const size_t each[3] = {N * sizeof *r->hb, sizeof *r->eb, sizeof *r->stb};
+        void *arrays[3] = {r->hb, r->eb, r->stb};
+        for (int a = 0; a < 3; a++) {
+            for (int q = 0; q < R; q++) {
+                const size_t qlo = B * (size_t)q / (size_t)R, qhi = B * (size_t)(q + 1) / (size_t)R;
+                counts[q] = (qhi - qlo) * each[a];
+                displs[q] = qlo * each[a];
+            }
+            par_allgatherv((char *)arrays[a] + displs[me], arrays[a], counts, displs);
+        }
     }
     for (size_t b = 0; b < B; b++)
         if (r->stb[b]) return r->stb[b];
@@ -930,7 +953,7 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
     train_config tcv = *tc_in;
     train_config *tc = &tcv;
     /* several MPI ranks (par.h): all run the same loop on the same data (the optimizer shares its
-     * state and work among them); rank 0 alone writes files and prints progress, and makes the
+     * state and work among them, batch_pass the images of a batch); rank 0 alone writes files and prints progress, and makes the
      * decisions that depend on its clock (checkpoint cadence, time budget) for all */
     const int root = par_is_root();
     if (!root) tcv.quiet = 1;
