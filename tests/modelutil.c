@@ -77,3 +77,64 @@ void mu_small_config(model_config *c) {
     c->fitting_neuron[0] = 32;
     c->fitting_neuron[1] = 32;
 }
+
+/* ---- the recording optimizer (modelutil.h) ---- */
+
+mu_recording mu_rec;
+static size_t rec_max;
+static const optim_type *rec_inner;
+
+/* The hooks hand the wrapped type itself on, so plug-in data (a Kalman split rule) still applies. */
+static size_t rec_state_bytes(const optim_type *t, const optim_params *p, const layout_t *L) {
+    (void)t;
+    return rec_inner->state_bytes(rec_inner, p, L);
+}
+
+static rk_status rec_init(const optim_type *t, void **state, const optim_params *p,
+                          const layout_t *L) {
+    (void)t;
+    mu_rec.N = L->n_params;
+    return rec_inner->init(rec_inner, state, p, L);
+}
+
+static rk_status rec_step(void *state, double *w, const optim_signal *sig) {
+    if (mu_rec.n < rec_max) {
+        size_t k = mu_rec.n++, N = mu_rec.N;
+        mu_rec.w[k] = malloc(N * sizeof(double));
+        mu_rec.sig[k] = malloc(N * sizeof(double));
+        memcpy(mu_rec.w[k], w, N * sizeof(double));
+        memcpy(mu_rec.sig[k], sig->h ? sig->h : sig->g, N * sizeof(double));
+        mu_rec.e[k] = sig->e;
+    }
+    return rec_inner->step(state, w, sig);
+}
+
+static void rec_report(const void *state, optim_report_t *r) {
+    rec_inner->report(state, r);
+}
+
+static void rec_free(void *state) {
+    rec_inner->free(state);
+}
+
+optim_type mu_recording_type(const optim_type *inner, size_t max) {
+    RK_ASSERT(max <= MU_REC_CAP);
+    rec_inner = inner;
+    rec_max = max;
+    optim_type t = *inner;
+    t.name = "recording";
+    t.state_bytes = rec_state_bytes;
+    t.init = rec_init;
+    t.step = rec_step;
+    t.report = rec_report;
+    t.free = rec_free;
+    return t;
+}
+
+void mu_rec_clear(void) {
+    for (size_t k = 0; k < mu_rec.n; k++) {
+        free(mu_rec.w[k]);
+        free(mu_rec.sig[k]);
+    }
+    memset(&mu_rec, 0, sizeof mu_rec);
+}

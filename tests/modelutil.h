@@ -5,6 +5,7 @@
 
 #include "dataset.h"
 #include "model.h"
+#include "optim.h"
 
 /* Import a shipped raw source (path relative to the source tree) into a temporary HDF5 file with
  * the CLI and read it back. Aborts the test on failure. */
@@ -20,5 +21,18 @@ const dataset_t *mu_cu(void);
 void mu_small_config(model_config *c);
 /* Largest atom count of ds. */
 size_t mu_max_atoms(const dataset_t *ds);
+
+/* A recording optimizer for protocol tests: a type that behaves as `inner` and keeps, for its
+ * first `max` (<= MU_REC_CAP) updates, the weights before the step, the signal h (or g) and e, in
+ * mu_rec. mu_rec_clear frees them and starts a new recording. */
+#define MU_REC_CAP 12
+typedef struct {
+    size_t n, N;
+    double e[MU_REC_CAP];
+    double *w[MU_REC_CAP], *sig[MU_REC_CAP]; /* weights before the step; h or g */
+} mu_recording;
+extern mu_recording mu_rec;
+optim_type mu_recording_type(const optim_type *inner, size_t max);
+void mu_rec_clear(void);
 
 #endif

@@ -179,73 +179,12 @@ Test(batch, size_one_is_the_per_image_trainer_adam) {
 #define FD_RTOL 1e-6
 #define FD_DIRECTIONS 3
 
-#define REC_MAX 6
+#define REC_MAX 6 /* updates recorded */
 
-typedef struct {
-    size_t n, N;
-    double e[REC_MAX];
-    double *w[REC_MAX], *sig[REC_MAX]; /* weights before the step; h or g */
-} recording;
-
-static recording rec;
-static const optim_type *rec_inner;
-
-static size_t rec_state_bytes(const optim_type *t, const optim_params *p, const layout_t *L) {
-    (void)t;
-    return rec_inner->state_bytes(rec_inner, p, L);
-}
-
-static rk_status rec_init(const optim_type *t, void **state, const optim_params *p,
-                          const layout_t *L) {
-    (void)t;
-    rec.N = L->n_params;
-    return rec_inner->init(rec_inner, state, p, L);
-}
-
-static rk_status rec_step(void *state, double *w, const optim_signal *sig) {
-    if (rec.n < REC_MAX) {
-        size_t k = rec.n++, N = rec.N;
-        rec.w[k] = malloc(N * sizeof(double));
-        rec.sig[k] = malloc(N * sizeof(double));
-        memcpy(rec.w[k], w, N * sizeof(double));
-        memcpy(rec.sig[k], sig->h ? sig->h : sig->g, N * sizeof(double));
-        rec.e[k] = sig->e;
-    }
-    return rec_inner->step(state, w, sig);
-}
-
-static void rec_report(const void *state, optim_report_t *r) {
-    rec_inner->report(state, r);
-}
-
-static void rec_free(void *state) {
-    rec_inner->free(state);
-}
-
-/* A type that behaves as `inner` and records what it is handed. */
-static optim_type recording_type(const optim_type *inner) {
-    rec_inner = inner;
-    optim_type t = *inner;
-    t.name = "recording";
-    t.state_bytes = rec_state_bytes;
-    t.init = rec_init;
-    t.step = rec_step;
-    t.report = rec_report;
-    t.free = rec_free;
-    return t;
-}
-
-static void rec_clear(void) {
-    for (size_t k = 0; k < rec.n; k++) {
-        free(rec.w[k]);
-        free(rec.sig[k]);
-    }
-    memset(&rec, 0, sizeof rec);
-}
 
 /* A one-epoch B = 3 run of 6 Cu frames with the recorder `rt` wrapping optimizer `opt`. */
 static void record_run(const char *opt, const char *out, const optim_type *rt, train_config *tc) {
-    rec_clear();
+    mu_rec_clear();
     config_default(tc);
     mu_small_config(&tc->model);
     snprintf(tc->dataset, sizeof tc->dataset, "Cu");
@@ -302,14 +241,14 @@ static double rel_diff(const double *a, const double *b, size_t n) {
 Test(batch, kalman_batch_signals_match_per_image_model_calls) {
     const dataset_t *ds = mu_cu();
     const ds_system *sys = &ds->sys[0];
-    optim_type rt = recording_type(optim_find("rlekf"));
+    optim_type rt = mu_recording_type(optim_find("rlekf"), REC_MAX);
     train_config tc;
     record_run("rlekf", "kalman-b3", &rt, &tc);
     train_result res;
     cr_assert_eq(train_run(&tc, ds, &res), RK_OK, "%s", err_msg());
     cr_assert_eq(res.images, 6);
     cr_assert_eq(res.updates, 2 * (1 + GROUPS), "one energy and 4 force updates per batch");
-    cr_assert_eq(rec.n, REC_MAX);
+    cr_assert_eq(mu_rec.n, REC_MAX);
     model_t m;
     model_ws *ws;
     size_t fr[BATCH];
@@ -319,7 +258,7 @@ Test(batch, kalman_batch_signals_match_per_image_model_calls) {
     double *h = calloc(N, sizeof *h), *hb = malloc(N * sizeof *hb), *F = malloc(3 * na * sizeof *F),
            *c = malloc(3 * na * sizeof *c);
     /* energy update */
-    memcpy(m.w, rec.w[0], N * sizeof *h);
+    memcpy(m.w, mu_rec.w[0], N * sizeof *h);
     double sum_r = 0;
     for (size_t b = 0; b < BATCH; b++) {
         cr_assert_eq(model_set_frame(&m, ws, sys, fr[b]), RK_OK);
@@ -332,9 +271,9 @@ Test(batch, kalman_batch_signals_match_per_image_model_calls) {
             h[i] += sgn * P_E * hb[i] / n;
     }
     double e = sqrt((double)BATCH) * sum_r / BATCH;
-    cr_assert_leq(fabs(rec.e[0] - e), SIGNAL_RTOL * e, "energy e %.17g, expected %.17g", rec.e[0],
+    cr_assert_leq(fabs(mu_rec.e[0] - e), SIGNAL_RTOL * e, "energy e %.17g, expected %.17g", mu_rec.e[0],
                   e);
-    double d = rel_diff(rec.sig[0], h, N);
+    double d = rel_diff(mu_rec.sig[0], h, N);
     cr_assert_leq(d, SIGNAL_RTOL, "energy h: rel diff %.3g", d);
     /* force groups: one draw of 24 atoms for the batch */
     rng_t sample;
@@ -344,8 +283,8 @@ Test(batch, kalman_batch_signals_match_per_image_model_calls) {
         atoms[a] = rng_below(&sample, na);
     for (size_t g = 0; g < GROUPS; g++) {
         const size_t k = 1 + g;
-        memcpy(m.w, rec.w[k], N * sizeof *h);
-        cr_assert(rel_diff(rec.w[k], rec.w[k - 1], N) > 0, "update %zu did not move w", k - 1);
+        memcpy(m.w, mu_rec.w[k], N * sizeof *h);
+        cr_assert(rel_diff(mu_rec.w[k], mu_rec.w[k - 1], N) > 0, "update %zu did not move w", k - 1);
         memset(h, 0, N * sizeof *h);
         double sum = 0;
         for (size_t b = 0; b < BATCH; b++) {
@@ -368,9 +307,9 @@ Test(batch, kalman_batch_signals_match_per_image_model_calls) {
                 h[i] += hb[i];
         }
         e = sqrt((double)BATCH) * sum / (BATCH * COMPONENTS) / n;
-        cr_assert_leq(fabs(rec.e[k] - e), SIGNAL_RTOL * e, "group %zu: e %.17g, expected %.17g", g,
-                      rec.e[k], e);
-        d = rel_diff(rec.sig[k], h, N);
+        cr_assert_leq(fabs(mu_rec.e[k] - e), SIGNAL_RTOL * e, "group %zu: e %.17g, expected %.17g", g,
+                      mu_rec.e[k], e);
+        d = rel_diff(mu_rec.sig[k], h, N);
         cr_assert_leq(d, SIGNAL_RTOL, "group %zu h: rel diff %.3g", g, d);
     }
     free(h);
@@ -379,7 +318,7 @@ Test(batch, kalman_batch_signals_match_per_image_model_calls) {
     free(c);
     model_ws_free(ws);
     model_free(&m);
-    rec_clear();
+    mu_rec_clear();
 }
 
 /* Adam's loss of one frame at t = 0 (lr = lr0: pE = 0.02, pF = 1000; SPEC §3). */
@@ -409,7 +348,7 @@ static double mean_loss(model_t *m, model_ws *ws, const ds_system *sys, const si
 Test(batch, adam_steps_on_the_mean_gradient) {
     const dataset_t *ds = mu_cu();
     const ds_system *sys = &ds->sys[0];
-    optim_type rt = recording_type(optim_find("adam"));
+    optim_type rt = mu_recording_type(optim_find("adam"), REC_MAX);
     train_config tc;
     record_run("adam", "adam-b3", &rt, &tc);
     tc.epochs = 2;
@@ -437,14 +376,14 @@ Test(batch, adam_steps_on_the_mean_gradient) {
             v[i] = rng_normal(&dirs);
         double gv = 0, scale = 0;
         for (size_t i = 0; i < N; i++) {
-            gv += rec.sig[0][i] * v[i];
-            scale += fabs(rec.sig[0][i] * v[i]);
+            gv += mu_rec.sig[0][i] * v[i];
+            scale += fabs(mu_rec.sig[0][i] * v[i]);
         }
         for (size_t i = 0; i < N; i++)
-            m.w[i] = rec.w[0][i] + FD_EPS * v[i];
+            m.w[i] = mu_rec.w[0][i] + FD_EPS * v[i];
         double lp = mean_loss(&m, ws, sys, fr, F);
         for (size_t i = 0; i < N; i++)
-            m.w[i] = rec.w[0][i] - FD_EPS * v[i];
+            m.w[i] = mu_rec.w[0][i] - FD_EPS * v[i];
         double lm = mean_loss(&m, ws, sys, fr, F);
         double fd = (lp - lm) / (2 * FD_EPS);
         double rel = fabs(fd - gv) / scale;
@@ -455,7 +394,7 @@ Test(batch, adam_steps_on_the_mean_gradient) {
     free(v);
     model_ws_free(ws);
     model_free(&m);
-    rec_clear();
+    mu_rec_clear();
 }
 
 /* ------------------------------------------------------------------ 3. threads ----------- */

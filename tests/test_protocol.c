@@ -41,70 +41,8 @@
 #define FD_RTOL 1e-6
 #define FD_DIRECTIONS 3
 
-#define REC_MAX 12
+#define REC_MAX 12 /* updates recorded */
 
-typedef struct {
-    size_t n, N;
-    double e[REC_MAX];
-    double *w[REC_MAX], *sig[REC_MAX]; /* weights before the step; h or g */
-} recording;
-
-static recording rec;
-static const optim_type *rec_inner;
-
-/* The hooks hand the wrapped type itself on, so plug-in data (a Kalman split rule) still applies. */
-static size_t rec_state_bytes(const optim_type *t, const optim_params *p, const layout_t *L) {
-    (void)t;
-    return rec_inner->state_bytes(rec_inner, p, L);
-}
-
-static rk_status rec_init(const optim_type *t, void **state, const optim_params *p,
-                          const layout_t *L) {
-    (void)t;
-    rec.N = L->n_params;
-    return rec_inner->init(rec_inner, state, p, L);
-}
-
-static rk_status rec_step(void *state, double *w, const optim_signal *sig) {
-    if (rec.n < REC_MAX) {
-        size_t k = rec.n++, N = rec.N;
-        rec.w[k] = malloc(N * sizeof(double));
-        rec.sig[k] = malloc(N * sizeof(double));
-        memcpy(rec.w[k], w, N * sizeof(double));
-        memcpy(rec.sig[k], sig->h ? sig->h : sig->g, N * sizeof(double));
-        rec.e[k] = sig->e;
-    }
-    return rec_inner->step(state, w, sig);
-}
-
-static void rec_report(const void *state, optim_report_t *r) {
-    rec_inner->report(state, r);
-}
-
-static void rec_free(void *state) {
-    rec_inner->free(state);
-}
-
-/* A type that behaves as `inner` and records what it is handed. */
-static optim_type recording_type(const optim_type *inner) {
-    rec_inner = inner;
-    optim_type t = *inner;
-    t.name = "recording";
-    t.state_bytes = rec_state_bytes;
-    t.init = rec_init;
-    t.step = rec_step;
-    t.report = rec_report;
-    t.free = rec_free;
-    return t;
-}
-
-static void rec_clear(void) {
-    for (size_t k = 0; k < rec.n; k++) {
-        free(rec.w[k]);
-        free(rec.sig[k]);
-    }
-    memset(&rec, 0, sizeof rec);
-}
 
 
 static void small_model(model_config *c) {
@@ -123,7 +61,7 @@ static void small_model(model_config *c) {
 /* A one-epoch run of a few Cu frames with the recorder `rt` wrapping optimizer `opt`. */
 static void record_run(const char *opt, const char *out, const optim_type *rt,
                        train_config *tc) {
-    rec_clear();
+    mu_rec_clear();
     config_default(tc);
     small_model(&tc->model);
     snprintf(tc->dataset, sizeof tc->dataset, "Cu");
@@ -178,7 +116,7 @@ Test(protocol, kalman_signals_match_an_independent_computation) {
     const dataset_t *ds = mu_cu();
     const ds_system *sys = &ds->sys[0];
     cr_assert_eq(ds->nsystems, 1);
-    optim_type rt = recording_type(optim_find("rlekf"));
+    optim_type rt = mu_recording_type(optim_find("rlekf"), REC_MAX);
     train_config tc;
     model_t m;
     model_ws *ws;
@@ -188,7 +126,7 @@ Test(protocol, kalman_signals_match_an_independent_computation) {
     /* 1 energy + 4 force updates per image */
     cr_assert_eq(res.updates, 5 * res.images, "updates %zu for %zu images", res.updates,
                  res.images);
-    cr_assert_geq(rec.n, 10);
+    cr_assert_geq(mu_rec.n, 10);
     finish_setup(&tc, &m, &ws);
     size_t N = m.layout.n_params, na = sys->natoms;
     double n = (double)na;
@@ -199,8 +137,8 @@ Test(protocol, kalman_signals_match_an_independent_computation) {
     for (size_t img = 0; img < 2; img++) {
         /* energy update */
         size_t k0 = 5 * img;
-        cr_assert_gt(rec.e[k0], 0.0, "energy error is sent as |r| (sign folded into h)");
-        long f = energy_frame(&m, ws, sys, rec.w[k0], rec.e[k0]);
+        cr_assert_gt(mu_rec.e[k0], 0.0, "energy error is sent as |r| (sign folded into h)");
+        long f = energy_frame(&m, ws, sys, mu_rec.w[k0], mu_rec.e[k0]);
         cr_assert_geq(f, 0, "image %zu: no frame has the recorded energy residual", img);
         cr_assert_eq(model_set_frame(&m, ws, sys, (size_t)f), RK_OK);
         double E = model_forward(&m, ws);
@@ -208,7 +146,7 @@ Test(protocol, kalman_signals_match_an_independent_computation) {
         double sgn = sys->energy[f] - E < 0 ? -1.0 : 1.0;
         for (size_t i = 0; i < N; i++)
             h[i] *= sgn * P_E / n;
-        double d = rel_diff(rec.sig[k0], h, N);
+        double d = rel_diff(mu_rec.sig[k0], h, N);
         cr_assert_leq(d, SIGNAL_RTOL, "image %zu energy h: rel diff %.3g", img, d);
         /* force groups: the next 24 draws of the SAMPLE stream, 4 groups of 6 */
         size_t atoms[GROUPS * GROUP_ATOMS];
@@ -218,8 +156,8 @@ Test(protocol, kalman_signals_match_an_independent_computation) {
         for (size_t g = 0; g < GROUPS; g++) {
             size_t k = k0 + 1 + g;
             /* forces at the weights this update was handed, i.e. after the previous update */
-            memcpy(m.w, rec.w[k], N * sizeof *h);
-            cr_assert(rel_diff(rec.w[k], rec.w[k - 1], N) > 0, "update %zu did not move w", k - 1);
+            memcpy(m.w, mu_rec.w[k], N * sizeof *h);
+            cr_assert(rel_diff(mu_rec.w[k], mu_rec.w[k - 1], N) > 0, "update %zu did not move w", k - 1);
             model_forward(&m, ws);
             model_backward(&m, ws, NULL, F);
             memset(c, 0, 3 * na * sizeof *c);
@@ -234,10 +172,10 @@ Test(protocol, kalman_signals_match_an_independent_computation) {
                 }
             }
             double e = sum / COMPONENTS / n;
-            cr_assert_leq(fabs(rec.e[k] - e), SIGNAL_RTOL * e,
-                          "image %zu group %zu: e %.17g, expected %.17g", img, g, rec.e[k], e);
+            cr_assert_leq(fabs(mu_rec.e[k] - e), SIGNAL_RTOL * e,
+                          "image %zu group %zu: e %.17g, expected %.17g", img, g, mu_rec.e[k], e);
             model_force_jacobian(&m, ws, c, h);
-            d = rel_diff(rec.sig[k], h, N);
+            d = rel_diff(mu_rec.sig[k], h, N);
             cr_assert_leq(d, SIGNAL_RTOL, "image %zu group %zu h: rel diff %.3g", img, g, d);
         }
     }
@@ -246,7 +184,7 @@ Test(protocol, kalman_signals_match_an_independent_computation) {
     free(c);
     model_ws_free(ws);
     model_free(&m);
-    rec_clear();
+    mu_rec_clear();
 }
 
 /* Adam's schedule (SPEC §3), written out: lr(t) = lr0 γ^⌊t/ds⌋, γ = (stop/lr0)^(ds/ss);
@@ -276,7 +214,7 @@ Test(protocol, adam_gradient_is_the_loss_derivative) {
     const dataset_t *ds = mu_cu();
     const ds_system *sys = &ds->sys[0];
     const optim_type *adam = optim_find("adam");
-    optim_type rt = recording_type(adam);
+    optim_type rt = mu_recording_type(adam, REC_MAX);
     train_config tc;
     model_t m;
     model_ws *ws;
@@ -290,7 +228,7 @@ Test(protocol, adam_gradient_is_the_loss_derivative) {
     train_result res;
     cr_assert_eq(train_run(&tc, ds, &res), RK_OK, "%s", err_msg());
     cr_assert_eq(res.updates, res.images, "Adam takes one step per image");
-    cr_assert_geq(rec.n, 3);
+    cr_assert_geq(mu_rec.n, 3);
     finish_setup(&tc, &m, &ws);
     size_t N = m.layout.n_params, na = sys->natoms;
     double *F = malloc(3 * na * sizeof *F), *v = malloc(N * sizeof *v),
@@ -300,7 +238,7 @@ Test(protocol, adam_gradient_is_the_loss_derivative) {
     for (size_t k = 0; k < 3; k++) {
         double pe, pf;
         schedule((double)k, lr0, stop, dsteps, ssteps, &pe, &pf);
-        memcpy(w0, rec.w[k], N * sizeof *w0);
+        memcpy(w0, mu_rec.w[k], N * sizeof *w0);
         /* the frame of this step: the one whose loss derivative along random directions matches g */
         long match = -1;
         double worst = 0;
@@ -313,8 +251,8 @@ Test(protocol, adam_gradient_is_the_loss_derivative) {
                     v[i] = rng_normal(&dirs);
                 double gv = 0, scale = 0;
                 for (size_t i = 0; i < N; i++) {
-                    gv += rec.sig[k][i] * v[i];
-                    scale += fabs(rec.sig[k][i] * v[i]);
+                    gv += mu_rec.sig[k][i] * v[i];
+                    scale += fabs(mu_rec.sig[k][i] * v[i]);
                 }
                 for (size_t i = 0; i < N; i++)
                     m.w[i] = w0[i] + FD_EPS * v[i];
@@ -343,5 +281,5 @@ Test(protocol, adam_gradient_is_the_loss_derivative) {
     free(w0);
     model_ws_free(ws);
     model_free(&m);
-    rec_clear();
+    mu_rec_clear();
 }
