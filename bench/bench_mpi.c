@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "kalman.h"
 #include "layout.h"
+#include "model.h"
 #include "optim.h"
 #include "par.h"
 #include "registry.h"
@@ -21,22 +22,13 @@
 #define WARMUP 2
 #define REPEATS 7
 
-static void dp_layout(layout_t *L) {
-    const size_t emb[] = {1, 25, 25, 25}, fit[] = {400, 50, 50, 50, 1};
-    char name[LAYOUT_NAME_MAX];
-    layout_init(L, 0);
-    for (size_t k = 0; k < 3; k++) {
-        snprintf(name, sizeof name, "embed[0,0].layer%zu.W", k + 1);
-        layout_add(L, name, emb[k], emb[k + 1]);
-        snprintf(name, sizeof name, "embed[0,0].layer%zu.b", k + 1);
-        layout_add(L, name, 1, emb[k + 1]);
-    }
-    for (size_t k = 0; k < 4; k++) {
-        snprintf(name, sizeof name, "fit[0].layer%zu.W", k + 1);
-        layout_add(L, name, fit[k], fit[k + 1]);
-        snprintf(name, sizeof name, "fit[0].layer%zu.b", k + 1);
-        layout_add(L, name, 1, fit[k + 1]);
-    }
+/* The one-type default model of SPEC §2 (sel 81, Cu): its layout is the one training uses. */
+static rk_status dp_model(model_t *m) {
+    model_config c = model_default_config();
+    c.n_sel = 1;
+    c.sel[0] = 81;
+    char type_map[1][DS_SYMBOL_MAX] = {"Cu"};
+    return model_create(m, &c, 1, type_map);
 }
 
 static int cmp_d(const void *a, const void *b) {
@@ -95,14 +87,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_mpi: %s\n", err_msg());
         return 1;
     }
-    layout_t L;
-    dp_layout(&L);
+    model_t m;
+    if (dp_model(&m)) {
+        fprintf(stderr, "bench_mpi: %s\n", err_msg());
+        par_abort(1);
+    }
+    const layout_t *L = &m.layout;
     if (par_is_root() && (argc < 2 || strcmp(argv[1], "--no-header") != 0))
         printf("| optimizer | ranks | ms/update (median) | in collectives (rank 0) | sent/update "
                "(rank 0) | state (rank 0) |\n|---|---|---|---|---|---|\n");
-    int st = bench("rlekf", 5120, &L);
-    if (!st) st = bench("gekf", 0, &L);
-    layout_free(&L);
+    int st = bench("rlekf", 5120, L);
+    if (!st) st = bench("gekf", 0, L);
+    model_free(&m);
     if (st) par_abort(1);
     par_finalize();
     return 0;
