@@ -13,7 +13,8 @@
 #define RUN_SHARDS_MAX 1000000
 
 static const char *USAGE =
-    "usage: rlekf run MANIFEST.json [-j N] [--shard I/N] [--dry-run] [--results DIR] [--quiet]\n"
+    "usage: rlekf run MANIFEST.json [-j N] [--shard I/N] [--dry-run] [--no-md] [--results DIR]\n"
+    "                 [--quiet]\n"
     "\n"
     "Run every cell (dataset x optimizer variant x seed) of an experiment manifest\n"
     "(keys: experiments/README.md). Results go to DIR/<name>/ (default DIR: the manifest's\n"
@@ -23,6 +24,8 @@ static const char *USAGE =
     "  --shard I/N  run only cells k with k mod N = I-1 (1 <= I <= N), e.g. Slurm array jobs:\n"
     "               --shard $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT\n"
     "  --dry-run    validate the manifest, list the cells and their optimizer memory, run nothing\n"
+    "  --no-md      train only, leaving the manifest's md section for a later run of the same\n"
+    "               command without --no-md (which runs the MD of the finished cells)\n"
     "Rerunning the same command skips finished cells and restarts unfinished ones.\n"
     "Under mpirun the cells run one at a time, each shared by all ranks (no -j workers).\n";
 
@@ -48,6 +51,7 @@ rk_status cmd_run(int argc, char **argv) {
     }
     const char *path = NULL, *results = NULL;
     runner_opts o = {1, 1, 1, 0, 0};
+    int no_md = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-j") == 0 && i + 1 < argc) {
             long j = 0;
@@ -59,6 +63,8 @@ rk_status cmd_run(int argc, char **argv) {
             if (st) return st;
         } else if (strcmp(argv[i], "--dry-run") == 0) {
             o.dry_run = 1;
+        } else if (strcmp(argv[i], "--no-md") == 0) {
+            no_md = 1;
         } else if (strcmp(argv[i], "--quiet") == 0) {
             o.quiet = 1;
         } else if (strcmp(argv[i], "--results") == 0 && i + 1 < argc) {
@@ -76,6 +82,7 @@ rk_status cmd_run(int argc, char **argv) {
     rk_status st = manifest_load(path, &m);
     if (st) return st;
     if (results) snprintf(m.results_dir, sizeof m.results_dir, "%s", results);
+    if (no_md) m.has_md = 0;
     st = runner_run(&m, &o);
     manifest_free(&m);
     return st;

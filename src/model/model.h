@@ -36,6 +36,9 @@ typedef struct {
     double rcut, rcut_smth;
     size_t n_sel; /* 0 = not given (must be computed before use) */
     size_t sel[MODEL_MAX_TYPES];
+    /* > 0 with n_sel 0: sel is DeePMD-kit's "auto:r" rule, r = sel_auto (model_sel_auto); 0: the
+     * data's largest neighbour counts as they are */
+    double sel_auto;
     size_t n_neuron;
     size_t neuron[MODEL_MAX_HIDDEN]; /* embedding widths; M1 = neuron[n_neuron-1] */
     size_t axis_neuron;              /* M2 */
@@ -58,6 +61,14 @@ model_config model_default_config(void);
  * "activation" (only "tanh"), "resnet", "resnet_dt", "fitting_resnet_dt", "type": "se_e2_a");
  * keys absent keep *c's values. */
 rk_status model_config_from_json(const jsonw *obj, const char *ctx, model_config *c);
+/* DeePMD-kit's factor for sel "auto" and the multiple its automatic sel is rounded up to. */
+#define MODEL_SEL_AUTO_DEFAULT 1.1
+#define MODEL_SEL_QUANTUM 4
+/* Parse "auto" or "auto:r" (r in [1, 10]) into *r; nonzero if text is neither. */
+int model_parse_sel_auto(const char *text, double *r);
+/* DeePMD-kit's "auto:r" rule from the data's largest neighbour counts: floor(count·r) rounded up
+ * to a multiple of MODEL_SEL_QUANTUM, per type. */
+void model_sel_auto(const size_t *counts, size_t ntypes, double r, size_t *sel);
 /* Resolved section as JSON text (caller frees). */
 char *model_config_to_json(const model_config *c);
 

@@ -5,7 +5,10 @@
  * model file's /config attribute; model_save / model_load write and read the file through
  * h5io (the only HDF5 user). The file format is SPEC §5 and does not change here.
  */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "h5io.h"
@@ -55,7 +58,18 @@ rk_status model_config_from_json(const jsonw *obj, const char *ctx, model_config
     if ((st = jsonw_get_choice(obj, ctx, "activation", 0, acts, &idx))) return st;
     if ((st = jsonw_get_num(obj, ctx, "rcut", 0, 1e-3, 100.0, &c->rcut))) return st;
     if ((st = jsonw_get_num(obj, ctx, "rcut_smth", 0, 0.0, 100.0, &c->rcut_smth))) return st;
-    if ((st = get_sizes(obj, ctx, "sel", c->sel, &c->n_sel, MODEL_MAX_TYPES, 0))) return st;
+    const jsonw *sv = jsonw_get(obj, "sel");
+    if (sv && jsonw_typeof(sv) == JSONW_STRING) {
+        if (model_parse_sel_auto(jsonw_string(sv), &c->sel_auto))
+            return err_set(RK_EINPUT,
+                           "%s: sel: \"%s\" is not a list of counts, \"auto\" or \"auto:r\" "
+                           "(1 <= r <= 10)",
+                           ctx, jsonw_string(sv));
+        c->n_sel = 0;
+    } else {
+        if ((st = get_sizes(obj, ctx, "sel", c->sel, &c->n_sel, MODEL_MAX_TYPES, 0))) return st;
+        if (sv) c->sel_auto = 0;
+    }
     if ((st = get_sizes(obj, ctx, "neuron", c->neuron, &c->n_neuron, MODEL_MAX_HIDDEN, 1)))
         return st;
     if ((st = get_sizes(obj, ctx, "fitting_neuron", c->fitting_neuron, &c->n_fitting,
@@ -76,15 +90,42 @@ rk_status model_config_from_json(const jsonw *obj, const char *ctx, model_config
     return RK_OK;
 }
 
+int model_parse_sel_auto(const char *text, double *r) {
+    if (strcmp(text, "auto") == 0) {
+        *r = MODEL_SEL_AUTO_DEFAULT;
+        return 0;
+    }
+    if (strncmp(text, "auto:", 5) != 0 || !text[5]) return 1;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text + 5, &end);
+    if (errno || *end || !(v >= 1.0 && v <= 10.0)) return 1;
+    *r = v;
+    return 0;
+}
+
+void model_sel_auto(const size_t *counts, size_t ntypes, double r, size_t *sel) {
+    for (size_t t = 0; t < ntypes; t++) {
+        size_t scaled = (size_t)floor((double)counts[t] * r);
+        sel[t] = (scaled + MODEL_SEL_QUANTUM - 1) / MODEL_SEL_QUANTUM * MODEL_SEL_QUANTUM;
+    }
+}
+
 char *model_config_to_json(const model_config *c) {
     jsonw *o = jsonw_new_object();
     jsonw_add_str(o, "type", "se_e2_a");
     jsonw_add_num(o, "rcut", c->rcut);
     jsonw_add_num(o, "rcut_smth", c->rcut_smth);
-    jsonw *sel = jsonw_new_array();
-    for (size_t i = 0; i < c->n_sel; i++)
-        jsonw_append_num(sel, (double)c->sel[i]);
-    jsonw_add(o, "sel", sel);
+    if (c->n_sel == 0 && c->sel_auto > 0) {
+        char rule[40];
+        snprintf(rule, sizeof rule, "auto:%.6g", c->sel_auto);
+        jsonw_add_str(o, "sel", rule);
+    } else {
+        jsonw *sel = jsonw_new_array();
+        for (size_t i = 0; i < c->n_sel; i++)
+            jsonw_append_num(sel, (double)c->sel[i]);
+        jsonw_add(o, "sel", sel);
+    }
     jsonw *ne = jsonw_new_array();
     for (size_t i = 0; i < c->n_neuron; i++)
         jsonw_append_num(ne, (double)c->neuron[i]);

@@ -43,9 +43,6 @@
 /* Prefactors multiply errors; 1e6 is far above the paper's 2. */
 #define CONFIG_PREF_MAX 1e6
 
-/* DeePMD-kit rounds an automatic sel up to a multiple of this. */
-#define CONFIG_SEL_QUANTUM 4
-
 /* Integers below this magnitude print in full; larger ones as 1e+09, to keep tables narrow. */
 #define CONFIG_PRINT_INT_MAX 1e7
 /* 17 significant digits always identify a double. */
@@ -461,8 +458,7 @@ static void type_list(const dataset_t *ds, char *buf, size_t cap) {
         len += (size_t)snprintf(buf + len, cap - len, "%s%s", t ? "," : "", ds->type_map[t]);
 }
 
-/* DeePMD-kit's sel "auto:r": the largest neighbour count of each type in the data times r,
- * rounded up to a multiple of CONFIG_SEL_QUANTUM (floor first, as DeePMD-kit does). */
+/* DeePMD-kit's sel "auto:r" (model_sel_auto) from the largest neighbour counts in the data. */
 static rk_status apply_sel_auto(train_config *tc, const config_data *data, const dataset_t *ds) {
     size_t total = dataset_total_frames(ds), k = 0;
     model_frame_ref *all = rk_malloc((total ? total : 1) * sizeof *all);
@@ -474,11 +470,7 @@ static rk_status apply_sel_auto(train_config *tc, const config_data *data, const
     rk_status st = model_neighbor_stat(ds, tc->model.rcut, all, total, counts, NULL);
     free(all);
     if (st) return st;
-    for (size_t t = 0; t < ds->ntypes; t++) {
-        size_t scaled = (size_t)floor((double)counts[t] * data->sel_auto);
-        tc->model.sel[t] =
-            (scaled + CONFIG_SEL_QUANTUM - 1) / CONFIG_SEL_QUANTUM * CONFIG_SEL_QUANTUM;
-    }
+    model_sel_auto(counts, ds->ntypes, data->sel_auto, tc->model.sel);
     tc->model.n_sel = ds->ntypes;
     return RK_OK;
 }

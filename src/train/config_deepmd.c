@@ -207,8 +207,6 @@ static const dp_key DEEPMD_KEYS[] = {
 /* "auto" and "auto:<number>" values of sel and batch_size. */
 #define DP_AUTO "auto"
 #define DP_AUTO_PREFIX "auto:"
-/* sel "auto": DeePMD-kit's factor. */
-#define DP_SEL_AUTO_RATIO 1.1
 /* Step counts up to 1e12: far beyond any run, still exact in a double. */
 #define DP_STEPS_MAX 1000000000000L
 /* Room for a section path, a key path, a value shown in a message. */
@@ -338,14 +336,7 @@ static rk_status apply_sel(dp_walk *w, const char *path, const jsonw *v, jsonw *
     }
     const char *s = jsonw_typeof(v) == JSONW_STRING ? jsonw_string(v) : "";
     double ratio = 0.0;
-    const size_t np = strlen(DP_AUTO_PREFIX);
-    if (strcmp(s, DP_AUTO) == 0) {
-        ratio = DP_SEL_AUTO_RATIO;
-    } else if (strncmp(s, DP_AUTO_PREFIX, np) == 0) {
-        char *end = NULL;
-        ratio = strtod(s + np, &end);
-        if (end == s + np || *end || !isfinite(ratio) || ratio < 1.0) ratio = 0.0;
-    }
+    if (model_parse_sel_auto(s, &ratio)) ratio = 0.0;
     if (ratio > 0.0) {
         w->data->sel_auto = ratio;
         return RK_OK;
@@ -353,8 +344,8 @@ static rk_status apply_sel(dp_walk *w, const char *path, const jsonw *v, jsonw *
     char text[DP_BRIEF_MAX];
     jsonw_brief(v, text, sizeof text);
     return err_set(RK_EINPUT,
-                   "%s: %s: expected a list of per-type counts, \"auto\" or \"auto:r\" with r >= "
-                   "1, got %s",
+                   "%s: %s: expected a list of per-type counts, \"auto\" or \"auto:r\" with 1 <= "
+                   "r <= 10, got %s",
                    w->file, path, text);
 }
 

@@ -491,15 +491,23 @@ static rk_status run_setup(run_t *r, train_config *tcm) {
         for (size_t s = 0; s < ds->nsystems; s++)
             for (size_t f = 0; f < ds->sys[s].nframes; f++)
                 all[k++] = (model_frame_ref){s, f};
-        st = model_neighbor_stat(ds, mc.rcut, all, total, mc.sel, NULL);
+        size_t counts[MODEL_MAX_TYPES] = {0};
+        st = model_neighbor_stat(ds, mc.rcut, all, total, counts, NULL);
         free(all);
         if (st) return st;
+        if (mc.sel_auto > 0)
+            model_sel_auto(counts, ds->ntypes, mc.sel_auto, mc.sel);
+        else
+            memcpy(mc.sel, counts, ds->ntypes * sizeof *counts);
         mc.n_sel = ds->ntypes;
     } else if (mc.n_sel != ds->ntypes) {
         return err_set(RK_EINPUT, "model.sel: %zu entries, but %s has %zu types", mc.n_sel,
                        tc->dataset, ds->ntypes);
     }
     if ((st = model_create(&r->m, &mc, ds->ntypes, ds->type_map))) return st;
+    /* config.json records the sel the model was built with */
+    tcm->model.n_sel = mc.n_sel;
+    memcpy(tcm->model.sel, mc.sel, sizeof mc.sel);
     if ((st = model_compute_stats(&r->m, ds, r->train, r->n_train))) return st;
     rng_t init;
     rng_stream(&init, tc->stream_name, tc->seed, RNG_INIT);
