@@ -478,7 +478,7 @@ Test(config, deepmd_keys_rlekf_does_not_implement_are_errors) {
          "model.fitting_net.rcond: 0.001 is not supported: rlekf fits the energy bias"},
         {"sel_ratio", "\"type\": \"se_a\", \"sel\": \"auto:0.5\"", FIT_OK, "", TRAIN_OK, "",
          "model.descriptor.sel: expected a list of per-type counts, \"auto\" or \"auto:r\" with "
-         "r >= 1, got \"auto:0.5\""},
+         "1 <= r <= 10, got \"auto:0.5\""},
         {"descriptor_duplicate", DESC_OK ", \"rcut_smth\": 7", FIT_OK, "", TRAIN_OK, "",
          "model.descriptor.rcut_smth: duplicate key"},
         {"rcut_smth_above", "\"type\": \"se_e2_a\", \"sel\": [46, 92], \"rcut_smth\": 7", FIT_OK,
@@ -628,6 +628,61 @@ Test(config, deepmd_defaults_aliases_comments_seeds_and_rlekf_sections) {
         RK_OK);
     cr_expect_not(config_deepmd_detect(j));
     jsonw_free(j);
+}
+
+/* rlekf's own model.sel takes DeePMD-kit's "auto" / "auto:r" too; the rule is floor(count·r)
+ * rounded up to a multiple of 4 (the counts are chosen so ceil or another multiple differ). */
+Test(config, native_sel_auto_rule_and_its_errors) {
+    const size_t counts[3] = {10, 81, 7};
+    size_t sel[3];
+    model_sel_auto(counts, 3, 1.25, sel);
+    cr_expect(sel[0] == 12 && sel[1] == 104 && sel[2] == 8, "%zu %zu %zu", sel[0], sel[1],
+              sel[2]);
+    model_sel_auto(counts, 3, MODEL_SEL_AUTO_DEFAULT, sel);
+    cr_expect(sel[0] == 12 && sel[1] == 92 && sel[2] == 8, "%zu %zu %zu", sel[0], sel[1], sel[2]);
+    struct {
+        const char *json;
+        double r;
+    } ok[] = {{"{\"sel\": \"auto\"}", 1.1}, {"{\"sel\": \"auto:1.25\"}", 1.25},
+              {"{\"sel\": \"auto:1\"}", 1.0}, {"{\"sel\": \"auto:10\"}", 10.0}};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        model_config c = model_default_config();
+        c.n_sel = 1;
+        c.sel[0] = 5;
+        jsonw *j = NULL;
+        cr_assert_eq(jsonw_parse_text(ok[i].json, "m", &j), RK_OK);
+        cr_assert_eq(model_config_from_json(j, "m.json: model", &c), RK_OK, "%s", err_msg());
+        jsonw_free(j);
+        cr_expect_eq(c.n_sel, 0, "%s: resolved on the data", ok[i].json);
+        cr_expect_eq(c.sel_auto, ok[i].r, "%s", ok[i].json);
+        char *text = model_config_to_json(&c);
+        cr_expect_not_null(strstr(text, "\"auto:"), "%s", text);
+        model_config back = model_default_config();
+        cr_assert_eq(jsonw_parse_text(text, "back", &j), RK_OK);
+        cr_assert_eq(model_config_from_json(j, "back", &back), RK_OK, "%s", err_msg());
+        cr_expect_eq(back.sel_auto, ok[i].r, "round trip of %s: %s", ok[i].json, text);
+        jsonw_free(j);
+        free(text);
+        /* a list afterwards replaces the rule */
+        cr_assert_eq(jsonw_parse_text("{\"sel\": [4, 6]}", "m", &j), RK_OK);
+        cr_assert_eq(model_config_from_json(j, "m", &c), RK_OK);
+        jsonw_free(j);
+        cr_expect(c.n_sel == 2 && c.sel_auto == 0.0);
+    }
+    const char *bad[] = {"auto:0.99", "auto:", "auto:11", "Auto", "auto:1.2x", "automatic", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char json[128];
+        snprintf(json, sizeof json, "{\"sel\": \"%s\"}", bad[i]);
+        model_config c = model_default_config();
+        jsonw *j = NULL;
+        cr_assert_eq(jsonw_parse_text(json, "m", &j), RK_OK);
+        cr_expect_eq(model_config_from_json(j, "m.json: model", &c), RK_EINPUT, "%s", json);
+        jsonw_free(j);
+        char want[64];
+        snprintf(want, sizeof want, "\"%s\"", bad[i]);
+        cr_expect(strstr(err_msg(), "m.json: model: sel") && strstr(err_msg(), want), "%s",
+                  err_msg());
+    }
 }
 
 Test(config, deepmd_sel_auto_batch_auto_and_type_map_need_the_data) {

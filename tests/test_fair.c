@@ -100,3 +100,47 @@ Test(fair, adam_run_records_resolved_schedule_and_reaches_stop_lr) {
         cr_assert_leq(atof(csvio_cell(&t, r, (size_t)cl)), atof(csvio_cell(&t, r - 1, (size_t)cl)));
     csvio_free(&t);
 }
+
+/* train_budget_s stops on the training clock, not the wall clock: with an evaluation after every
+ * update on 40 frames (far dearer than the update), a budget on wall time would stop the run with
+ * train_s well below the budget; on the training clock the last train_s is past the budget and
+ * at most one update beyond it, and the run ends time_budget before its 6 epochs. */
+Test(fair, train_budget_counts_training_time_only, .timeout = 300) {
+    const char *data = tu_tmp("cu-b.h5");
+    char err[512], args[2048], text[2048], p[2048];
+    snprintf(args, sizeof args, "import -o %s %s", data, tu_src("datasets/Cu/0_300_MOVEMENT"));
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    const char *out = tu_tmp("budget");
+    const char *cfg = tu_tmp("budget.json");
+    const double budget = 0.05;
+    snprintf(text, sizeof text,
+             "{\"model\": {\"sel\": [81], \"neuron\": [4, 8, 8], \"axis_neuron\": 4, "
+             "\"fitting_neuron\": [10, 10]}, \"optimizer\": {\"type\": \"adam\"},\n"
+             " \"training\": {\"dataset\": \"%s\", \"epochs\": 1000, \"seed\": 1, "
+             "\"max_train_frames\": 6, \"eval_every\": 1, \"eval_max_frames\": 40, "
+             "\"train_budget_s\": %g},\n"
+             " \"output\": \"%s\"}\n",
+             data, budget, out);
+    tu_write(cfg, text);
+    snprintf(args, sizeof args, "train %s --quiet", cfg);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    snprintf(p, sizeof p, "%s/metrics.csv", out);
+    csvio_table t;
+    cr_assert_eq(csvio_read(p, &t), RK_OK, "%s", err_msg());
+    int cs = csvio_col(&t, "status"), ct = csvio_col(&t, "train_s"), ce = csvio_col(&t, "eval_s"),
+        cu = csvio_col(&t, "updates");
+    cr_assert(cs >= 0 && ct >= 0 && ce >= 0 && cu >= 0);
+    const size_t last = t.nrows - 1;
+    cr_expect_str_eq(csvio_cell(&t, last, (size_t)cs), "time_budget");
+    double train_s = atof(csvio_cell(&t, last, (size_t)ct));
+    double eval_s = atof(csvio_cell(&t, last, (size_t)ce));
+    double updates = atof(csvio_cell(&t, last, (size_t)cu));
+    cr_expect_geq(train_s, budget, "stopped at train_s %g before the budget %g", train_s, budget);
+    cr_expect_lt(updates, 6000, "never stopped");
+    /* one update costs train_s/updates on average; allow a few for a noisy machine */
+    cr_expect_leq(train_s, budget + 10.0 * train_s / updates + 0.02,
+                  "train_s %g: ran on past the budget %g", train_s, budget);
+    cr_expect_gt(eval_s, train_s, "the evaluations (%g s) should dominate (train %g s)", eval_s,
+                 train_s);
+    csvio_free(&t);
+}

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "csvio.h"
+#include "dataset.h"
 #include "h5io.h"
 #include "jsonw.h"
 #include "manifest.h"
@@ -446,10 +447,42 @@ Test(md, runner_md_section_resumable, .timeout = 600) {
     at = strstr(out, "\"epochs\": 3");
     cr_assert_not_null(at);
     memcpy(at, "\"epochs\": 1", strlen("\"epochs\": 1"));
+    /* sel by DeePMD-kit's rule on the data, resolved in config.json */
+    at = strstr(out, "\"sel\": [81]");
+    cr_assert_not_null(at);
+    memmove(at + strlen("\"sel\": \"auto:1.25\""), at + strlen("\"sel\": [81]"),
+            strlen(at + strlen("\"sel\": [81]")) + 1);
+    memcpy(at, "\"sel\": \"auto:1.25\"", strlen("\"sel\": \"auto:1.25\""));
     tu_write(tu_tmp("smoke-md.json"), out);
     cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
     char res[600], args[2000], err[4096];
     snprintf(res, sizeof res, "%s", tu_tmp("resMD"));
+    /* --no-md trains only; the same command without it then runs the MD of the finished cells */
+    snprintf(args, sizeof args, "run %s --results %s --quiet --no-md", tu_tmp("smoke-md.json"),
+             res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    cr_assert(exists(smoke_cell(res, "adam", "metrics.csv")));
+    cr_assert(!exists(smoke_cell(res, "adam", "md_nve")), "--no-md ran MD");
+    cr_assert(!exists(smoke_cell(res, "rlekf-256", "md_nve")), "--no-md ran MD");
+    char ds_path[800];
+    snprintf(ds_path, sizeof ds_path, "%s/smoke/data/Cu.h5", res);
+    dataset_t ds;
+    cr_assert_eq(h5io_dataset_read(ds_path, &ds), RK_OK, "%s", err_msg());
+    size_t n_all = ds.sys[0].nframes, counts[MODEL_MAX_TYPES] = {0}, want[MODEL_MAX_TYPES];
+    model_frame_ref *all = calloc(n_all, sizeof *all);
+    for (size_t f = 0; f < n_all; f++)
+        all[f] = (model_frame_ref){0, f};
+    cr_assert_eq(model_neighbor_stat(&ds, 6.0, all, n_all, counts, NULL), RK_OK);
+    free(all);
+    dataset_free(&ds);
+    model_sel_auto(counts, 1, 1.25, want);
+    jsonw *cj = NULL;
+    cr_assert_eq(jsonw_parse_file(smoke_cell(res, "adam", "config.json"), &cj), RK_OK);
+    const jsonw *sel = jsonw_get(jsonw_get(cj, "model"), "sel");
+    cr_assert(sel && jsonw_typeof(sel) == JSONW_ARRAY && jsonw_size(sel) == 1);
+    cr_expect_eq((size_t)jsonw_number(jsonw_at(sel, 0)), want[0], "max %zu -> sel %zu, want %zu",
+                 counts[0], (size_t)jsonw_number(jsonw_at(sel, 0)), want[0]);
+    jsonw_free(cj);
     snprintf(args, sizeof args, "run %s --results %s --quiet", tu_tmp("smoke-md.json"), res);
     cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
     const char *trained[] = {"rlekf-256", "adam"};

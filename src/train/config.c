@@ -93,6 +93,10 @@ static const config_key KEYS[] = {
     {"time_budget_s", CONFIG_REAL, 0, 0, CONFIG_SECONDS_MAX, NULL, FIELD(time_budget_s),
      RUN | MAN | VAR,
      "wall-time budget; a run that exceeds it ends with status time_budget (0: none)"},
+    {"train_budget_s", CONFIG_REAL, 0, 0, CONFIG_SECONDS_MAX, NULL, FIELD(train_budget_s),
+     RUN | MAN | DSET | VAR,
+     "training-time budget: a run whose train_s (training steps only, no evaluations) exceeds "
+     "it ends with status time_budget after that batch (0: none); equal budgets make a fair race"},
     {"checkpoint_every_images", CONFIG_SIZE, 0, 0, CONFIG_UPDATES_MAX, NULL,
      FIELD(checkpoint_every_images), RUN | MAN,
      "write OUT.partial/checkpoint.h5 (weights, optimizer state, RNG streams, position) every K "

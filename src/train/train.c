@@ -628,6 +628,7 @@ static char *resume_config_text(const train_config *tc) {
     k.quiet = 0;
     k.resume = 0;
     k.time_budget_s = 0;
+    k.train_budget_s = 0;
     k.progress_interval_s = 0;
     jsonw *o = config_to_object(&k);
     char *text = o ? jsonw_print(o) : NULL;
@@ -806,8 +807,8 @@ static rk_status checkpoint_load(run_t *r, size_t *ep, size_t *pos, int *end_don
         if (!config) st = RK_ENOMEM;
         if (!st && strcmp(config, (const char *)c.a[6].data) != 0)
             st = err_set(RK_EINPUT, "%s: the checkpoint was made with another configuration "
-                                    "(only threads, checkpoint_every_images and time_budget_s "
-                                    "may change); run without --resume to start afresh",
+                                    "(only threads, checkpoint_every_images and the "
+                                    "budgets may change); run without --resume to start afresh",
                          r->ckpt_path);
         free(config);
         const char *name = c.a[5].data ? (const char *)c.a[5].data : "";
@@ -1130,8 +1131,10 @@ rk_status train_run(const train_config *tc_in, const dataset_t *ds_in, train_res
                                      : r.evals != evals0 && par_bcast_int(checkpoint_due(&r));
             if (!st && due) st = checkpoint_save(&r, ep, pos, 0);
             progress(&r, ep, pos, 0);
-            if (tc->time_budget_s > 0 &&
-                par_bcast_int(clock_now_s() - r.t0 > tc->time_budget_s)) {
+            /* the training clock is the same on every rank (each waits in the collectives) */
+            if ((tc->train_budget_s > 0 && par_bcast_int(r.train_s > tc->train_budget_s)) ||
+                (tc->time_budget_s > 0 &&
+                 par_bcast_int(clock_now_s() - r.t0 > tc->time_budget_s))) {
                 outcome = TRAIN_TIME_BUDGET;
                 break;
             }

@@ -59,6 +59,7 @@ typedef struct {
     char stream_name[256];          /* seeds the RNG streams; default: dataset file stem */
     int threads;                    /* OpenMP threads of the Kalman sweep; 0 = leave as is */
     double time_budget_s;           /* 0 = none */
+    double train_budget_s;          /* 0 = none: the same on the training clock (train_s) */
     size_t checkpoint_every_images; /* a checkpoint every K images (0: at every evaluation) */
     int resume; /* continue from out_dir.partial/checkpoint.h5 when there is one (not a key) */
     /* output */
