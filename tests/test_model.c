@@ -902,3 +902,79 @@ Test(model_invariance, cu) {
 Test(model_invariance, h2o) {
     check_invariances("datasets/H2O/data_0");
 }
+
+/* ---------------------------------------------------------------- sparse tangent ------------ */
+
+/* Sparse J_c against the dense pass on one frame: c on `seeded` atoms (all if 0; two seeded atoms
+ * with equal c when `twin`, so their pair has x' = 0 though both ends carry c). Equal to rounding
+ * (relative 1e-12 of the largest entry); returns the fraction of pairs with a tangent, so a caller
+ * can check the pass was sparse. */
+static double sparse_vs_dense(const char *src, const model_config *cfg, size_t frame,
+                              size_t seeded, int twin) {
+    dataset_t ds;
+    mu_load(src, "", &ds);
+    model_t m;
+    mu_model(&ds, cfg, 71, 4, &m);
+    size_t na = ds.sys[0].natoms, N = m.layout.n_params;
+    model_ws *ws;
+    cr_assert_eq(model_ws_create(&m, na, &ws), RK_OK);
+    double *cv = calloc(3 * na, sizeof *cv), *js = malloc(N * sizeof *js),
+           *jd = malloc(N * sizeof *jd), *F = malloc(3 * na * sizeof *F);
+    rng_t r;
+    rng_seed(&r, 72);
+    size_t n_on = seeded ? seeded : na;
+    for (size_t k = 0; k < n_on; k++) {
+        size_t i = seeded ? rng_below(&r, na) : k;
+        for (int a = 0; a < 3; a++)
+            cv[3 * i + a] = rng_normal(&r);
+    }
+    if (twin) /* atoms 0 and 1: the same c */
+        for (int a = 0; a < 3; a++)
+            cv[3 + a] = cv[a] = 0.5 + a;
+    cr_assert_eq(model_set_frame(&m, ws, &ds.sys[0], frame), RK_OK);
+    model_forward(&m, ws);
+    model_backward(&m, ws, NULL, F);
+    model_force_jacobian(&m, ws, cv, js);
+    model_ws_dense_tangent(ws, 1);
+    model_force_jacobian(&m, ws, cv, jd);
+    double big = 0, diff = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < N; i++) {
+        big = fmax(big, fabs(jd[i]));
+        if (fabs(js[i] - jd[i]) > diff) {
+            diff = fabs(js[i] - jd[i]);
+            at = i;
+        }
+    }
+    cr_assert_gt(big, 0.0);
+    cr_assert_leq(diff, 1e-12 * big, "%s: sparse J_c[%zu] %.17g, dense %.17g (max |J| %g)", src, at,
+                  js[at], jd[at], big);
+    size_t pairs = 0, centres = 0;
+    model_tangent_support(&m, ws, cv, &pairs, &centres);
+    double frac = (double)pairs / (double)model_ws_npairs(ws);
+    free(cv);
+    free(js);
+    free(jd);
+    free(F);
+    model_ws_free(ws);
+    model_free(&m);
+    dataset_free(&ds);
+    return frac;
+}
+
+Test(model_sparse_tangent, cu_force_group_of_six, .timeout = 300) {
+    double frac = sparse_vs_dense("datasets/Cu/0_300_MOVEMENT", NULL, 3, 6, 0);
+    cr_assert(frac > 0.0 && frac < 0.5, "a force group's tangent covers %.2f of the pairs", frac);
+}
+
+Test(model_sparse_tangent, cu_every_atom_and_twins, .timeout = 300) {
+    sparse_vs_dense("datasets/Cu/0_300_MOVEMENT", NULL, 5, 0, 0);
+    sparse_vs_dense("datasets/Cu/0_300_MOVEMENT", NULL, 5, 6, 1);
+}
+
+Test(model_sparse_tangent, h2o_two_types_resnet_dt, .timeout = 300) {
+    static const size_t ne[] = {4, 8, 16};
+    model_config c = dt_config(ne, 3);
+    sparse_vs_dense("datasets/H2O/data_0", &c, 2, 6, 1);
+    sparse_vs_dense("datasets/H2O/data_0", NULL, 2, 6, 0);
+}

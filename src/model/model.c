@@ -198,6 +198,11 @@ struct model_ws {
     double *D, *Dd, *gD, *gDd; /* (A, M1*M2) */
     mlp_buf fb;                /* fitting activations (A rows) */
     double *fscratch, *ones;
+    /* sparse tangent: one chunk of a pair group's rows, gathered (MODEL_SPARSE_CHUNK rows) */
+    mlp_buf sb;
+    double *sx, *sxd, *sg; /* x, x', g_G' of the gathered rows */
+    size_t *sidx;          /* their rows in the group */
+    int dense_tangent;
     double energy;
     int have_frame, have_forward, have_backward;
     void *pool; /* one allocation for all arrays */
@@ -229,6 +234,10 @@ void model_tangent_support(const model_t *m, const model_ws *ws, const double *c
     *centres = nc;
 }
 
+void model_ws_dense_tangent(model_ws *ws, int dense) {
+    ws->dense_tangent = dense;
+}
+
 size_t model_ws_npairs(const model_ws *ws) {
     return ws->npairs;
 }
@@ -237,6 +246,10 @@ typedef struct {
     char *base;
     size_t used;
 } arena;
+
+/* Rows of a pair group the sparse tangent gathers at a time: a fixed partition (so the weight
+ * sums have one order whatever the thread count), large enough for efficient products. */
+#define MODEL_SPARSE_CHUNK 512
 
 static double *take(arena *ar, size_t n) {
     double *p = ar->base ? (double *)(ar->base + ar->used) : NULL;
@@ -295,6 +308,12 @@ static void ws_layout(const model_t *m, model_ws *ws, arena *ar) {
     mlp_buf_take(ar, &m->fit, A, &ws->fb);
     ws->fscratch = take(ar, 3 * A * mlp_max_width(&m->fit));
     ws->ones = take(ar, A);
+    size_t C = MODEL_SPARSE_CHUNK;
+    mlp_buf_take(ar, &m->embed, C, &ws->sb);
+    ws->sx = take(ar, C);
+    ws->sxd = take(ar, C);
+    ws->sg = take(ar, C * M1);
+    ws->sidx = take_bytes(ar, C * sizeof(size_t));
 }
 
 rk_status model_ws_create(const model_t *m, size_t max_atoms, model_ws **out) {
@@ -535,6 +554,111 @@ void model_backward(const model_t *m, model_ws *ws, double *grad_e, double *forc
     ws->have_backward = 1;
 }
 
+/* dst (n, width) = rows idx of src; and back. */
+static void gather_rows(const double *src, size_t width, const size_t *idx, size_t n,
+                        double *dst) {
+    for (size_t a = 0; a < n; a++)
+        memcpy(dst + a * width, src + idx[a] * width, width * sizeof *dst);
+}
+
+static void scatter_rows(const double *src, size_t width, const size_t *idx, size_t n,
+                         double *dst) {
+    for (size_t a = 0; a < n; a++)
+        memcpy(dst + idx[a] * width, src + a * width, width * sizeof *dst);
+}
+
+/* The primal rows idx of the group's buffers g into the compact buffers ws->sb: t, h (where it is
+ * not t itself), and with `backward` also g_z and g_h (dt layers), and with `tangent` z' and h'. */
+static void gather_layers(const mlp_shape *s, const mlp_buf *g, const size_t *idx, size_t n,
+                          int backward, int tangent, mlp_buf *sb) {
+    for (size_t l = 0; l < s->n_layers; l++) {
+        size_t w = s->width[l + 1];
+        gather_rows(g->t[l], w, idx, n, sb->t[l]);
+        if (g->h[l] != g->t[l]) gather_rows(g->h[l], w, idx, n, sb->h[l]);
+        if (backward) {
+            gather_rows(g->gz[l], w, idx, n, sb->gz[l]);
+            if (s->dt[l]) gather_rows(g->gh[l], w, idx, n, sb->gh[l]);
+        }
+        if (tangent) {
+            gather_rows(g->zd[l], w, idx, n, sb->zd[l]);
+            gather_rows(g->hd[l], w, idx, n, sb->hd[l]);
+        }
+    }
+}
+
+/* Embedding tangent forward of group rows [0, n) (buffers g, inputs xd): rows with x' != 0 get
+ * z' and h' of every layer; the others only a zero G' (their h' of the last layer), all the
+ * descriptor's tangent reads. */
+static void embed_tangent_forward_sparse(const model_t *m, model_ws *ws, const mlp_shape *s,
+                                         const mlp_buf *g, const double *xd, size_t n) {
+    const size_t Le = s->n_layers, M1 = s->width[Le];
+    for (size_t c0 = 0; c0 < n; c0 += MODEL_SPARSE_CHUNK) {
+        size_t nc = n - c0 < MODEL_SPARSE_CHUNK ? n - c0 : MODEL_SPARSE_CHUNK, na = 0;
+        for (size_t r = c0; r < c0 + nc; r++) {
+            if (xd[r] != 0.0)
+                ws->sidx[na++] = r;
+            else
+                memset(g->hd[Le - 1] + r * M1, 0, M1 * sizeof(double));
+        }
+        if (!na) continue;
+        for (size_t a = 0; a < na; a++)
+            ws->sxd[a] = xd[ws->sidx[a]];
+        gather_layers(s, g, ws->sidx, na, 0, 0, &ws->sb);
+        mlp_tangent_forward(s, m->w, na, ws->sxd, &ws->sb);
+        for (size_t l = 0; l < Le; l++) {
+            scatter_rows(ws->sb.zd[l], s->width[l + 1], ws->sidx, na, g->zd[l]);
+            scatter_rows(ws->sb.hd[l], s->width[l + 1], ws->sidx, na, g->hd[l]);
+        }
+    }
+}
+
+/* Every x' of the group non-zero (c on every atom, as in Adam's force-loss gradient): the dense
+ * pass over the whole group, in its one order of sums, is the sparse pass with nothing to skip. */
+static int all_nonzero(const double *xd, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (xd[k] == 0.0) return 0;
+    return 1;
+}
+
+static int row_is_zero(const double *r, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (r[k] != 0.0) return 0;
+    return 1;
+}
+
+/* Embedding tangent backward of group rows [0, n) into jac: rows with x' != 0 the full
+ * forward-over-reverse pass; rows with x' = 0 (z' = h' = 0) a reverse pass of g_G' alone, which
+ * is what the tangent pass reduces to there; rows with x' = 0 and g_G' = 0 add nothing. */
+static void embed_tangent_backward_sparse(const model_t *m, model_ws *ws, const mlp_shape *s,
+                                          const mlp_buf *g, const double *x, const double *xd,
+                                          const double *gGd, size_t n, double *jac) {
+    const size_t M1 = s->width[s->n_layers];
+    for (size_t c0 = 0; c0 < n; c0 += MODEL_SPARSE_CHUNK) {
+        size_t nc = n - c0 < MODEL_SPARSE_CHUNK ? n - c0 : MODEL_SPARSE_CHUNK;
+        for (int pass = 0; pass < 2; pass++) {
+            size_t na = 0;
+            for (size_t r = c0; r < c0 + nc; r++) {
+                int on = xd[r] != 0.0;
+                if (pass == 0 ? on : !on && !row_is_zero(gGd + r * M1, M1)) ws->sidx[na++] = r;
+            }
+            if (!na) continue;
+            for (size_t a = 0; a < na; a++) {
+                ws->sx[a] = x[ws->sidx[a]];
+                ws->sxd[a] = xd[ws->sidx[a]];
+            }
+            gather_rows(gGd, M1, ws->sidx, na, ws->sg);
+            if (pass == 0) {
+                gather_layers(s, g, ws->sidx, na, 1, 1, &ws->sb);
+                mlp_tangent_backward(s, m->w, na, ws->sx, ws->sxd, ws->sg, &ws->sb, jac, NULL,
+                                     ws->escratch);
+            } else {
+                gather_layers(s, g, ws->sidx, na, 0, 0, &ws->sb);
+                mlp_backward(s, m->w, na, ws->sx, ws->sg, &ws->sb, jac, NULL, ws->escratch);
+            }
+        }
+    }
+}
+
 void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, double *jac) {
     RK_ASSERT(ws->have_backward);
     size_t nt = m->ntypes, M1 = m->m1, M2 = m->m2, MM = M1 * M2;
@@ -558,7 +682,10 @@ void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, doubl
         if (!n) continue;
         mlp_shape s = embed_shape(m, g / nt, g % nt);
         mlp_buf b = mlp_buf_rows(&ws->eb, &s, g0);
-        mlp_tangent_forward(&s, m->w, n, ws->xd + g0, &b);
+        if (ws->dense_tangent || all_nonzero(ws->xd + g0, n))
+            mlp_tangent_forward(&s, m->w, n, ws->xd + g0, &b);
+        else
+            embed_tangent_forward_sparse(m, ws, &s, &b, ws->xd + g0, n);
     }
     const double *G = ws->eb.h[Le - 1], *Gd = ws->eb.hd[Le - 1];
 #pragma omp parallel for schedule(static)
@@ -613,8 +740,12 @@ void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, doubl
         if (!n) continue;
         mlp_shape s = embed_shape(m, g / nt, g % nt);
         mlp_buf b = mlp_buf_rows(&ws->eb, &s, g0);
-        mlp_tangent_backward(&s, m->w, n, ws->x + g0, ws->xd + g0, ws->gGd + g0 * M1, &b, jac, NULL,
-                             ws->escratch);
+        if (ws->dense_tangent || all_nonzero(ws->xd + g0, n))
+            mlp_tangent_backward(&s, m->w, n, ws->x + g0, ws->xd + g0, ws->gGd + g0 * M1, &b, jac,
+                                 NULL, ws->escratch);
+        else
+            embed_tangent_backward_sparse(m, ws, &s, &b, ws->x + g0, ws->xd + g0,
+                                          ws->gGd + g0 * M1, n, jac);
     }
     /* J_c = d(sum c.F)/dw = -(tangent of dE/dw along dr = c) */
     for (size_t i = 0; i < m->layout.n_params; i++)

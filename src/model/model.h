@@ -170,8 +170,16 @@ double model_forward(const model_t *m, model_ws *ws);
 /* After model_forward: grad_e (N, overwritten) = dE/dw if non-NULL; force (natoms,3,
  * overwritten) = -dE/dr if non-NULL. */
 void model_backward(const model_t *m, model_ws *ws, double *grad_e, double *force);
-/* After model_backward at the same weights: jac (N, overwritten) = d(sum_ia c_ia F_ia)/dw. */
+/* After model_backward at the same weights: jac (N, overwritten) = d(sum_ia c_ia F_ia)/dw.
+ * The embedding nets' tangent is sparse: a pair whose input tangent x' is zero (neither end
+ * carries c) has a zero forward tangent, so only the pairs with x' != 0 get the full
+ * forward-over-reverse pass; the others need only a reverse pass of g_G' (zero, and skipped,
+ * unless their centre's descriptor changes). Equal to the dense pass up to rounding (the
+ * weight-gradient sums are split), deterministic for any thread count. */
 void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, double *jac);
+/* dense != 0: model_force_jacobian runs the embedding tangent over every pair (the reference the
+ * sparse pass is checked and timed against); default 0. */
+void model_ws_dense_tangent(model_ws *ws, int dense);
 /* Support of J_c's tangent for c on the current frame: *pairs = pairs with a non-zero c at either
  * end (their embedding tangent is non-zero), *centres = atoms whose descriptor can change (the
  * atom or one of its neighbours has a non-zero c). */
