@@ -335,7 +335,7 @@ Test(config, deepmd_water_example_maps_onto_model_adam_and_training) {
     cr_expect_str_eq(d.systems[2], "datasets/H2O/data_2");
     cr_expect_eq(d.numb_steps, 1000000);
     cr_expect_eq(d.batch_auto_atoms, 32, "batch_size \"auto\": 32 atoms");
-    cr_expect_eq(d.sel_auto, 0.0, "sel is given");
+    cr_expect_eq(tc.model.sel_auto, 0.0, "sel is given");
     cr_expect_str_eq(tc.out_dir, "run");
 }
 
@@ -574,7 +574,7 @@ Test(config, deepmd_defaults_aliases_comments_seeds_and_rlekf_sections) {
     cr_expect_eq(tc.model.axis_neuron, 4);
     cr_expect(tc.model.n_fitting == 3 && tc.model.fitting_neuron[0] == 120);
     cr_expect_eq(tc.model.n_sel, 0, "sel \"auto\" is resolved on the data");
-    cr_expect_eq(d.sel_auto, 1.1);
+    cr_expect_eq(tc.model.sel_auto, 1.1);
     cr_expect_str_eq(tc.opt->name, "adam", "learning_rate absent: Adam with its defaults");
     cr_expect_eq(adam_value(&tc, "stop_lr"), 1e-8, "DeePMD-kit's stop_lr, not rlekf's");
     cr_expect_eq(adam_value(&tc, "start_pref_f"), 1000);
@@ -696,6 +696,9 @@ Test(config, deepmd_sel_auto_batch_auto_and_type_map_need_the_data) {
     cr_assert_eq(load_dp(&a, &tc, &d), RK_OK, "%s", err_msg());
     snprintf(tc.out_dir, sizeof tc.out_dir, "%s", tu_tmp("sel-auto"));
     cr_assert_eq(config_open_data(&tc, &d, &ds), RK_OK, "%s", err_msg());
+    /* the rule is carried to the run (and its config.json) and resolved there, as rlekf's own */
+    cr_expect(tc.model.n_sel == 0 && tc.model.sel_auto == 1.1);
+    cr_assert_eq(model_resolve_sel(&tc.model, &ds), RK_OK, "%s", err_msg());
     model_frame_ref *all = calloc(dataset_total_frames(&ds), sizeof *all);
     for (size_t f = 0; f < ds.sys[0].nframes; f++)
         all[f] = (model_frame_ref){0, f};

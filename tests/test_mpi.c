@@ -133,17 +133,24 @@ static void same_run(const char *a, const char *b) {
     free(wb);
 }
 
+/* Train CFG in one process and on 2 and 3 ranks (outputs TAG-1, TAG-2, TAG-3) and compare. */
+static void same_at_ranks(const char *cfg, const char *tag) {
+    char out[3][64];
+    for (int r = 1; r <= 3; r++) {
+        snprintf(out[r - 1], sizeof out[r - 1], "%s-%d", tag, r);
+        cr_assert_eq(train(r == 1 ? 0 : r, NULL, cfg, out[r - 1]), 0, "%s on %d rank(s)", tag, r);
+    }
+    same_run(out[0], out[1]);
+    same_run(out[0], out[2]);
+}
+
 Test(mpi, rlekf_whole_and_split_blocks_equal_one_process) {
     need_mpi();
     /* N_b 1024: 6 blocks, 16 pieces each; at 2 ranks block 2 and at 3 ranks blocks 1 and 2 are
      * split by rows (rlekf plan); N_b 256: blocks of one piece, all whole */
     const char *split = config("rl1024.json", "{\"type\": \"rlekf\", \"block_size\": 1024}", 4);
     const char *whole = config("rl256.json", "{\"type\": \"rlekf\", \"block_size\": 256}", 4);
-    cr_assert_eq(train(0, NULL, split, "rl1024-1"), 0);
-    cr_assert_eq(train(2, NULL, split, "rl1024-2"), 0);
-    cr_assert_eq(train(3, NULL, split, "rl1024-3"), 0);
-    same_run("rl1024-1", "rl1024-2");
-    same_run("rl1024-1", "rl1024-3");
+    same_at_ranks(split, "rl1024");
     cr_assert_eq(train(0, NULL, whole, "rl256-1"), 0);
     cr_assert_eq(train(3, NULL, whole, "rl256-3"), 0);
     same_run("rl256-1", "rl256-3");
@@ -152,11 +159,7 @@ Test(mpi, rlekf_whole_and_split_blocks_equal_one_process) {
 Test(mpi, gekf_float32_rows_equal_one_process) {
     need_mpi();
     const char *cfg = config("gekf32.json", "{\"type\": \"gekf\", \"covariance\": \"float32\"}", 3);
-    cr_assert_eq(train(0, NULL, cfg, "g32-1"), 0);
-    cr_assert_eq(train(2, NULL, cfg, "g32-2"), 0);
-    cr_assert_eq(train(3, NULL, cfg, "g32-3"), 0);
-    same_run("g32-1", "g32-2");
-    same_run("g32-1", "g32-3");
+    same_at_ranks(cfg, "g32");
 }
 
 /* Data-parallel minibatches: batch_size 4 over 9 training frames gives batches of 4, 4 and 1
@@ -171,16 +174,8 @@ Test(mpi, batch_images_split_over_ranks_equal_one_process, .timeout = 300) {
         config_with("adam-b4.json", "{\"type\": \"adam\"}", 9, ", \"batch_size\": 4");
     const char *rl = config_with("rl-b4.json", "{\"type\": \"rlekf\", \"block_size\": 1024}", 9,
                                  ", \"batch_size\": 4");
-    cr_assert_eq(train(0, NULL, adam, "adam-b4-1"), 0);
-    cr_assert_eq(train(2, NULL, adam, "adam-b4-2"), 0);
-    cr_assert_eq(train(3, NULL, adam, "adam-b4-3"), 0);
-    same_run("adam-b4-1", "adam-b4-2");
-    same_run("adam-b4-1", "adam-b4-3");
-    cr_assert_eq(train(0, NULL, rl, "rl-b4-1"), 0);
-    cr_assert_eq(train(2, NULL, rl, "rl-b4-2"), 0);
-    cr_assert_eq(train(3, NULL, rl, "rl-b4-3"), 0);
-    same_run("rl-b4-1", "rl-b4-2");
-    same_run("rl-b4-1", "rl-b4-3");
+    same_at_ranks(adam, "adam-b4");
+    same_at_ranks(rl, "rl-b4");
 }
 
 /* The exact per-rank state bytes `rlekf plan CFG --ranks R` prints ("#rank r state_bytes B"). */

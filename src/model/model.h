@@ -134,6 +134,10 @@ rk_status model_neighbor_scan(const dataset_t *ds, double rcut, const model_fram
 /* The per-type maxima only (counts: ntypes) and, if non-NULL, the shortest distance. */
 rk_status model_neighbor_stat(const dataset_t *ds, double rcut, const model_frame_ref *frames,
                               size_t n, size_t *counts, double *min_dist);
+/* With n_sel 0, set sel from the largest neighbour counts over every frame of ds: the counts as
+ * they are, or DeePMD-kit's rule when sel_auto > 0; n_sel becomes ds->ntypes. The one place an
+ * unset sel is resolved (rlekf's own config and an input.json alike). No-op when sel is set. */
+rk_status model_resolve_sel(model_config *c, const dataset_t *ds);
 /* Statistics avg/std over the given frames (SPEC §2 "Statistics"). */
 rk_status model_compute_stats(model_t *m, const dataset_t *ds, const model_frame_ref *frames,
                               size_t n);

@@ -142,6 +142,26 @@ rk_status model_neighbor_stat(const dataset_t *ds, double rcut, const model_fram
     return st;
 }
 
+rk_status model_resolve_sel(model_config *c, const dataset_t *ds) {
+    if (c->n_sel) return RK_OK;
+    size_t total = dataset_total_frames(ds), k = 0;
+    model_frame_ref *all = rk_malloc((total ? total : 1) * sizeof *all);
+    if (!all) return RK_ENOMEM;
+    for (size_t s = 0; s < ds->nsystems; s++)
+        for (size_t f = 0; f < ds->sys[s].nframes; f++)
+            all[k++] = (model_frame_ref){s, f};
+    size_t counts[MODEL_MAX_TYPES] = {0};
+    rk_status st = model_neighbor_stat(ds, c->rcut, all, total, counts, NULL);
+    free(all);
+    if (st) return st;
+    if (c->sel_auto > 0)
+        model_sel_auto(counts, ds->ntypes, c->sel_auto, c->sel);
+    else
+        memcpy(c->sel, counts, ds->ntypes * sizeof *counts);
+    c->n_sel = ds->ntypes;
+    return RK_OK;
+}
+
 /* Minimum-norm least squares e = argmin |A e - E| over frames, A = type counts:
  * e = V diag(1/ev, kept) V^T A^T E with eigenpairs of A^T A. */
 static rk_status fit_energy_bias(const model_t *m, const dataset_t *ds,

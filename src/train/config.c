@@ -462,23 +462,6 @@ static void type_list(const dataset_t *ds, char *buf, size_t cap) {
         len += (size_t)snprintf(buf + len, cap - len, "%s%s", t ? "," : "", ds->type_map[t]);
 }
 
-/* DeePMD-kit's sel "auto:r" (model_sel_auto) from the largest neighbour counts in the data. */
-static rk_status apply_sel_auto(train_config *tc, const config_data *data, const dataset_t *ds) {
-    size_t total = dataset_total_frames(ds), k = 0;
-    model_frame_ref *all = rk_malloc((total ? total : 1) * sizeof *all);
-    if (!all) return RK_ENOMEM;
-    for (size_t s = 0; s < ds->nsystems; s++)
-        for (size_t f = 0; f < ds->sys[s].nframes; f++)
-            all[k++] = (model_frame_ref){s, f};
-    size_t counts[MODEL_MAX_TYPES] = {0};
-    rk_status st = model_neighbor_stat(ds, tc->model.rcut, all, total, counts, NULL);
-    free(all);
-    if (st) return st;
-    model_sel_auto(counts, ds->ntypes, data->sel_auto, tc->model.sel);
-    tc->model.n_sel = ds->ntypes;
-    return RK_OK;
-}
-
 /* numb_steps steps (batches) = ceil(numb_steps / batches per epoch) epochs (rlekf trains whole
  * epochs; batches per epoch as the trainer cuts them, train_batches_per_epoch). */
 static rk_status apply_numb_steps(train_config *tc, const config_data *data, const dataset_t *ds) {
@@ -549,7 +532,6 @@ rk_status config_open_data(train_config *tc, const config_data *data, dataset_t 
         }
     }
     if (!st && data->batch_auto_atoms) st = apply_batch_auto(tc, data, ds);
-    if (!st && data->sel_auto > 0) st = apply_sel_auto(tc, data, ds);
     if (!st && data->numb_steps) st = apply_numb_steps(tc, data, ds);
     if (st) dataset_free(ds);
     return st;

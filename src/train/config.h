@@ -105,7 +105,6 @@ typedef struct {
     size_t n_systems;
     char type_map[CONFIG_TYPE_MAP_MAX]; /* "O,H": the type order the model's sel refers to; "" */
     size_t numb_steps;                  /* > 0: train ceil(numb_steps / n_train) epochs */
-    double sel_auto;                    /* > 0: sel = DeePMD-kit's "auto" rule with this factor */
     size_t batch_auto_atoms;   /* > 0: batch_size "auto": ceil(this / atoms) frames a batch */
     char what[TRAIN_PATH_MAX]; /* the config file, for messages */
 } config_data;

@@ -337,8 +337,9 @@ static rk_status apply_sel(dp_walk *w, const char *path, const jsonw *v, jsonw *
     const char *s = jsonw_typeof(v) == JSONW_STRING ? jsonw_string(v) : "";
     double ratio = 0.0;
     if (model_parse_sel_auto(s, &ratio)) ratio = 0.0;
-    if (ratio > 0.0) {
-        w->data->sel_auto = ratio;
+    if (ratio > 0.0) { /* rlekf's model.sel takes the same text; resolved on the data by
+                          model_resolve_sel when the run starts */
+        jsonw_add(mobj, key, jsonw_duplicate(v));
         return RK_OK;
     }
     char text[DP_BRIEF_MAX];

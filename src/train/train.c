@@ -485,21 +485,7 @@ static rk_status run_setup(run_t *r, train_config *tcm) {
     /* model: sel from the data when not given, statistics and weights from the training set */
     model_config mc = tc->model;
     if (mc.n_sel == 0) {
-        size_t total = dataset_total_frames(ds), k = 0;
-        model_frame_ref *all = rk_malloc(total * sizeof *all);
-        if (!all) return RK_ENOMEM;
-        for (size_t s = 0; s < ds->nsystems; s++)
-            for (size_t f = 0; f < ds->sys[s].nframes; f++)
-                all[k++] = (model_frame_ref){s, f};
-        size_t counts[MODEL_MAX_TYPES] = {0};
-        st = model_neighbor_stat(ds, mc.rcut, all, total, counts, NULL);
-        free(all);
-        if (st) return st;
-        if (mc.sel_auto > 0)
-            model_sel_auto(counts, ds->ntypes, mc.sel_auto, mc.sel);
-        else
-            memcpy(mc.sel, counts, ds->ntypes * sizeof *counts);
-        mc.n_sel = ds->ntypes;
+        if ((st = model_resolve_sel(&mc, ds))) return st;
     } else if (mc.n_sel != ds->ntypes) {
         return err_set(RK_EINPUT, "model.sel: %zu entries, but %s has %zu types", mc.n_sel,
                        tc->dataset, ds->ntypes);
