@@ -567,19 +567,21 @@ static void scatter_rows(const double *src, size_t width, const size_t *idx, siz
         memcpy(dst + idx[a] * width, src + a * width, width * sizeof *dst);
 }
 
-/* The primal rows idx of the group's buffers g into the compact buffers ws->sb: t, h (where it is
- * not t itself), and with `backward` also g_z and g_h (dt layers), and with `tangent` z' and h'. */
+/* What a pass over gathered rows reads of the group's buffers: the tangent forward only t; a
+ * plain reverse pass t and h (where h is not t itself); the tangent reverse pass also g_z, g_h
+ * (dt layers), z' and h'. */
+enum { GATHER_T, GATHER_PRIMAL, GATHER_TANGENT_BACKWARD };
+
+/* Rows idx of the group's buffers g into the compact buffers ws->sb, as `what` needs. */
 static void gather_layers(const mlp_shape *s, const mlp_buf *g, const size_t *idx, size_t n,
-                          int backward, int tangent, mlp_buf *sb) {
+                          int what, mlp_buf *sb) {
     for (size_t l = 0; l < s->n_layers; l++) {
         size_t w = s->width[l + 1];
         gather_rows(g->t[l], w, idx, n, sb->t[l]);
-        if (g->h[l] != g->t[l]) gather_rows(g->h[l], w, idx, n, sb->h[l]);
-        if (backward) {
+        if (what != GATHER_T && g->h[l] != g->t[l]) gather_rows(g->h[l], w, idx, n, sb->h[l]);
+        if (what == GATHER_TANGENT_BACKWARD) {
             gather_rows(g->gz[l], w, idx, n, sb->gz[l]);
             if (s->dt[l]) gather_rows(g->gh[l], w, idx, n, sb->gh[l]);
-        }
-        if (tangent) {
             gather_rows(g->zd[l], w, idx, n, sb->zd[l]);
             gather_rows(g->hd[l], w, idx, n, sb->hd[l]);
         }
@@ -603,7 +605,7 @@ static void embed_tangent_forward_sparse(const model_t *m, model_ws *ws, const m
         if (!na) continue;
         for (size_t a = 0; a < na; a++)
             ws->sxd[a] = xd[ws->sidx[a]];
-        gather_layers(s, g, ws->sidx, na, 0, 0, &ws->sb);
+        gather_layers(s, g, ws->sidx, na, GATHER_T, &ws->sb);
         mlp_tangent_forward(s, m->w, na, ws->sxd, &ws->sb);
         for (size_t l = 0; l < Le; l++) {
             scatter_rows(ws->sb.zd[l], s->width[l + 1], ws->sidx, na, g->zd[l]);
@@ -648,11 +650,11 @@ static void embed_tangent_backward_sparse(const model_t *m, model_ws *ws, const 
             }
             gather_rows(gGd, M1, ws->sidx, na, ws->sg);
             if (pass == 0) {
-                gather_layers(s, g, ws->sidx, na, 1, 1, &ws->sb);
+                gather_layers(s, g, ws->sidx, na, GATHER_TANGENT_BACKWARD, &ws->sb);
                 mlp_tangent_backward(s, m->w, na, ws->sx, ws->sxd, ws->sg, &ws->sb, jac, NULL,
                                      ws->escratch);
             } else {
-                gather_layers(s, g, ws->sidx, na, 0, 0, &ws->sb);
+                gather_layers(s, g, ws->sidx, na, GATHER_PRIMAL, &ws->sb);
                 mlp_backward(s, m->w, na, ws->sx, ws->sg, &ws->sb, jac, NULL, ws->escratch);
             }
         }
@@ -677,12 +679,14 @@ void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, doubl
             rd[k] = J[3 * k] * dd[0] + J[3 * k + 1] * dd[1] + J[3 * k + 2] * dd[2];
         ws->xd[p] = rd[0];
     }
+    int dense[MODEL_MAX_TYPES * MODEL_MAX_TYPES];
     for (size_t g = 0; g < nt * nt; g++) {
         size_t g0 = ws->gstart[g], n = ws->gstart[g + 1] - g0;
         if (!n) continue;
         mlp_shape s = embed_shape(m, g / nt, g % nt);
         mlp_buf b = mlp_buf_rows(&ws->eb, &s, g0);
-        if (ws->dense_tangent || all_nonzero(ws->xd + g0, n))
+        dense[g] = ws->dense_tangent || all_nonzero(ws->xd + g0, n);
+        if (dense[g])
             mlp_tangent_forward(&s, m->w, n, ws->xd + g0, &b);
         else
             embed_tangent_forward_sparse(m, ws, &s, &b, ws->xd + g0, n);
@@ -740,7 +744,7 @@ void model_force_jacobian(const model_t *m, model_ws *ws, const double *c, doubl
         if (!n) continue;
         mlp_shape s = embed_shape(m, g / nt, g % nt);
         mlp_buf b = mlp_buf_rows(&ws->eb, &s, g0);
-        if (ws->dense_tangent || all_nonzero(ws->xd + g0, n))
+        if (dense[g])
             mlp_tangent_backward(&s, m->w, n, ws->x + g0, ws->xd + g0, ws->gGd + g0 * M1, &b, jac,
                                  NULL, ws->escratch);
         else
