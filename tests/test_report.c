@@ -21,6 +21,7 @@
 #include "fs.h"
 #include "registry.h"
 #include "report.h"
+#include "report_internal.h"
 #include "schema.h"
 #include "testutil.h"
 
@@ -315,11 +316,18 @@ Test(report_tree, baselines_and_crossings_from_load) {
     cr_expect(close_rel(c.epoch, 1.25, REL_TOL));
     cr_expect(close_rel(c.updates, 125, REL_TOL));
     cr_expect(close_rel(c.clock_s, 2.75, REL_TOL));
+    /* the seed spread, in the Markdown tables beside the mean; the CSV keeps the mean alone */
+    cr_expect(c.lo[0] == 1.0 && c.hi[0] == 1.5 && c.lo[1] == 100 && c.hi[1] == 150);
+    cr_expect(close_rel(c.lo[2], 2.0, REL_TOL) && close_rel(c.hi[2], 3.5, REL_TOL));
+    cr_expect_str_eq(report_crossing_text(&c, 0, 1), "1.25 [1, 1.5]");
+    cr_expect_str_eq(report_crossing_text(&c, 1, 1), "125 [100, 150]");
+    cr_expect_str_eq(report_crossing_text(&c, 0, 0), "1.25");
     /* x1.5 E: row 1 for both (seed 2 dips to 0.7 and rises to 0.9 after: first crossing) */
     c = report_variant_crossing(a, REPORT_E, 1.5 * 0.5);
     cr_expect(close_rel(c.epoch, 0.5, REL_TOL));
     cr_expect(close_rel(c.updates, 50, REL_TOL));
     cr_expect(close_rel(c.clock_s, 1.25, REL_TOL));
+    cr_expect_str_eq(report_crossing_text(&c, 0, 1), "0.5", "seeds agree: no spread");
     /* rlekf-b: never at x1.2; one of two seeds at x1.5 -> no mean */
     c = report_variant_crossing(b, REPORT_E, 1.2 * 0.5);
     cr_expect_eq(c.n_reached, 0);
@@ -618,8 +626,8 @@ Test(report_kinds, unseen_kalman_type_in_ablation_unseen_gradient_type_as_refere
     cr_expect(!strncmp(lines[2], "H2O lekf-c lekf 512 20 5000 ", 28), "%s", lines[2]);
     char *md = read_text(md_path);
     cr_expect_not_null(strstr(md, "| Cu | rlekf-a | kekf-test | 1024 | 30 |"), "%s", md);
-    cr_expect_not_null(strstr(md, "| rlekf-a | energy | ×1.2 (600 meV/atom) | 1.25 | 125 | 2.75 | "
-                                  "`adam` |"),
+    cr_expect_not_null(strstr(md, "| rlekf-a | energy | ×1.2 (600 meV/atom) | 1.25 [1, 1.5] | 125 "
+                                  "[100, 150] | 2.75 [2, 3.5] | `adam` |"),
                        "%s", md);
     free(md);
 
@@ -1068,8 +1076,8 @@ Test(report_batch, table_per_optimizer_and_batch_size) {
     char *next = strstr(sec + 1, "\n## ");
     if (next) *next = '\0'; /* the section only */
     cr_expect_not_null(strstr(sec, "| Cu | rlekf | 4 | rlekf-b4 | 2 |"));
-    cr_expect_not_null(strstr(sec, "| Cu | rlekf | 4 | rlekf-b4 | force | ×1.5 (150 meV/Å) | 15 | "
-                                   "1.5 | 0.75 |"));
+    cr_expect_not_null(strstr(sec, "| Cu | rlekf | 4 | rlekf-b4 | force | ×1.5 (150 meV/Å) | 15 "
+                                   "[10, 20] | 1.5 [1, 2] | 0.75 [0.5, 1] |"));
     cr_expect_null(strstr(sec, "rlekf-init"));
     free(md);
     /* a tree without the column is all batch size 1: no section */

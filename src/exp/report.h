@@ -132,6 +132,9 @@ typedef struct {
     size_t n_runs;                 /* seeds with metrics */
     size_t n_reached;              /* of those, seeds that crossed */
     double epoch, updates, clock_s; /* means over seeds if all n_runs > 0 crossed, else NAN */
+    /* the seed spread of each measure (report_crossing_value's m: epochs, updates, train_s):
+     * smallest and largest first crossing over the seeds, NAN like the means */
+    double lo[3], hi[3];
 } report_crossing;
 report_crossing report_variant_crossing(const report_variant *v, report_qty q, double threshold);
 

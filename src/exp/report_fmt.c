@@ -69,7 +69,18 @@ const char *report_crossing_text(const report_crossing *c, int m, int md) {
         snprintf(b, REPORT_NBUF_LEN, "n/a (no runs)");
     else if (isnan(v))
         snprintf(b, REPORT_NBUF_LEN, "never (%zu/%zu reached)", c->n_reached, c->n_runs);
-    else if (md && m == 1)
+    else if (md && c->n_runs > 1 && c->lo[m] < c->hi[m]) {
+        /* the mean and the seeds' spread: "3.33 [3, 3.5]" */
+        char x[3][28];
+        const double y[3] = {v, c->lo[m], c->hi[m]};
+        for (int k = 0; k < 3; k++) {
+            if (m == 1)
+                snprintf(x[k], sizeof x[k], "%.0f", y[k]);
+            else
+                report_sig3(x[k], sizeof x[k], y[k]);
+        }
+        snprintf(b, REPORT_NBUF_LEN, "%s [%s, %s]", x[0], x[1], x[2]);
+    } else if (md && m == 1)
         snprintf(b, REPORT_NBUF_LEN, "%.0f", v);
     else if (md)
         report_sig3(b, REPORT_NBUF_LEN, v);

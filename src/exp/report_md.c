@@ -108,7 +108,8 @@ rk_status report_write_md(const report_ctx *c, const size_t *stab, size_t nstab,
 
     /* The page calls the reference "Adam" (gradient-kind: Adam in every experiment so far). */
     fprintf(f, "\n## Speed-up against Adam\n\nFirst evaluation with test RMSE ≤ factor × baseline, "
-               "mean over seeds (\"never (k/n reached)\" unless every seed reached it). Ratios are "
+               "mean [min, max] over seeds (\"never (k/n reached)\" unless every seed reached it; "
+               "one number when the seeds agree). Ratios are of the means, "
                "Adam's value / the variant's value: above 1 means the variant needs fewer "
                "epochs, updates or seconds than Adam; n/a when either side never reached the "
                "threshold or reached it at the initial evaluation (before any update). Time is the "
@@ -208,8 +209,8 @@ rk_status report_write_md(const report_ctx *c, const size_t *stab, size_t nstab,
                     report_g3(vi->epochs.mean), report_g3(vi->clock.mean));
         }
         fprintf(f,
-                "\nTo the baseline: first evaluation with test RMSE ≤ factor × baseline, mean over "
-                "seeds (\"never (k/n reached)\" unless every seed reached it); time on the "
+                "\nTo the baseline: first evaluation with test RMSE ≤ factor × baseline, mean [min, "
+                "max] over seeds (\"never (k/n reached)\" unless every seed reached it); time on the "
                 "training clock (SPEC §4).\n\n");
         fprintf(f, "| Dataset | Optimizer | B | Variant | Quantity | Threshold | Updates | Epochs "
                    "| Train (s) |\n|---|---|---|---|---|---|---|---|---|\n");
