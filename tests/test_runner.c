@@ -177,6 +177,26 @@ Test(runner, shards_partition_the_grid) {
     cr_assert_eq(count_finished(res), 5); /* + cells 0, 4, 8 */
 }
 
+/* --seed K runs the cells of one seed (a long grid seed by seed); a seed the manifest does not
+ * have is an input error that names it and the manifest's seeds, before anything is written. */
+Test(runner, seed_option_runs_one_seed) {
+    char mpath[600], res[600], args[2000], err[4096];
+    smoke_manifest(mpath, sizeof mpath, "seed.json", "\"epochs\": 3", "\"epochs\": 1");
+    cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
+    snprintf(res, sizeof res, "%s", tu_tmp("resSeed"));
+    snprintf(args, sizeof args, "run %s --results %s --seed 7 --quiet", mpath, res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 2);
+    cr_expect_not_null(strstr(err, "--seed 7:"), "%s", err);
+    cr_expect_not_null(strstr(err, "has the seeds [1, 2, 3]"), "%s", err);
+    struct stat sb;
+    cr_expect_neq(stat(res, &sb), 0, "nothing written for a bad --seed");
+    snprintf(args, sizeof args, "run %s --results %s --seed 2 --quiet", mpath, res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(count_finished(res), 3, "the three cells of seed 2 (gekf's recorded skipped)");
+    for (int l = 0; l < N_LABELS; l++)
+        cr_expect_eq(stat(cell_path(res, LABELS[l], 2, "result.json"), &sb), 0, "%s", LABELS[l]);
+}
+
 /* The text of smoke.json with the replacements (from, to) applied in order, written to tmp. */
 static void smoke_edited(char *path, size_t cap, const char *name, const char *const (*edits)[2],
                          size_t n) {

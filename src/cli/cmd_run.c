@@ -1,4 +1,5 @@
-/* cmd_run: `rlekf run MANIFEST.json [-j N] [--shard I/N] [--dry-run]`. */
+/* cmd_run: `rlekf run MANIFEST.json [-j N] [--shard I/N] [--seed K] [--dry-run] ...`. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,8 @@
 #define RUN_SHARDS_MAX 1000000
 
 static const char *USAGE =
-    "usage: rlekf run MANIFEST.json [-j N] [--shard I/N] [--dry-run] [--no-md] [--results DIR]\n"
-    "                 [--quiet]\n"
+    "usage: rlekf run MANIFEST.json [-j N] [--shard I/N] [--seed K] [--dry-run] [--no-md]\n"
+    "                 [--results DIR] [--quiet]\n"
     "\n"
     "Run every cell (dataset x optimizer variant x seed) of an experiment manifest\n"
     "(keys: experiments/README.md). Results go to DIR/<name>/ (default DIR: the manifest's\n"
@@ -23,6 +24,8 @@ static const char *USAGE =
     "  -j N         run N cells in parallel processes; threads are divided among them\n"
     "  --shard I/N  run only cells k with k mod N = I-1 (1 <= I <= N), e.g. Slurm array jobs:\n"
     "               --shard $((SLURM_ARRAY_TASK_ID+1))/$SLURM_ARRAY_TASK_COUNT\n"
+    "  --seed K     run only the cells of seed K (one of the manifest's seeds): a long grid\n"
+    "               seed by seed, each sitting complete for its seed\n"
     "  --dry-run    validate the manifest, list the cells and their optimizer memory, run nothing\n"
     "  --no-md      train only, leaving the manifest's md section for a later run of the same\n"
     "               command without --no-md (which runs the MD of the finished cells)\n"
@@ -50,7 +53,7 @@ rk_status cmd_run(int argc, char **argv) {
         return RK_OK;
     }
     const char *path = NULL, *results = NULL;
-    runner_opts o = {1, 1, 1, 0, 0};
+    runner_opts o = {.jobs = 1, .shard_i = 1, .shard_n = 1};
     int no_md = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-j") == 0 && i + 1 < argc) {
@@ -61,6 +64,10 @@ rk_status cmd_run(int argc, char **argv) {
         } else if (strcmp(argv[i], "--shard") == 0 && i + 1 < argc) {
             rk_status st = parse_shard(argv[++i], &o.shard_i, &o.shard_n);
             if (st) return st;
+        } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+            rk_status st = num_parse_long("--seed", argv[++i], LONG_MIN, LONG_MAX, &o.seed);
+            if (st) return st;
+            o.has_seed = 1;
         } else if (strcmp(argv[i], "--dry-run") == 0) {
             o.dry_run = 1;
         } else if (strcmp(argv[i], "--no-md") == 0) {

@@ -674,8 +674,35 @@ static rk_status check_sel(const manifest_t *m, const dataset_t *ds, char (*path
     return st;
 }
 
+/* Whether cell k runs in this invocation: it applies, is in this shard and has the chosen seed. */
+static int cell_selected(const manifest_t *m, const runner_opts *o, size_t k) {
+    if (!manifest_cell_applies(m, k)) return 0;
+    if (o->shard_n > 1 && k % o->shard_n != o->shard_i - 1) return 0;
+    if (o->has_seed) {
+        size_t d, v, s;
+        manifest_cell(m, k, &d, &v, &s);
+        if (m->seeds[s] != o->seed) return 0;
+    }
+    return 1;
+}
+
 rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     size_t nd = m->n_datasets, ncells = manifest_n_cells(m);
+    if (o->has_seed) {
+        char list[256];
+        size_t len = 0;
+        int found = 0;
+        list[0] = '\0';
+        for (size_t s = 0; s < m->n_seeds; s++) {
+            found |= m->seeds[s] == o->seed;
+            if (len < sizeof list)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%ld", s ? ", " : "",
+                                        m->seeds[s]);
+        }
+        if (!found)
+            return err_set(RK_EINPUT, "--seed %ld: %s has the seeds [%s]", o->seed, m->path,
+                           list);
+    }
     if (m->memory_limit_gb > 0) optim_set_mem_limit((size_t)(m->memory_limit_gb * 1073741824.0));
     char exp_dir[RUN_PATH];
     snprintf(exp_dir, sizeof exp_dir, "%s/%s", m->results_dir, m->name);
@@ -723,11 +750,10 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
     }
     int total_threads = m->threads > 0 ? m->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     int threads = total_threads / jobs > 0 ? total_threads / jobs : 1;
-    /* the cells of this shard */
+    /* the cells of this shard (and seed) */
     size_t *todo = calloc(ncells ? ncells : 1, sizeof *todo), n_todo = 0, n_mine = 0, n_done0 = 0;
     for (size_t k = 0; k < ncells && !st; k++) {
-        if (!manifest_cell_applies(m, k)) continue;
-        if (o->shard_n > 1 && k % o->shard_n != o->shard_i - 1) continue;
+        if (!cell_selected(m, o, k)) continue;
         n_mine++;
         /* under mpirun the md section is left for a run without mpirun (run_cell_ranks trains
          * only), so a trained cell counts as finished there */
@@ -760,8 +786,7 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
         printf("%-6s %-12s %-20s %-8s %-6s %12s  %s\n", "cell", "dataset", "label", "optim", "seed",
                "state MiB", "status");
         for (size_t k = 0; k < ncells; k++) {
-            if (!manifest_cell_applies(m, k)) continue;
-            if (o->shard_n > 1 && k % o->shard_n != o->shard_i - 1) continue;
+            if (!cell_selected(m, o, k)) continue;
             size_t d, v, s;
             manifest_cell(m, k, &d, &v, &s);
             /* under mpirun: the largest rank's share (every rank runs this loop) */

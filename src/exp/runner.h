@@ -16,6 +16,8 @@
 typedef struct {
     int jobs;                /* parallel cells (>= 1) */
     size_t shard_i, shard_n; /* run cells k with k % shard_n == shard_i - 1 (1-based i) */
+    int has_seed;            /* run only the cells of the manifest's seed `seed` */
+    long seed;
     int dry_run;
     int quiet; /* no progress lines */
 } runner_opts;
