@@ -197,6 +197,39 @@ Test(runner, seed_option_runs_one_seed) {
         cr_expect_eq(stat(cell_path(res, LABELS[l], 2, "result.json"), &sb), 0, "%s", LABELS[l]);
 }
 
+/* A finished cell is never rerun, so after the manifest is edited it would pass for a result of
+ * the new one: the run refuses, naming the cell, the key and both values, and writes nothing
+ * (the results' manifest copy and summary stay those of the run that made them). */
+Test(runner, finished_cell_of_another_configuration_is_refused) {
+    char mpath[600], edited[600], res[600], args[2000], err[4096], path[700];
+    smoke_manifest(mpath, sizeof mpath, "req.json", "\"epochs\": 3", "\"epochs\": 1");
+    smoke_manifest(edited, sizeof edited, "req2.json", "\"epochs\": 3", "\"epochs\": 2");
+    cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
+    snprintf(res, sizeof res, "%s", tu_tmp("resReq"));
+    snprintf(args, sizeof args, "run %s --results %s --seed 1 --quiet", mpath, res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    char man[8192], sum[8192], man2[8192], sum2[8192];
+    snprintf(path, sizeof path, "%s/smoke/manifest.json", res);
+    cr_assert_eq(tu_read(path, man, sizeof man), 0);
+    snprintf(path, sizeof path, "%s/smoke/summary.csv", res);
+    cr_assert_eq(tu_read(path, sum, sizeof sum), 0);
+    snprintf(args, sizeof args, "run %s --results %s --seed 2 --quiet", edited, res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 2, "%s", err);
+    cr_expect_not_null(strstr(err, "seed-1 was trained with training.epochs = 1, but"), "%s", err);
+    cr_expect_not_null(strstr(err, "now gives 2"), "%s", err);
+    snprintf(path, sizeof path, "%s/smoke/manifest.json", res);
+    cr_assert_eq(tu_read(path, man2, sizeof man2), 0);
+    snprintf(path, sizeof path, "%s/smoke/summary.csv", res);
+    cr_assert_eq(tu_read(path, sum2, sizeof sum2), 0);
+    cr_expect_str_eq(man2, man, "the results' manifest copy is untouched");
+    cr_expect_str_eq(sum2, sum, "the summary is untouched");
+    cr_expect_eq(count_finished(res), 3, "no cell of seed 2 was run");
+    /* the manifest that made them still runs: its seed 2 */
+    snprintf(args, sizeof args, "run %s --results %s --seed 2 --quiet", mpath, res);
+    cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(count_finished(res), 6);
+}
+
 /* The text of smoke.json with the replacements (from, to) applied in order, written to tmp. */
 static void smoke_edited(char *path, size_t cap, const char *name, const char *const (*edits)[2],
                          size_t n) {

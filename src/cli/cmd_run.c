@@ -29,7 +29,8 @@ static const char *USAGE =
     "  --dry-run    validate the manifest, list the cells and their optimizer memory, run nothing\n"
     "  --no-md      train only, leaving the manifest's md section for a later run of the same\n"
     "               command without --no-md (which runs the MD of the finished cells)\n"
-    "Rerunning the same command skips finished cells and restarts unfinished ones.\n"
+    "Rerunning the same command skips finished cells and restarts unfinished ones; a finished\n"
+    "cell trained under another configuration (the manifest edited since) is an error.\n"
     "Under mpirun the cells run one at a time, each shared by all ranks (no -j workers).\n";
 
 /* "--shard I/N": two checked integers with 1 <= I <= N. */

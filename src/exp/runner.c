@@ -250,6 +250,23 @@ static const char *threads_key(void) {
     return config_key_of_field(offsetof(train_config, threads))->name;
 }
 
+/* What cell k is, as the manifest asks for it: its training configuration before the data
+ * resolve anything (sel "auto", stop_steps), without where it runs and how (data path, folder,
+ * threads, progress, checkpoint cadence). result.json records it, and a finished cell whose
+ * record differs from the manifest's is refused (check_finished_cell). */
+static jsonw *cell_request(const manifest_t *m, size_t k) {
+    train_config tc;
+    manifest_cell_config(m, k, "", &tc);
+    tc.dataset[0] = '\0';
+    tc.out_dir[0] = '\0';
+    tc.threads = 0;
+    tc.quiet = 0;
+    tc.resume = 0;
+    tc.progress_interval_s = 0;
+    tc.checkpoint_every_images = 0;
+    return config_to_object(&tc);
+}
+
 static rk_status write_result(const manifest_t *m, size_t k, const char *status, const char *reason,
                               const train_result *res, cell_share share) {
     jsonw *o = jsonw_new_object();
@@ -283,6 +300,7 @@ static rk_status write_result(const manifest_t *m, size_t k, const char *status,
                 jsonw_add_str(o, names[i], "nan");
         }
     }
+    jsonw_add(o, "request", cell_request(m, k));
     char *text = jsonw_print(o);
     jsonw_free(o);
     char p[RUN_PATH + 32];
@@ -674,6 +692,64 @@ static rk_status check_sel(const manifest_t *m, const dataset_t *ds, char (*path
     return st;
 }
 
+/* The first key (section.key) whose value differs between the recorded request `was` and the
+ * manifest's `now`; keys one side lacks (added or retired by another version of rlekf) are not
+ * compared. 0 if none differs. */
+static int request_differs(const jsonw *was, const jsonw *now, char *key, size_t kcap,
+                           char *a, char *b, size_t vcap) {
+    for (size_t i = 0; i < jsonw_size(now); i++) {
+        const jsonw *sec = jsonw_at(now, i), *old = jsonw_get(was, jsonw_key(sec));
+        if (!old) continue;
+        int nested = jsonw_typeof(sec) == JSONW_OBJECT && jsonw_typeof(old) == JSONW_OBJECT;
+        size_t n = nested ? jsonw_size(sec) : 1;
+        for (size_t j = 0; j < n; j++) {
+            const jsonw *v = nested ? jsonw_at(sec, j) : sec;
+            const jsonw *w = nested ? jsonw_get(old, jsonw_key(v)) : old;
+            if (!w) continue;
+            char *pv = jsonw_print_compact(v), *pw = jsonw_print_compact(w);
+            int diff = !pv || !pw || strcmp(pv, pw) != 0;
+            free(pv);
+            free(pw);
+            if (!diff) continue;
+            if (nested)
+                snprintf(key, kcap, "%s.%s", jsonw_key(sec), jsonw_key(v));
+            else
+                snprintf(key, kcap, "%s", jsonw_key(sec));
+            jsonw_brief(w, a, vcap);
+            jsonw_brief(v, b, vcap);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A finished cell is never rerun, so one trained under another configuration (the manifest was
+ * edited since) would pass for a result of this one: refuse it, naming the cell and the first
+ * key that differs. Records without a request (older results) are taken as they are. */
+static rk_status check_finished_cell(const manifest_t *m, size_t k) {
+    char p[RUN_PATH + 32];
+    cell_file(m, k, "result.json", p, sizeof p);
+    jsonw *o = NULL;
+    if (jsonw_parse_file(p, &o) != RK_OK) return RK_OK; /* cell_finished said yes: unreachable */
+    const jsonw *was = jsonw_get(o, "request");
+    rk_status st = RK_OK;
+    if (was) {
+        jsonw *now = cell_request(m, k);
+        char key[160], a[96], b[96];
+        if (request_differs(was, now, key, sizeof key, a, b, sizeof a)) {
+            char dir[RUN_PATH];
+            manifest_cell_dir(m, k, dir, sizeof dir);
+            st = err_set(RK_EINPUT,
+                         "%s: cell %s was trained with %s = %s, but %s now gives %s: restore the "
+                         "manifest, or delete the cell's folder to retrain it",
+                         m->path, dir, key, a, m->path, b);
+        }
+        jsonw_free(now);
+    }
+    jsonw_free(o);
+    return st;
+}
+
 /* Whether cell k runs in this invocation: it applies, is in this shard and has the chosen seed. */
 static int cell_selected(const manifest_t *m, const runner_opts *o, size_t k) {
     if (!manifest_cell_applies(m, k)) return 0;
@@ -711,6 +787,12 @@ rk_status runner_run(const manifest_t *m, const runner_opts *o) {
      * run_cell_ranks); rank 0 alone writes the experiment's files, prints, and decides which
      * cells are left */
     const int R = par_size(), root = par_is_root(), quiet = o->quiet || !root;
+    /* before anything is written (the manifest copy included): every finished cell, of any shard
+     * or seed (the summary lists them all), must be what the manifest asks for; every rank reads
+     * the same files and reaches the same verdict */
+    for (size_t k = 0; k < ncells; k++)
+        if (manifest_cell_applies(m, k) && cell_finished(m, k) && (st = check_finished_cell(m, k)))
+            return st;
     if (!o->dry_run && root) {
         if ((st = fs_mkdirs(exp_dir))) return st;
         if ((st = copy_manifest(m))) return st;
