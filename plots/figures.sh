@@ -103,9 +103,15 @@ if [ "$ngroups" -gt 0 ]; then
           print c[1], d, c[3], re, rf, (v in E) ? E[v] : u, ((d SUBSEP re) in E) ? E[d SUBSEP re] : u,
                 (v in F) ? F[v] : u, ((d SUBSEP rf) in F) ? F[d SUBSEP rf] : u }' \
         "$rep/accuracy.csv" "$rep/bars.dat" "$rep/bars_groups.dat" >"$tmp/close.dat"
+    # left: dataset, variant and its Adam references one per line; right: dataset and variant
+    # (its Adam points are the 1.2x references, said in the title)
     xtl=$(rows "$rep/bars_groups.dat" |
-        awk '{ printf "%s\"%s\\n%s\\nvs %s\" %s", n++ ? ", " : "", $2, $3, $4, $1 }')
-    vars="rep='$rep'; slots='$rep/bars.dat'; close='$tmp/close.dat'; ngroups=$ngroups; xtl='$xtl'"
+        awk '{ r = $4; gsub("/", "\\n", r)
+               printf "%s\"%s\\n%s\\nvs %s\" %s", n++ ? ", " : "", $2, $3, r, $1 }')
+    xtr=$(rows "$rep/bars_groups.dat" |
+        awk '{ printf "%s\"%s\\n%s\" %s", n++ ? ", " : "", $2, $3, $1 }')
+    vars="rep='$rep'; slots='$rep/bars.dat'; close='$tmp/close.dat'; ngroups=$ngroups"
+    vars="$vars; xtl='$xtl'; xtr='$xtr'"
     for m in 1 2 3; do
         read -r lo hi n < <(range "$rep/bars.dat" $((m + 5)))
         # range() widened for a log axis; the script wants the raw extremes

@@ -16,7 +16,8 @@
 # figures.sh joins (columns below), ngroups = number of bar groups, lo1 hi1 lo2 hi2 lo3 hi3 =
 # smallest and largest finite ratio of each measure (1 if none), has1 has2 has3 = 1 if that
 # measure has any finite ratio, celo cehi cflo cfhi = ranges
-# of the right panels (RMSE / baseline), xtl = the group tics ("dataset\nlabel\nvs adam_label" xcenter, ...).
+# of the right panels (RMSE / baseline), xtl = the group tics of the bar panels ("dataset\nlabel\nvs
+# adam_label\nanother_adam_label" xcenter, ...), xtr = those of the right panels ("dataset\nlabel").
 # slots (report/bars.dat): 1 xpos, 2 dataset, 3 label, 4 quantity, 5 factor, 6/7/8 ratios,
 # 9 note, 10/11 seeds of the variant that reached the threshold / its seeds, 12/13 the same for
 # the Adam reference, 14 its label.
@@ -120,7 +121,7 @@ do for [q = 1:2] {
     AX = "y"; TLO = CLO[q]; THI = CHI[q]
     eval LOGTICS
     set ylabel "best test RMSE / baseline, " . QN[q]
-    if (q == 2) { eval "set xtics scale 0 (" . xtl . ")" } else { unset xtics }
+    if (q == 2) { eval "set xtics scale 0 (" . xtr . ")" } else { unset xtics }
     v = (q == 1) ? 6 : 12
     # the labels are filtered by their text, not by an undefined y: gnuplot 5.4.4 crashes on a
     # labels plot whose only row is undefined (close has one row per variant)
