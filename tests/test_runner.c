@@ -159,12 +159,17 @@ Test(runner, kill_and_resume_equals_uninterrupted, .timeout = 600) {
     h5io_model_rec_free(&c);
 }
 
+/* A cheaper smoke grid (one epoch) in tmp/<name>.json, results in tmp/<results>, run from the
+ * source tree. */
+static void one_epoch_grid(const char *name, const char *results, char *mpath, char *res) {
+    smoke_manifest(mpath, 600, name, "\"epochs\": 3", "\"epochs\": 1");
+    cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
+    snprintf(res, 600, "%s", tu_tmp(results));
+}
+
 Test(runner, shards_partition_the_grid) {
     char mpath[600], res[600], args[2000], err[4096];
-    /* a cheaper grid: one epoch */
-    smoke_manifest(mpath, sizeof mpath, "shard.json", "\"epochs\": 3", "\"epochs\": 1");
-    cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
-    snprintf(res, sizeof res, "%s", tu_tmp("resS"));
+    one_epoch_grid("shard.json", "resS", mpath, res);
     snprintf(args, sizeof args, "run %s --results %s --shard 2/4 --quiet", mpath, res);
     cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
     /* cells k = 1, 5 (k mod 4 == 1) of the 9: seeds-minor order rlekf s1..s3, adam s1..s3, gekf */
@@ -181,9 +186,7 @@ Test(runner, shards_partition_the_grid) {
  * have is an input error that names it and the manifest's seeds, before anything is written. */
 Test(runner, seed_option_runs_one_seed) {
     char mpath[600], res[600], args[2000], err[4096];
-    smoke_manifest(mpath, sizeof mpath, "seed.json", "\"epochs\": 3", "\"epochs\": 1");
-    cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
-    snprintf(res, sizeof res, "%s", tu_tmp("resSeed"));
+    one_epoch_grid("seed.json", "resSeed", mpath, res);
     snprintf(args, sizeof args, "run %s --results %s --seed 7 --quiet", mpath, res);
     cr_assert_eq(tu_rlekf(args, err, sizeof err), 2);
     cr_expect_not_null(strstr(err, "--seed 7:"), "%s", err);
@@ -202,10 +205,8 @@ Test(runner, seed_option_runs_one_seed) {
  * (the results' manifest copy and summary stay those of the run that made them). */
 Test(runner, finished_cell_of_another_configuration_is_refused) {
     char mpath[600], edited[600], res[600], args[2000], err[4096], path[700];
-    smoke_manifest(mpath, sizeof mpath, "req.json", "\"epochs\": 3", "\"epochs\": 1");
+    one_epoch_grid("req.json", "resReq", mpath, res);
     smoke_manifest(edited, sizeof edited, "req2.json", "\"epochs\": 3", "\"epochs\": 2");
-    cr_assert_eq(chdir(RLEKF_SOURCE_DIR), 0);
-    snprintf(res, sizeof res, "%s", tu_tmp("resReq"));
     snprintf(args, sizeof args, "run %s --results %s --seed 1 --quiet", mpath, res);
     cr_assert_eq(tu_rlekf(args, err, sizeof err), 0, "%s", err);
     char man[8192], sum[8192], man2[8192], sum2[8192];

@@ -62,6 +62,14 @@ const char *report_g3(double v) {
     return b;
 }
 
+/* One Markdown value of measure m: updates as an integer, the others to 3 significant digits. */
+static void md_measure(char *b, size_t cap, int m, double v) {
+    if (m == 1)
+        snprintf(b, cap, "%.0f", v);
+    else
+        report_sig3(b, cap, v);
+}
+
 const char *report_crossing_text(const report_crossing *c, int m, int md) {
     char *b = report_nbuf();
     double v = report_crossing_value(c, m);
@@ -73,17 +81,11 @@ const char *report_crossing_text(const report_crossing *c, int m, int md) {
         /* the mean and the seeds' spread: "3.33 [3, 3.5]" */
         char x[3][28];
         const double y[3] = {v, c->lo[m], c->hi[m]};
-        for (int k = 0; k < 3; k++) {
-            if (m == 1)
-                snprintf(x[k], sizeof x[k], "%.0f", y[k]);
-            else
-                report_sig3(x[k], sizeof x[k], y[k]);
-        }
+        for (int k = 0; k < 3; k++)
+            md_measure(x[k], sizeof x[k], m, y[k]);
         snprintf(b, REPORT_NBUF_LEN, "%s [%s, %s]", x[0], x[1], x[2]);
-    } else if (md && m == 1)
-        snprintf(b, REPORT_NBUF_LEN, "%.0f", v);
-    else if (md)
-        report_sig3(b, REPORT_NBUF_LEN, v);
+    } else if (md)
+        md_measure(b, REPORT_NBUF_LEN, m, v);
     else
         num6(b, REPORT_NBUF_LEN, v);
     return b;

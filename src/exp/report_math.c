@@ -84,7 +84,7 @@ report_stats report_describe(const double *v, size_t n, double *scratch) {
 
 report_crossing report_variant_crossing(const report_variant *v, report_qty q, double threshold) {
     report_crossing c = {0, 0, NAN, NAN, NAN, {NAN, NAN, NAN}, {NAN, NAN, NAN}};
-    double se = 0.0, su = 0.0, sw = 0.0, lo[3] = {INFINITY, INFINITY, INFINITY},
+    double sum[3] = {0.0, 0.0, 0.0}, lo[3] = {INFINITY, INFINITY, INFINITY},
            hi[3] = {-INFINITY, -INFINITY, -INFINITY};
     for (size_t k = 0; k < v->nruns; k++) {
         const report_run *r = &v->runs[k];
@@ -94,18 +94,16 @@ report_crossing report_variant_crossing(const report_variant *v, report_qty q, d
         if (i == REPORT_NEVER) continue;
         c.n_reached++;
         const double x[3] = {r->rows[i].epoch, r->rows[i].updates, r->rows[i].clock_s};
-        se += x[0];
-        su += x[1];
-        sw += x[2];
         for (int m = 0; m < 3; m++) {
+            sum[m] += x[m];
             lo[m] = fmin(lo[m], x[m]);
             hi[m] = fmax(hi[m], x[m]);
         }
     }
     if (c.n_runs > 0 && c.n_reached == c.n_runs) {
-        c.epoch = se / (double)c.n_runs;
-        c.updates = su / (double)c.n_runs;
-        c.clock_s = sw / (double)c.n_runs;
+        c.epoch = sum[0] / (double)c.n_runs;
+        c.updates = sum[1] / (double)c.n_runs;
+        c.clock_s = sum[2] / (double)c.n_runs;
         memcpy(c.lo, lo, sizeof lo);
         memcpy(c.hi, hi, sizeof hi);
     }

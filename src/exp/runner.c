@@ -259,11 +259,7 @@ static jsonw *cell_request(const manifest_t *m, size_t k) {
     manifest_cell_config(m, k, "", &tc);
     tc.dataset[0] = '\0';
     tc.out_dir[0] = '\0';
-    tc.threads = 0;
-    tc.quiet = 0;
-    tc.resume = 0;
-    tc.progress_interval_s = 0;
-    tc.checkpoint_every_images = 0;
+    config_clear_run_settings(&tc);
     return config_to_object(&tc);
 }
 

@@ -539,6 +539,14 @@ rk_status config_open_data(train_config *tc, const config_data *data, dataset_t 
 
 /* ------------------------------------------------------------------ writing -------------- */
 
+void config_clear_run_settings(train_config *tc) {
+    tc->threads = 0;
+    tc->quiet = 0;
+    tc->resume = 0;
+    tc->progress_interval_s = 0;
+    tc->checkpoint_every_images = 0;
+}
+
 jsonw *config_to_object(const train_config *tc) {
     jsonw *o = jsonw_new_object();
     char *ms = model_config_to_json(&tc->model);

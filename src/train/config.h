@@ -119,6 +119,10 @@ rk_status config_open_data(train_config *tc, const config_data *data, dataset_t 
 
 /* The resolved configuration: {"model", "optimizer", "training", "output"} (jsonw_free). */
 jsonw *config_to_object(const train_config *tc);
+/* Clear the settings of how a run executes, which do not change what it computes: threads,
+ * progress output, checkpoint cadence, resumption. Used where two configurations are compared
+ * for sameness (a checkpoint's, a finished runner cell's). */
+void config_clear_run_settings(train_config *tc);
 /* The same as JSON text (caller frees). */
 char *config_to_json(const train_config *tc);
 

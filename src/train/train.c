@@ -609,13 +609,9 @@ static rk_status ckpt_arrays(run_t *r, ckpt_t *c, char *metrics, size_t metrics_
  * change between a run and its resumption (threads, cadence, progress, time budget). */
 static char *resume_config_text(const train_config *tc) {
     train_config k = *tc;
-    k.threads = 0;
-    k.checkpoint_every_images = 0;
-    k.quiet = 0;
-    k.resume = 0;
+    config_clear_run_settings(&k);
     k.time_budget_s = 0;
     k.train_budget_s = 0;
-    k.progress_interval_s = 0;
     jsonw *o = config_to_object(&k);
     char *text = o ? jsonw_print(o) : NULL;
     jsonw_free(o);
