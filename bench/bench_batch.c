@@ -3,7 +3,7 @@
  * one epoch of K frames of the first system), next to the covariance floor of the same run: the
  * five Kalman updates of a batch cost 5 x (one update), paid once per batch, so per image
  * 5 x t_update / B. t_update is the mean of UPDATE_REPS optim_step calls with a fixed random h
- * on the same layout, measured in this process before the runs.
+ * on the same layout, measured in this process after the B = 1 run.
  * Usage: bench_batch [--images K] [--max-batch B] DATA.h5; prints a Markdown table.
  * The machine may be shared: compare the columns of one run, not absolute times. */
 #include <math.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blas.h"
 #include "clock.h"
 #include "config.h"
 #include "h5io.h"
@@ -71,6 +72,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: bench_batch [--images K] [--max-batch B] DATA.h5\n");
         return 2;
     }
+    blas_set_threads(1); /* as `rlekf train` runs (cli/main.c): OpenMP threads, BLAS serial */
     dataset_t ds;
     if (h5io_dataset_read(data, &ds)) {
         fprintf(stderr, "bench_batch: %s\n", err_msg());

@@ -222,8 +222,9 @@ int main(int argc, char **argv) {
         }
         for (size_t v = 0; v < sizeof vars / sizeof vars[0]; v++)
             for (size_t ti = 0; ti < sizeof threads / sizeof threads[0]; ti++) {
+                /* as `rlekf train` runs (cli/main.c): the threads are OpenMP's, BLAS serial */
                 omp_set_num_threads(threads[ti]);
-                blas_set_threads(threads[ti]);
+                blas_set_threads(1);
                 split s;
                 if (run_variant(&bm[d], &vars[v], images, &s)) {
                     fprintf(stderr, "bench_train: %s %s: %s\n", names[d], vars[v].type, err_msg());
