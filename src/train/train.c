@@ -243,12 +243,25 @@ static rk_status gradient_one(run_t *r, size_t t, size_t b, model_frame_ref fr, 
 
 typedef enum { STEP_ENERGY, STEP_FORCE, STEP_GRADIENT } step_kind;
 
+/* Image b of a batch pass, computed with workspace slot t. */
+static rk_status pass_one(run_t *r, size_t t, size_t b, step_kind kind, const model_frame_ref *fr,
+                          const size_t *atoms, double pref_e, double pref_f) {
+    if (kind == STEP_ENERGY) return kalman_energy_one(r, t, b, fr[b]);
+    if (kind == STEP_FORCE) return kalman_force_one(r, t, b, fr[b], atoms);
+    return gradient_one(r, t, b, fr[b], pref_e, pref_f);
+}
+
 /* One pass over the images of a batch, in parallel when B > 1 (the model's own threads stay
  * serial inside: nested parallelism is off). Thread t computes with workspace slot t; with
  * schedule(static, 1) image b falls to thread b mod threads in every pass, so for B <= threads an
  * image keeps its workspace, and its neighbour list, for the whole batch. Each image writes only
  * its own rows (hb[b], eb[b]): the result does not depend on the thread count. The first failing
- * image's status wins. */
+ * image's status wins.
+ * One image is computed outside any parallel construct, so that the model's own loops are
+ * top-level regions served by the persistent thread pool. Inside even an inactive (if-false)
+ * region they would be nested, and libgomp starts and ends fresh threads for every nested team:
+ * about a hundred thread lifetimes per image, whose stack release (madvise) and page faults were
+ * most of a training run's system time (#10). */
 static rk_status batch_pass(run_t *r, const model_frame_ref *fr, size_t B, step_kind kind,
                             const size_t *atoms, double pref_e, double pref_f) {
     /* data parallelism (SPEC §3 "Parallel runs"): with R >= 2 ranks and B >= 2 images, rank q
@@ -262,18 +275,15 @@ static rk_status batch_pass(run_t *r, const model_frame_ref *fr, size_t B, step_
     const size_t hi = split ? B * (size_t)(me + 1) / (size_t)R : B;
     for (size_t b = 0; b < B; b++)
         r->stb[b] = RK_OK;
-#pragma omp parallel for schedule(static, 1) num_threads(r->n_slots) if (hi - lo > 1)
-    for (size_t b = lo; b < hi; b++) {
-        const size_t t = (size_t)omp_get_thread_num();
-        RK_ASSERT(t < r->n_slots);
-        rk_status st;
-        if (kind == STEP_ENERGY)
-            st = kalman_energy_one(r, t, b, fr[b]);
-        else if (kind == STEP_FORCE)
-            st = kalman_force_one(r, t, b, fr[b], atoms);
-        else
-            st = gradient_one(r, t, b, fr[b], pref_e, pref_f);
-        r->stb[b] = st;
+    if (hi - lo == 1) {
+        r->stb[lo] = pass_one(r, 0, lo, kind, fr, atoms, pref_e, pref_f);
+    } else {
+#pragma omp parallel for schedule(static, 1) num_threads(r->n_slots)
+        for (size_t b = lo; b < hi; b++) {
+            const size_t t = (size_t)omp_get_thread_num();
+            RK_ASSERT(t < r->n_slots);
+            r->stb[b] = pass_one(r, t, b, kind, fr, atoms, pref_e, pref_f);
+        }
     }
     if (split) {
         const size_t N = r->m.layout.n_params;
