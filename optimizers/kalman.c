@@ -496,7 +496,7 @@ rk_status kalman_init(const optim_type *t, void **state, const optim_params *p, 
     S->items = rk_calloc(sh.items, sizeof *S->items);
     S->bmem = rk_calloc(g.nblocks * (KALMAN_PARTS + 1), sizeof *S->bmem);
     S->pmem = rk_calloc(sh.partial, sizeof *S->pmem);
-    S->Qmem = rk_calloc(sh.packed, entry_bytes(S->f32));
+    S->Qmem = rk_calloc_touched(sh.packed, entry_bytes(S->f32));
     S->k = rk_calloc(N, sizeof *S->k);
     S->u = rk_calloc(N, sizeof *S->u);
     int ok = S->blk && S->items && S->bmem && S->pmem && S->Qmem && S->k && S->u;

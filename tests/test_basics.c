@@ -1,8 +1,11 @@
 /* Unit tests of the small infrastructure modules: rng, layout, jsonw, err. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "jsonw.h"
 #include "layout.h"
 #include "rng.h"
@@ -87,4 +90,24 @@ Test(jsonw, errors_name_path_and_value) {
     jsonw_free(j);
     cr_assert_eq(jsonw_parse_text("{\n\"a\": ,}", "bad.json", &j), RK_EINPUT);
     cr_assert(strstr(err_msg(), "bad.json: line 2"), "%s", err_msg());
+}
+
+/* The covariance allocator: zeroed, 2 MiB aligned from 2 MiB up, plain below, and an overflowing
+ * request is an error, not a wrapped small block. */
+Test(alloc, touched_is_zeroed_aligned_and_checks_overflow) {
+    const size_t big = ((size_t)5 << 20) / sizeof(double) + 3; /* not a whole number of pages */
+    double *p = rk_calloc_touched(big, sizeof *p);
+    cr_assert(p);
+    cr_expect_eq((uintptr_t)p % ((uintptr_t)2 << 20), 0);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < big; i++) nonzero += p[i] != 0.0;
+    cr_expect_eq(nonzero, 0);
+    p[big - 1] = 1.0; /* the last element is inside the block */
+    free(p);
+    float *q = rk_calloc_touched(7, sizeof *q);
+    cr_assert(q);
+    for (size_t i = 0; i < 7; i++) cr_expect_eq(q[i], 0.0f);
+    free(q);
+    cr_expect_null(rk_calloc_touched(SIZE_MAX / 4, 8));
+    cr_expect(strstr(err_msg(), "out of memory") != NULL, "%s", err_msg());
 }

@@ -2,7 +2,10 @@
 #include "err.h"
 
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define ERR_MSG_MAX 2048
 
@@ -89,5 +92,27 @@ void *rk_malloc(size_t bytes) {
 void *rk_calloc(size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) err_set(RK_ENOMEM, "out of memory: cannot allocate %zu x %zu bytes", n, size);
+    return p;
+}
+
+#define HUGE_PAGE_BYTES ((size_t)2 << 20)
+
+void *rk_calloc_touched(size_t n, size_t size) {
+    if (n && size > SIZE_MAX / n) {
+        err_set(RK_ENOMEM, "out of memory: cannot allocate %zu x %zu bytes", n, size);
+        return NULL;
+    }
+    if (n * size < HUGE_PAGE_BYTES) return rk_calloc(n, size);
+    /* whole huge pages, so that the tail is one as well */
+    const size_t bytes = (n * size + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_PAGE_BYTES, bytes)) {
+        err_set(RK_ENOMEM, "out of memory: cannot allocate %zu x %zu bytes", n, size);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* a request: without huge pages, 4 KiB ones serve */
+#endif
+    memset(p, 0, bytes);
     return p;
 }
