@@ -1,5 +1,6 @@
-/* The thread policy of the rlekf executable (src/cli/main.c): idle OpenMP threads wait passively
- * unless the user chose otherwise, and training runs BLAS single-threaded whatever
+/* The thread policy of the rlekf executable (src/cli/main.c): idle OpenMP threads spin for
+ * libgomp's default count, but sleep at once when several MPI ranks share the node, unless the
+ * user chose otherwise; and training runs BLAS single-threaded whatever
  * OPENBLAS_NUM_THREADS says, with the OpenMP thread count of --threads. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -36,10 +37,15 @@ static long last_spincount(const char *env) {
 }
 
 /* libgomp's spin counts (documented): 0 when passive, 3e10 when active, 300000 by default. */
-Test(threads, openmp_waits_passively_unless_the_user_chose) {
-    cr_assert_eq(last_spincount(""), 0, "idle OpenMP threads must sleep at once");
+Test(threads, openmp_spins_alone_and_sleeps_when_ranks_share_the_node) {
+    cr_assert_eq(last_spincount(""), 300000, "one process: libgomp's default spin");
+    cr_assert_eq(last_spincount("OMPI_COMM_WORLD_LOCAL_SIZE=1"), 300000);
+    cr_assert_eq(last_spincount("OMPI_COMM_WORLD_LOCAL_SIZE=2"), 0, "ranks sharing a node sleep");
+    cr_assert_eq(last_spincount("MPI_LOCALNRANKS=4"), 0);
+    cr_assert_eq(last_spincount("OMPI_COMM_WORLD_LOCAL_SIZE=2 OMP_WAIT_POLICY=active"),
+                 30000000000L);
     cr_assert_eq(last_spincount("OMP_WAIT_POLICY=active"), 30000000000L);
-    cr_assert_eq(last_spincount("GOMP_SPINCOUNT=1234"), 1234);
+    cr_assert_eq(last_spincount("OMPI_COMM_WORLD_LOCAL_SIZE=2 GOMP_SPINCOUNT=1234"), 1234);
 }
 
 /* OPENBLAS_NUM_THREADS=3 would give 3 BLAS threads without the policy. */
