@@ -625,7 +625,7 @@ KALMAN_INLINE double q_store(void *Q, size_t i, double v, int f32) {
     return (double)x;
 }
 /* The same for the KV_LANES entries i .. i+3 (vectors passed by address: returning one by value
- * would be ABI-dependent in the baseline clone); the store leaves the stored value in *v.
+ * would be ABI-dependent in the baseline clone); the store leaves *v unrounded (see sweep_core).
  * Widening is written element by element: GCC 12 turns that into one vcvtps2pd in the AVX2
  * clone, but __builtin_convertvector into two halves and a shuffle (the float32 update then
  * measured 15-30 % slower). */
@@ -638,25 +638,30 @@ KALMAN_INLINE void q_load4(kv4 *v, const void *Q, size_t i, int f32) {
         memcpy(v, (const double *)Q + i, sizeof *v);
     }
 }
-KALMAN_INLINE void q_store4(void *Q, size_t i, kv4 *v, int f32) {
+KALMAN_INLINE void q_store4(void *Q, size_t i, const kv4 *v, int f32) {
     if (!f32) {
         memcpy((double *)Q + i, v, sizeof *v);
         return;
     }
     const kf4 x = __builtin_convertvector(*v, kf4);
     memcpy((float *)Q + i, &x, sizeof x);
-    *v = (kv4){x[0], x[1], x[2], x[3]};
 }
 
 /* Rows [r0, r1) of the packed symmetric Q (n × n). With apply, first the pending rank-1 update
  *     v = Q[r][c] − β u[r] u[c] ;  Q[r][c] ← v           (else v = Q[r][c], Q is only read)
- * (v is then the stored value: rounded to float for f32), then the mat-vec with the new entry,
+ * (for f32 the stored entry is v rounded to float), then the mat-vec with the new entry,
  * accumulated into y:
  *     y[r] += Σ_{c ≥ r} v h[c]  (the row: upper part) ;  y[c] += v h[r] for c > r (its mirror)
  * and the diagonal entry v at c = r is written to dg[r].
  * Rows go in blocks of KALMAN_ROW_BLOCK starting at r0; each row's dot product is kept in
  * KV_LANES partial sums indexed by the column. The grouping of every sum depends only on
- * (n, r0, r1), so the result is reproducible. */
+ * (n, r0, r1), so the result is reproducible.
+ * float32: the vector body (off-diagonal entries, columns past each row block's small triangle)
+ * feeds the mat-vec the updated entry before it is rounded for storage; the scalar parts (the
+ * triangles, with every diagonal entry, and the last columns) feed it the stored, rounded one.
+ * The two differ by at most 2^-24 relative, the precision P is stored in. Widening the rounded
+ * entries back to double cost a third of the body's conversions, and the conversions, not the
+ * halved memory traffic, bounded the float32 sweep (issue #10). */
 KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, size_t q0, const double *restrict u,
                               double beta, const double *restrict h, double *restrict y,
                               double *restrict dg, size_t r0, size_t r1, int apply, int f32) {
