@@ -28,23 +28,12 @@
 /* The ranks compute exactly the single-process sums (SPEC §3 asks 1e-12 relative): 0. */
 #define MPI_TOL 0.0
 
-#if defined(__SANITIZE_ADDRESS__)
-#define MPI_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MPI_SANITIZED 1
-#endif
-#endif
-#ifndef MPI_SANITIZED
-#define MPI_SANITIZED 0
-#endif
-
 static const char *MODEL = "\"model\": {\"sel\": [81], \"neuron\": [8, 16, 16], \"axis_neuron\": 4, "
                            "\"fitting_neuron\": [32, 32]}";
 
 static void need_mpi(void) {
     if (!par_built_with_mpi()) cr_skip_test("built without MPI");
-    if (MPI_SANITIZED) cr_skip_test("MPI runs are checked in the release build (LSan vs libmpi)");
+    if (TU_SANITIZED) cr_skip_test("MPI runs are checked in the release build (LSan vs libmpi)");
     if (tu_sh("command -v mpirun >/dev/null 2>&1") != 0) cr_skip_test("no mpirun");
 }
 

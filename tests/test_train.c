@@ -123,22 +123,11 @@ Test(train, same_seed_same_metrics) {
 #define LEARN_IMAGES 240
 #define LEARN_FORCE_RATIO 0.5
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TRAIN_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TRAIN_SANITIZED 1
-#endif
-#endif
-#ifndef TRAIN_SANITIZED
-#define TRAIN_SANITIZED 0
-#endif
-
 /* The one long run of the suite: 240 RLEKF images of the paper's model took 4-5 of the
  * sanitizer build's 13 minutes (2026-12-07). It is checked in the release build; under the
  * sanitizers the same training code runs in this file's shorter tests. */
 Test(train, rlekf_learns_cu_forces, .timeout = 900) {
-    if (TRAIN_SANITIZED) cr_skip_test("a 240-image learning run: checked in the release build");
+    if (TU_SANITIZED) cr_skip_test("a 240-image learning run: checked in the release build");
     train_config tc;
     base_config(&tc, "rlekf", "learn");
     tc.opt_params.v[optim_param_index(tc.opt, "block_size")] = 1024;

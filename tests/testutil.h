@@ -24,4 +24,18 @@ int tu_read(const char *path, char *buf, size_t cap);
 /* Write text to a file (for synthetic inputs). */
 void tu_write(const char *path, const char *text);
 
+/* TU_SANITIZED: 1 in the AddressSanitizer build (gcc defines __SANITIZE_ADDRESS__, clang answers
+ * __has_feature). The few runs that are too slow there, or that LeakSanitizer cannot follow into
+ * libmpi, are checked in the release build only. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_SANITIZED 1
+#endif
+#endif
+#ifndef TU_SANITIZED
+#define TU_SANITIZED 0
+#endif
+
 #endif

@@ -66,9 +66,10 @@ static void thread_policy(char **argv) {
     const int passive = !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") &&
                         node_shared_by_ranks();
     const int blas = !getenv("OPENBLAS_NUM_THREADS");
-    if ((passive || blas) && (!passive || setenv("OMP_WAIT_POLICY", "passive", 1) == 0) &&
-        (!blas || setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0))
-        execv("/proc/self/exe", argv); /* returns only on failure */
+    int ok = 1; /* a failed setenv would make the re-exec loop: run on as it is */
+    if (passive) ok = ok && setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
+    if (blas) ok = ok && setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0;
+    if ((passive || blas) && ok) execv("/proc/self/exe", argv); /* returns only on failure */
     blas_set_threads(1);
 }
 
