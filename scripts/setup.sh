@@ -24,7 +24,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-jobs=$(nproc 2>/dev/null || echo 2)
+# (GNU nproc obeys OMP_NUM_THREADS, which a caller may have set for its run: count the cores.)
+jobs=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 2)
 kinds=("$@")
 [ ${#kinds[@]} -eq 0 ] && kinds=(release)
 for kind in "${kinds[@]}"; do

@@ -4,16 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh release sanitize
+# Each suite is one process on one thread, so ctest runs as many side by side as there are cores.
+# Counted before OMP_NUM_THREADS is set below: GNU nproc obeys that variable, and so counted 1.
+jobs=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1)
 # Tests check correctness, not speed: one thread each keeps them deterministic and uncontended.
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
-# Each suite is one process on one thread, so ctest runs as many side by side as there are cores
-# (first measured 2026-12-07: release 206 s, ASan 598 s, against 238 and 685-748 s one at a
-# time; less than hoped, since the suite used little more than one core: not yet explained).
-jobs=$(nproc 2>/dev/null || echo 1)
 for dir in build build-asan; do
     echo "== tests in $dir ($jobs at a time)"
     if ! (cd "$dir" && ctest --output-on-failure --timeout 900 -j "$jobs"); then status=1; fi
