@@ -1,9 +1,9 @@
 /* mlp: dense layer stacks with forward, backward and forward-over-reverse passes (see mlp.h). */
 #include "mlp.h"
 
-#include <math.h>
 #include <string.h>
 
+#include "act.h"
 #include "blas.h"
 #include "err.h"
 
@@ -104,15 +104,12 @@ static void forward_rows(const mlp_shape *s, const double *w, size_t rows, const
         double *t = b->t[l];
         /* z (rows,nout) = in (rows,nin) W (nin,nout) */
         blas_gemm(0, 0, rows, nout, nin, 1.0, in, nin, W, nout, 0.0, t, nout);
-        for (size_t r = 0; r < rows; r++) {
-            double *tr = t + r * nout;
-            if (s->linear[l])
+        if (s->linear[l])
+            for (size_t r = 0; r < rows; r++)
                 for (size_t c = 0; c < nout; c++)
-                    tr[c] += bias[c];
-            else
-                for (size_t c = 0; c < nout; c++)
-                    tr[c] = tanh(tr[c] + bias[c]);
-        }
+                    t[r * nout + c] += bias[c];
+        else
+            act_tanh_bias(rows, nout, t, bias);
         /* h = t + S in, or idt ⊙ t + S in */
         if (s->dt[l]) {
             RK_ASSERT(b->h[l] != t && !s->linear[l]);
