@@ -67,6 +67,29 @@ static void colsum_add(size_t rows, size_t n, const double *g, double *acc) {
     }
 }
 
+/* The weight sums (dW, db, d idt and their tangents) add over all rows, layer by layer, and each
+ * layer's sums touch only that layer's parameters. So the layers are independent tasks: each is
+ * computed by one thread with exactly the serial calls (bitwise the serial result, whatever the
+ * thread count), and the threads share the layers, largest first. Below MLP_GW_PAR_MIN
+ * multiply-adds in all, the layers run on the calling thread (a fork would cost more). */
+#define MLP_GW_PAR_MIN 250000
+
+/* The layers by the size of their weight products, largest first (ties: the later layer first,
+ * the serial order). Returns the total multiply-adds over rows. */
+static size_t gw_layer_order(const mlp_shape *s, size_t rows, size_t *order) {
+    size_t total = 0;
+    for (size_t k = 0; k < s->n_layers; k++) {
+        size_t l = s->n_layers - 1 - k, c = s->width[l] * s->width[l + 1], p = k;
+        total += c * rows;
+        while (p > 0 && s->width[order[p - 1]] * s->width[order[p - 1] + 1] < c) {
+            order[p] = order[p - 1];
+            p--;
+        }
+        order[p] = l;
+    }
+    return total;
+}
+
 /* Rows of one chunk: a fixed partition of the batch (about MLP_CHUNK_ELEMS activations of the
  * widest layer per chunk) that depends only on the shape, never on the thread count, so every
  * row sees the same operations whatever the number of threads. */
@@ -184,9 +207,12 @@ void mlp_backward(const mlp_shape *s, const double *w, size_t rows, const double
                       scratch + 2 * r0 * mw);
     }
     if (!gw) return;
-    /* the weight gradients sum over all rows: one product per layer, in the serial order */
-    for (size_t l = s->n_layers; l-- > 0;) {
-        size_t nin = s->width[l], nout = s->width[l + 1];
+    /* the weight gradients sum over all rows: one product per layer, the layers as tasks */
+    size_t order[MLP_MAX_LAYERS];
+    const int par = gw_layer_order(s, rows, order) >= MLP_GW_PAR_MIN;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+    for (size_t k = 0; k < s->n_layers; k++) {
+        const size_t l = order[k], nin = s->width[l], nout = s->width[l + 1];
         const double *in = l ? b->h[l - 1] : X;
         /* dW (nin,nout) += in^T (nin,rows) g_z (rows,nout) */
         blas_gemm(1, 0, nin, nout, rows, 1.0, in, nin, b->gz[l], nout, 1.0, gw + s->w_off[l], nout);
@@ -290,9 +316,12 @@ void mlp_tangent_backward(const mlp_shape *s, const double *w, size_t rows, cons
         tangent_backward_rows(s, w, nr, gdout ? gdout + r0 * nL : NULL, &bc,
                               gind ? gind + r0 * s->width[0] : NULL, scratch + 2 * r0 * mw);
     }
-    /* the weight tangents sum over all rows: in the serial order, layer by layer */
-    for (size_t l = s->n_layers; l-- > 0;) {
-        size_t nin = s->width[l], nout = s->width[l + 1];
+    /* the weight tangents sum over all rows: the layers as tasks (see MLP_GW_PAR_MIN) */
+    size_t order[MLP_MAX_LAYERS];
+    const int par = gw_layer_order(s, rows, order) >= MLP_GW_PAR_MIN;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+    for (size_t k = 0; k < s->n_layers; k++) {
+        const size_t l = order[k], nin = s->width[l], nout = s->width[l + 1];
         const double *in = l ? b->h[l - 1] : X;
         const double *ind = l ? b->hd[l - 1] : Xd;
         double *gW = gwd + s->w_off[l];
