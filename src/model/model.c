@@ -554,17 +554,35 @@ void model_backward(const model_t *m, model_ws *ws, double *grad_e, double *forc
     ws->have_backward = 1;
 }
 
-/* dst (n, width) = rows idx of src; and back. */
-static void gather_rows(const double *src, size_t width, const size_t *idx, size_t n,
-                        double *dst) {
-    for (size_t a = 0; a < n; a++)
-        memcpy(dst + a * width, src + idx[a] * width, width * sizeof *dst);
+/* The row copies of one gather (dst row a = src row idx[a]) or scatter (dst row idx[a] = src
+ * row a): a list of arrays, each (rows, width), copied row by row. Rows are independent copies,
+ * so they are split over the threads when there are enough of them (the gathers of a force
+ * group's sparse tangent move several MB). */
+#define ROWCOPY_MAX (6 * MLP_MAX_LAYERS + 1)
+#define ROWCOPY_PAR_MIN 16384 /* doubles per gather, below which one thread copies */
+typedef struct {
+    const double *src[ROWCOPY_MAX];
+    double *dst[ROWCOPY_MAX];
+    size_t width[ROWCOPY_MAX];
+    size_t n, elems; /* arrays; doubles per row over all of them */
+} rowcopy;
+
+static void rowcopy_add(rowcopy *c, const double *src, double *dst, size_t width) {
+    RK_ASSERT(c->n < ROWCOPY_MAX);
+    c->src[c->n] = src;
+    c->dst[c->n] = dst;
+    c->width[c->n++] = width;
+    c->elems += width;
 }
 
-static void scatter_rows(const double *src, size_t width, const size_t *idx, size_t n,
-                         double *dst) {
-    for (size_t a = 0; a < n; a++)
-        memcpy(dst + idx[a] * width, src + a * width, width * sizeof *dst);
+static void rowcopy_run(const rowcopy *c, const size_t *idx, size_t n, int scatter) {
+#pragma omp parallel for schedule(static) if (n * c->elems >= ROWCOPY_PAR_MIN)
+    for (size_t a = 0; a < n; a++) {
+        const size_t from = scatter ? a : idx[a], to = scatter ? idx[a] : a;
+        for (size_t k = 0; k < c->n; k++)
+            memcpy(c->dst[k] + to * c->width[k], c->src[k] + from * c->width[k],
+                   c->width[k] * sizeof(double));
+    }
 }
 
 /* What a pass over gathered rows reads of the group's buffers: the tangent forward only t; a
@@ -572,18 +590,18 @@ static void scatter_rows(const double *src, size_t width, const size_t *idx, siz
  * (dt layers), z' and h'. */
 enum { GATHER_T, GATHER_PRIMAL, GATHER_TANGENT_BACKWARD };
 
-/* Rows idx of the group's buffers g into the compact buffers ws->sb, as `what` needs. */
-static void gather_layers(const mlp_shape *s, const mlp_buf *g, const size_t *idx, size_t n,
-                          int what, mlp_buf *sb) {
+/* The arrays of the group's buffers g that `what` needs, into the compact buffers ws->sb. */
+static void gather_layers(const mlp_shape *s, const mlp_buf *g, int what, mlp_buf *sb,
+                          rowcopy *c) {
     for (size_t l = 0; l < s->n_layers; l++) {
         size_t w = s->width[l + 1];
-        gather_rows(g->t[l], w, idx, n, sb->t[l]);
-        if (what != GATHER_T && g->h[l] != g->t[l]) gather_rows(g->h[l], w, idx, n, sb->h[l]);
+        rowcopy_add(c, g->t[l], sb->t[l], w);
+        if (what != GATHER_T && g->h[l] != g->t[l]) rowcopy_add(c, g->h[l], sb->h[l], w);
         if (what == GATHER_TANGENT_BACKWARD) {
-            gather_rows(g->gz[l], w, idx, n, sb->gz[l]);
-            if (s->dt[l]) gather_rows(g->gh[l], w, idx, n, sb->gh[l]);
-            gather_rows(g->zd[l], w, idx, n, sb->zd[l]);
-            gather_rows(g->hd[l], w, idx, n, sb->hd[l]);
+            rowcopy_add(c, g->gz[l], sb->gz[l], w);
+            if (s->dt[l]) rowcopy_add(c, g->gh[l], sb->gh[l], w);
+            rowcopy_add(c, g->zd[l], sb->zd[l], w);
+            rowcopy_add(c, g->hd[l], sb->hd[l], w);
         }
     }
 }
@@ -605,12 +623,15 @@ static void embed_tangent_forward_sparse(const model_t *m, model_ws *ws, const m
         if (!na) continue;
         for (size_t a = 0; a < na; a++)
             ws->sxd[a] = xd[ws->sidx[a]];
-        gather_layers(s, g, ws->sidx, na, GATHER_T, &ws->sb);
+        rowcopy in = {.n = 0}, out = {.n = 0};
+        gather_layers(s, g, GATHER_T, &ws->sb, &in);
+        rowcopy_run(&in, ws->sidx, na, 0);
         mlp_tangent_forward(s, m->w, na, ws->sxd, &ws->sb);
         for (size_t l = 0; l < Le; l++) {
-            scatter_rows(ws->sb.zd[l], s->width[l + 1], ws->sidx, na, g->zd[l]);
-            scatter_rows(ws->sb.hd[l], s->width[l + 1], ws->sidx, na, g->hd[l]);
+            rowcopy_add(&out, ws->sb.zd[l], g->zd[l], s->width[l + 1]);
+            rowcopy_add(&out, ws->sb.hd[l], g->hd[l], s->width[l + 1]);
         }
+        rowcopy_run(&out, ws->sidx, na, 1);
     }
 }
 
@@ -648,13 +669,14 @@ static void embed_tangent_backward_sparse(const model_t *m, model_ws *ws, const 
                 ws->sx[a] = x[ws->sidx[a]];
                 ws->sxd[a] = xd[ws->sidx[a]];
             }
-            gather_rows(gGd, M1, ws->sidx, na, ws->sg);
+            rowcopy in = {.n = 0};
+            rowcopy_add(&in, gGd, ws->sg, M1);
+            gather_layers(s, g, pass == 0 ? GATHER_TANGENT_BACKWARD : GATHER_PRIMAL, &ws->sb, &in);
+            rowcopy_run(&in, ws->sidx, na, 0);
             if (pass == 0) {
-                gather_layers(s, g, ws->sidx, na, GATHER_TANGENT_BACKWARD, &ws->sb);
                 mlp_tangent_backward(s, m->w, na, ws->sx, ws->sxd, ws->sg, &ws->sb, jac, NULL,
                                      ws->escratch);
             } else {
-                gather_layers(s, g, ws->sidx, na, GATHER_PRIMAL, &ws->sb);
                 mlp_backward(s, m->w, na, ws->sx, ws->sg, &ws->sb, jac, NULL, ws->escratch);
             }
         }
