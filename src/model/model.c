@@ -379,44 +379,53 @@ rk_status model_set_frame(const model_t *m, model_ws *ws, const ds_system *sys, 
             if ((size_t)sys->type[i] == a) ws->sorted[k++] = i;
     }
     ws->type_start[nt] = k;
-    /* pairs ordered by (a, b, k) */
+    /* pairs ordered by (a, b, k): each block's place from the counts, then the centres' pairs
+     * filled in parallel (each pair computed alone, as in any order) */
     size_t p = 0;
     for (size_t a = 0; a < nt; a++)
         for (size_t b = 0; b < nt; b++) {
             ws->gstart[a * nt + b] = p;
             for (size_t kk = ws->type_start[a]; kk < ws->type_start[a + 1]; kk++) {
-                size_t i = ws->sorted[kk];
                 ws->blk_start[kk * nt + b] = p;
-                for (size_t q = nl->start[i]; q < nl->start[i + 1]; q++) {
-                    int32_t j = nl->j[q];
-                    if ((size_t)sys->type[j] != b) continue;
-                    const double *d = nl->d + 3 * q;
-                    double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2], r = sqrt(r2);
-                    double s, ds;
-                    model_switch(r, m->cfg.rcut_smth, m->cfg.rcut, &s, &ds);
-                    const double *av = m->avg[a], *sd = m->std[a];
-                    double q0 = s / r, dq = ds / r - s / r2; /* q = s/r and dq/dr */
-                    double *rh = ws->rhat + 4 * p, *J = ws->jr + 12 * p;
-                    rh[0] = (s - av[0]) / sd[0];
-                    for (int al = 0; al < 3; al++)
-                        rh[1 + al] = (q0 * d[al] - av[1 + al]) / sd[1 + al];
-                    /* dR~0/dd_b = s' d_b / r;  dR~a/dd_b = q delta_ab + d_a dq d_b / r */
-                    for (int be = 0; be < 3; be++) {
-                        J[be] = ds * d[be] / r / sd[0];
-                        for (int al = 0; al < 3; al++)
-                            J[3 * (1 + al) + be] =
-                                ((al == be ? q0 : 0.0) + d[al] * dq * d[be] / r) / sd[1 + al];
-                    }
-                    ws->x[p] = rh[0];
-                    ws->pi[p] = (int32_t)i;
-                    ws->pj[p] = j;
-                    p++;
-                }
-                ws->blk_n[kk * nt + b] = p - ws->blk_start[kk * nt + b];
+                ws->blk_n[kk * nt + b] = ws->counts[ws->sorted[kk] * nt + b];
+                p += ws->blk_n[kk * nt + b];
             }
         }
-    ws->gstart[nt * nt] = p;
     RK_ASSERT(p <= ws->max_pairs);
+#pragma omp parallel for schedule(static)
+    for (size_t kk = 0; kk < na; kk++) {
+        const size_t i = ws->sorted[kk], a = (size_t)sys->type[i];
+        const double *av = m->avg[a], *sd = m->std[a];
+        for (size_t b = 0; b < nt; b++) {
+            size_t pp = ws->blk_start[kk * nt + b];
+            for (size_t q = nl->start[i]; q < nl->start[i + 1]; q++) {
+                int32_t j = nl->j[q];
+                if ((size_t)sys->type[j] != b) continue;
+                const double *d = nl->d + 3 * q;
+                double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2], r = sqrt(r2);
+                double sw, ds;
+                model_switch(r, m->cfg.rcut_smth, m->cfg.rcut, &sw, &ds);
+                double q0 = sw / r, dq = ds / r - sw / r2; /* q = s/r and dq/dr */
+                double *rh = ws->rhat + 4 * pp, *J = ws->jr + 12 * pp;
+                rh[0] = (sw - av[0]) / sd[0];
+                for (int al = 0; al < 3; al++)
+                    rh[1 + al] = (q0 * d[al] - av[1 + al]) / sd[1 + al];
+                /* dR~0/dd_b = s' d_b / r;  dR~a/dd_b = q delta_ab + d_a dq d_b / r */
+                for (int be = 0; be < 3; be++) {
+                    J[be] = ds * d[be] / r / sd[0];
+                    for (int al = 0; al < 3; al++)
+                        J[3 * (1 + al) + be] =
+                            ((al == be ? q0 : 0.0) + d[al] * dq * d[be] / r) / sd[1 + al];
+                }
+                ws->x[pp] = rh[0];
+                ws->pi[pp] = (int32_t)i;
+                ws->pj[pp] = j;
+                pp++;
+            }
+            RK_ASSERT(pp == ws->blk_start[kk * nt + b] + ws->blk_n[kk * nt + b]);
+        }
+    }
+    ws->gstart[nt * nt] = p;
     ws->npairs = p;
     ws->natoms = na;
     ws->sys = sys;
