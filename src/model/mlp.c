@@ -335,8 +335,8 @@ void mlp_tangent_backward(const mlp_shape *s, const double *w, size_t rows, cons
             const double *ghd = b->ghd[l], *gh = b->gh[l], *t = b->t[l], *zd = b->zd[l];
             for (size_t r = 0; r < rows; r++)
                 for (size_t c = 0; c < nout; c++) {
-                    size_t k = r * nout + c;
-                    gi[c] += ghd[k] * t[k] + gh[k] * ((1.0 - t[k] * t[k]) * zd[k]);
+                    size_t e = r * nout + c;
+                    gi[c] += ghd[e] * t[e] + gh[e] * ((1.0 - t[e] * t[e]) * zd[e]);
                 }
         }
     }
