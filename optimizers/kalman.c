@@ -586,18 +586,30 @@ static size_t row_start(size_t n, size_t r) {
 
 /* ---- the sweep kernels ----
  * Four doubles are processed together as a GCC vector (one AVX register, or two SSE2 ones).
- * Only element-wise IEEE operations are used (no reassociation; no FMA: the AVX2 clone does not
- * enable it and C17 mode compiles with -ffp-contract=off), so the result does not depend on which
- * instruction set runs it: the sweeps are compiled twice (AVX2 and baseline) and picked at load
- * time. Float32 entries are widened to double on load and rounded to nearest on store, by the
- * same IEEE conversions in both clones. */
+ * Only element-wise IEEE operations are used (no reassociation; C17 mode compiles with
+ * -ffp-contract=off, so a*b+c is never fused behind our back), so the result does not depend on
+ * which instruction set runs it: the sweeps are compiled twice (AVX+FMA and baseline) and picked
+ * at load time. Float32 entries are widened to double on load and rounded to nearest on store, by
+ * the same IEEE conversions in both clones.
+ * The float32 vector body asks for fused multiply-adds explicitly (KV_FMA: C's fma, one rounding):
+ * the FMA clone runs them as instructions, the baseline clone calls libm's fma, which rounds
+ * the same way (slowly, on the rare machine without FMA). That body was bounded by its 8
+ * multiply/add/convert operations per 4 entries on the two FP ports, not by memory; fused, they
+ * are 5 (issue #10). The float64 sweep is memory-bound and keeps separate multiplies and adds, so
+ * its results are those of every earlier version. */
 typedef double kv4 __attribute__((vector_size(4 * sizeof(double))));
 typedef float kf4 __attribute__((vector_size(4 * sizeof(float))));
 #define KV_LANES 4
 #define KV_LOAD(v, p) memcpy(&(v), (p), sizeof(kv4))
 #define KV_STORE(p, v) memcpy((p), &(v), sizeof(kv4))
+/* r = a*b + c lane by lane with one rounding (GCC makes it one vfmadd in the FMA clone) */
+#define KV_FMA(r, a, b, c)                                                                     \
+    do {                                                                                       \
+        for (int kv_ = 0; kv_ < KV_LANES; kv_++)                                               \
+            (r)[kv_] = __builtin_fma((a)[kv_], (b)[kv_], (c)[kv_]);                            \
+    } while (0)
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define KALMAN_CLONES __attribute__((target_clones("avx2", "default")))
+#define KALMAN_CLONES __attribute__((target_clones("fma", "default")))
 #else
 #define KALMAN_CLONES
 #endif
@@ -673,7 +685,7 @@ KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, size_t q0, const doubl
          * arithmetic wraps, so qi[i] + c is right even when a stored slice starts at row r) */
         size_t qi[RB];
         double br[RB], hr[RB], acc[RB];
-        kv4 a[RB];
+        kv4 a[RB], nbv[RB], hrv[RB]; /* (the last two: splats for the float32 body) */
         size_t next = q;
 #pragma GCC unroll 4
         for (size_t i = 0; i < RB; i++) {
@@ -683,6 +695,8 @@ KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, size_t q0, const doubl
             hr[i] = h[r + i];
             acc[i] = 0.0;
             a[i] = (kv4){0.0, 0.0, 0.0, 0.0};
+            nbv[i] = (kv4){-br[i], -br[i], -br[i], -br[i]};
+            hrv[i] = (kv4){hr[i], hr[i], hr[i], hr[i]};
         }
         /* the small triangle of columns r .. r+RB-1 */
 #pragma GCC unroll 4
@@ -707,12 +721,21 @@ KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, size_t q0, const doubl
             for (size_t i = 0; i < RB; i++) {
                 kv4 v;
                 q_load4(&v, Q, qi[i] + c, f32);
-                if (apply) {
-                    v = v - br[i] * uc;
-                    q_store4(Q, qi[i] + c, &v, f32);
+                if (f32) { /* fused (see KV_FMA) */
+                    if (apply) {
+                        KV_FMA(v, nbv[i], uc, v);
+                        q_store4(Q, qi[i] + c, &v, f32);
+                    }
+                    KV_FMA(a[i], v, hc, a[i]);
+                    KV_FMA(yc, v, hrv[i], yc);
+                } else {
+                    if (apply) {
+                        v = v - br[i] * uc;
+                        q_store4(Q, qi[i] + c, &v, f32);
+                    }
+                    a[i] += v * hc;
+                    yc += v * hr[i];
                 }
-                a[i] += v * hc;
-                yc += v * hr[i];
             }
             KV_STORE(y + c, yc);
         }
