@@ -618,8 +618,14 @@ typedef float kf4 __attribute__((vector_size(4 * sizeof(float))));
  * measured 1.5× faster than one row at a time (the sweep is otherwise limited by these loads,
  * not by memory). Four rows × four lanes of partial sums fit the 16 vector registers. */
 #define KALMAN_ROW_BLOCK 4
-/* (The loops over the KALMAN_ROW_BLOCK rows carry "#pragma GCC unroll 4" so that the per-row
- * pointers and partial sums live in registers; keep the two numbers equal.) */
+/* Float32 rows longer than the chunked kernels' go 8 at a time: with fused multiply-adds the body
+ * keeps 8 partial sums in registers, and each load of u[c], h[c], y[c] (doubles, as many bytes as
+ * the floats of 2 rows) serves twice as many entries. Measured (bench_kalman --float32-only, 2
+ * threads, two rounds each): N_b 5120 float32/float64 0.50-0.53 against 0.60-0.64 with 4 rows;
+ * for short rows (N_b 1024, 2048) 8 rows were slower, so they keep 4. */
+#define KALMAN_ROW_BLOCK_F32 8
+/* (The loops over the rows of a block carry "#pragma GCC unroll 8" so that the per-row pointers
+ * and partial sums live in registers; keep it equal to the larger block.) */
 
 /* Entry i of a packed triangle of doubles (f32 = 0) or floats (f32 = 1), as a double. f32 is a
  * constant at every call, so each kernel below is compiled once per precision. */
@@ -665,8 +671,8 @@ KALMAN_INLINE void q_store4(void *Q, size_t i, const kv4 *v, int f32) {
  * accumulated into y:
  *     y[r] += Σ_{c ≥ r} v h[c]  (the row: upper part) ;  y[c] += v h[r] for c > r (its mirror)
  * and the diagonal entry v at c = r is written to dg[r].
- * Rows go in blocks of KALMAN_ROW_BLOCK starting at r0; each row's dot product is kept in
- * KV_LANES partial sums indexed by the column. The grouping of every sum depends only on
+ * Rows go in blocks of RB (KALMAN_ROW_BLOCK, or _F32) starting at r0; each row's dot product is
+ * kept in KV_LANES partial sums indexed by the column. The grouping of every sum depends only on
  * (n, r0, r1), so the result is reproducible.
  * float32: the vector body (off-diagonal entries, columns past each row block's small triangle)
  * feeds the mat-vec the updated entry before it is rounded for storage; the scalar parts (the
@@ -676,18 +682,19 @@ KALMAN_INLINE void q_store4(void *Q, size_t i, const kv4 *v, int f32) {
  * halved memory traffic, bounded the float32 sweep (issue #10). */
 KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, size_t q0, const double *restrict u,
                               double beta, const double *restrict h, double *restrict y,
-                              double *restrict dg, size_t r0, size_t r1, int apply, int f32) {
-    enum { RB = KALMAN_ROW_BLOCK };
+                              double *restrict dg, size_t r0, size_t r1, int apply, int f32,
+                              size_t RB) {
+    enum { RBMAX = KALMAN_ROW_BLOCK_F32 };
     size_t q = row_start(n, r0) - q0; /* index of the first entry of row r */
     size_t r = r0;
     for (; r + RB <= r1; r += RB) {
         /* Q[r+i][c] is entry qi[i] + c: row starts shifted by their first column (unsigned
          * arithmetic wraps, so qi[i] + c is right even when a stored slice starts at row r) */
-        size_t qi[RB];
-        double br[RB], hr[RB], acc[RB];
-        kv4 a[RB], nbv[RB], hrv[RB]; /* (the last two: splats for the float32 body) */
+        size_t qi[RBMAX];
+        double br[RBMAX], hr[RBMAX], acc[RBMAX];
+        kv4 a[RBMAX], nbv[RBMAX], hrv[RBMAX]; /* (the last two: splats for the float32 body) */
         size_t next = q;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (size_t i = 0; i < RB; i++) {
             qi[i] = next - (r + i);
             next += n - r - i;
@@ -699,7 +706,7 @@ KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, size_t q0, const doubl
             hrv[i] = (kv4){hr[i], hr[i], hr[i], hr[i]};
         }
         /* the small triangle of columns r .. r+RB-1 */
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (size_t i = 0; i < RB; i++) {
             for (size_t c = r + i; c < r + RB; c++) {
                 double v = q_load(Q, qi[i] + c, f32);
@@ -717,7 +724,7 @@ KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, size_t q0, const doubl
             KV_LOAD(hc, h + c);
             KV_LOAD(yc, y + c);
             if (apply) KV_LOAD(uc, u + c);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (size_t i = 0; i < RB; i++) {
                 kv4 v;
                 q_load4(&v, Q, qi[i] + c, f32);
@@ -740,7 +747,7 @@ KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, size_t q0, const doubl
             KV_STORE(y + c, yc);
         }
         for (; c < n; c++) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (size_t i = 0; i < RB; i++) {
                 double v = q_load(Q, qi[i] + c, f32);
                 if (apply) v = q_store(Q, qi[i] + c, v - br[i] * u[c], f32);
@@ -748,7 +755,7 @@ KALMAN_INLINE void sweep_core(size_t n, void *restrict Q, size_t q0, const doubl
                 y[c] += v * hr[i];
             }
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (size_t i = 0; i < RB; i++)
             y[r + i] += acc[i] + ((a[i][0] + a[i][1]) + (a[i][2] + a[i][3]));
         q = next;
@@ -800,23 +807,31 @@ KALMAN_CLONES static void fused_rows_d(size_t n, void *restrict Q, size_t q0,
                                        const double *restrict u, double beta,
                                        const double *restrict h, double *restrict y,
                                        double *restrict dg, size_t r0, size_t r1) {
-    sweep_core(n, Q, q0, u, beta, h, y, dg, r0, r1, 1, 0);
+    sweep_core(n, Q, q0, u, beta, h, y, dg, r0, r1, 1, 0, KALMAN_ROW_BLOCK);
 }
+/* (RB is a constant in every expansion of sweep_core, so its row loops are unrolled) */
+#define KALMAN_F32_LONG(n) ((n) > KALMAN_CHUNK_ENTRIES / KALMAN_CHUNK_MIN_ROWS)
 KALMAN_CLONES static void fused_rows_f(size_t n, void *restrict Q, size_t q0,
                                        const double *restrict u, double beta,
                                        const double *restrict h, double *restrict y,
                                        double *restrict dg, size_t r0, size_t r1) {
-    sweep_core(n, Q, q0, u, beta, h, y, dg, r0, r1, 1, 1);
+    if (KALMAN_F32_LONG(n))
+        sweep_core(n, Q, q0, u, beta, h, y, dg, r0, r1, 1, 1, KALMAN_ROW_BLOCK_F32);
+    else
+        sweep_core(n, Q, q0, u, beta, h, y, dg, r0, r1, 1, 1, KALMAN_ROW_BLOCK);
 }
 KALMAN_CLONES static void spmv_rows_d(size_t n, void *restrict Q, size_t q0,
                                       const double *restrict h, double *restrict y,
                                       double *restrict dg, size_t r0, size_t r1) {
-    sweep_core(n, Q, q0, NULL, 0.0, h, y, dg, r0, r1, 0, 0);
+    sweep_core(n, Q, q0, NULL, 0.0, h, y, dg, r0, r1, 0, 0, KALMAN_ROW_BLOCK);
 }
 KALMAN_CLONES static void spmv_rows_f(size_t n, void *restrict Q, size_t q0,
                                       const double *restrict h, double *restrict y,
                                       double *restrict dg, size_t r0, size_t r1) {
-    sweep_core(n, Q, q0, NULL, 0.0, h, y, dg, r0, r1, 0, 1);
+    if (KALMAN_F32_LONG(n))
+        sweep_core(n, Q, q0, NULL, 0.0, h, y, dg, r0, r1, 0, 1, KALMAN_ROW_BLOCK_F32);
+    else
+        sweep_core(n, Q, q0, NULL, 0.0, h, y, dg, r0, r1, 0, 1, KALMAN_ROW_BLOCK);
 }
 KALMAN_CLONES static void spr_rows_d(size_t n, void *restrict Q, size_t q0,
                                      const double *restrict u, double beta, size_t r0, size_t r1) {
