@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install the Debian packages rlekf needs (only those missing), then configure and build.
-# Usage: scripts/setup.sh [release|sanitize]...   (default: release)
-# Build trees: build/ (release), build-asan/ (AddressSanitizer + UBSan).
+# Usage: scripts/setup.sh [release|sanitize|peer]...   (default: release)
+# Build trees: build/ (release), build-asan/ (AddressSanitizer + UBSan). `peer` builds nothing: it
+# adds the packages of the PyTorch performance peer (../shared/peer/) that the train benchmark runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(gcc make cmake pkg-config git libopenblas-dev libhdf5-dev libcjson-dev libcsv-dev
       libcriterion-dev gnuplot-nox fonts-dejavu-core libopenmpi-dev openmpi-bin liblammps-dev)
+for kind in "$@"; do
+    [ "$kind" = peer ] && PKGS+=(python3-torch python3-h5py python3-numpy)
+done
 missing=()
 for p in "${PKGS[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -30,6 +34,7 @@ kinds=("$@")
 [ ${#kinds[@]} -eq 0 ] && kinds=(release)
 for kind in "${kinds[@]}"; do
     case "$kind" in
+    peer) continue ;;
     release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
     sanitize) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DRLEKF_SANITIZE=ON) ;;
     *) echo "setup: unknown build kind '$kind' (valid: release, sanitize)" >&2; exit 2 ;;
