@@ -37,7 +37,7 @@ for kind in "${kinds[@]}"; do
     peer) continue ;;
     release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
     sanitize) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DRLEKF_SANITIZE=ON) ;;
-    *) echo "setup: unknown build kind '$kind' (valid: release, sanitize)" >&2; exit 2 ;;
+    *) echo "setup: unknown build kind '$kind' (valid: release, sanitize, peer)" >&2; exit 2 ;;
     esac
     cmake -S . -B "$dir" "${flags[@]}" >/dev/null
     cmake --build "$dir" -j "$jobs" 2>&1 | grep -vE '^\[ *[0-9]+%\]' || true

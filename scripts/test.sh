@@ -3,7 +3,14 @@
 # test suite in both builds. Exit status non-zero if any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh release sanitize
+# Where the independent PyTorch implementation is found (../shared/peer/, as test_peer looks for
+# it), its packages too (python3-torch, h5py: about 50 s of apt-get on a fresh machine), so that
+# test_peer checks our predictions against it instead of skipping.
+kinds=(release sanitize)
+for up in .. ../.. ../../..; do
+    if [ -f "${RLEKF_PEER:-$up/shared/peer/dp_ref.py}" ]; then kinds+=(peer); break; fi
+done
+scripts/setup.sh "${kinds[@]}"
 # Each suite is one process on one thread, so ctest runs as many side by side as there are cores.
 # Counted before OMP_NUM_THREADS is set below: GNU nproc obeys that variable, and so counted 1.
 jobs=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1)
