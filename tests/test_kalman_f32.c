@@ -7,8 +7,9 @@
  * triangles take half the bytes. Threads: float32 results are bitwise the same for any thread
  * count. Guard: an update that leaves a diagonal entry of P non-positive or non-finite is a
  * divergence naming optimizer, update, block and entry, both in a direct step and in a training
- * run. Accuracy: a short RLEKF run on Cu with float32 ends within 2 % of the float64 run's test
- * force RMSE.
+ * run. Accuracy: short RLEKF runs on Cu and H2O with float32 end within 2 % of the float64 runs'
+ * test RMSEs (`make -f Makefile.bench systime` checks the same over a whole Cu epoch and 160 H2O
+ * images).
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -438,32 +439,70 @@ Test(kalman_f32, guard_ends_a_training_run_as_diverged) {
 #define ACC_IMAGES 12
 #define ACC_REL 0.02
 #define ACC_LEARNED 0.6
+#define ACC_SEL_AUTO 1.1 /* H2O: two types, sel by the auto rule */
+/* H2O (192 atoms, two types): this small model does not learn forces in a short run at any p0
+ * (p0 1e5: 0.78 -> 0.81 eV/A in 24 images), but its energy does (p0 1e3: 1.2 -> 0.003 eV/atom),
+ * which is the learning this case asks for. Larger p0 is no test of storage precision: from 1e7
+ * on, Q - beta u u^T cancels to a few digits and float32 and float64 part (p0 1e7, 24 images:
+ * force RMSE 0.81 against 0.95), in this build and before it. */
+#define ACC_H2O_P0 1e3
+#define ACC_H2O_IMAGES 12
 
-Test(kalman_f32, float32_cu_force_rmse_within_2_percent, .timeout = 600) {
-    double f[2], f0[2];
+/* One accuracy case: rlekf float64 and float32 from the same seed on ds (configured as Cu's, with
+ * `name` as dataset and stream; two_types: sel by DeePMD-kit's auto rule). Both test RMSEs of
+ * float32 must end within 2 % of float64's; `learned` names the one that must have fallen to
+ * ACC_LEARNED of its start in both runs ('f' forces, 'e' energy), so that the run measured
+ * learning. */
+static void accuracy_case(const char *name, const dataset_t *ds, int two_types, double p0,
+                          size_t images, char learned) {
+    double e[2], f[2], e0[2], f0[2];
     const char *covs[] = {"float64", "float32"};
     for (size_t c = 0; c < 2; c++) {
         train_config tc;
         char out[64];
-        snprintf(out, sizeof out, "acc-%s", covs[c]);
+        snprintf(out, sizeof out, "acc-%s-%s", name, covs[c]);
         cu_config(&tc, covs[c], out);
-        set(tc.opt, &tc.opt_params, "p0", ACC_P0);
-        tc.max_train_frames = ACC_IMAGES;
+        snprintf(tc.dataset, sizeof tc.dataset, "%s", name);
+        snprintf(tc.stream_name, sizeof tc.stream_name, "%s", name);
+        if (two_types) {
+            tc.model.n_sel = 0;
+            tc.model.sel_auto = ACC_SEL_AUTO;
+        }
+        set(tc.opt, &tc.opt_params, "p0", p0);
+        tc.max_train_frames = images;
         train_result r;
-        cr_assert_eq(train_run(&tc, mu_cu(), &r), RK_OK, "%s", err_msg());
+        cr_assert_eq(train_run(&tc, ds, &r), RK_OK, "%s", err_msg());
         cr_assert_eq(r.outcome, TRAIN_DONE);
         char p[2048];
         snprintf(p, sizeof p, "%s/metrics.csv", tc.out_dir);
         csvio_table t;
         cr_assert_eq(csvio_read(p, &t), RK_OK);
         cr_assert_eq(csvio_num(&t, p, 0, "test_rmse_f_eV_per_A", &f0[c]), RK_OK);
+        cr_assert_eq(csvio_num(&t, p, 0, "test_rmse_e_eV_per_atom", &e0[c]), RK_OK);
         csvio_free(&t);
         f[c] = r.final_test_f;
-        cr_assert_leq(f[c], ACC_LEARNED * f0[c], "%s: force RMSE %.4g -> %.4g: not learning",
-                      covs[c], f0[c], f[c]);
+        e[c] = r.final_test_e;
+        const double start = learned == 'f' ? f0[c] : e0[c], end = learned == 'f' ? f[c] : e[c];
+        cr_assert_leq(end, ACC_LEARNED * start, "%s %s: test RMSE (%c) %.4g -> %.4g: not learning",
+                      name, covs[c], learned, start, end);
     }
-    cr_assert_eq(f0[0], f0[1], "same seed, same initial model");
-    cr_log_info("test force RMSE %.6g -> float64 %.6g, float32 %.6g eV/A", f0[0], f[0], f[1]);
-    cr_assert_leq(fabs(f[1] - f[0]), ACC_REL * f[0], "float32 %.6g vs float64 %.6g eV/A", f[1],
-                  f[0]);
+    cr_assert(f0[0] == f0[1] && e0[0] == e0[1], "%s: same seed, same initial model", name);
+    cr_log_info("%s: test force RMSE %.6g -> float64 %.6g, float32 %.6g eV/A; energy %.6g -> "
+                "%.6g, %.6g eV/atom",
+                name, f0[0], f[0], f[1], e0[0], e[0], e[1]);
+    cr_assert_leq(fabs(f[1] - f[0]), ACC_REL * f[0], "%s: force float32 %.6g vs float64 %.6g",
+                  name, f[1], f[0]);
+    cr_assert_leq(fabs(e[1] - e[0]), ACC_REL * e[0], "%s: energy float32 %.6g vs float64 %.6g",
+                  name, e[1], e[0]);
+}
+
+Test(kalman_f32, float32_cu_force_rmse_within_2_percent, .timeout = 600) {
+    accuracy_case("Cu", mu_cu(), 0, ACC_P0, ACC_IMAGES, 'f');
+}
+
+Test(kalman_f32, float32_h2o_rmse_within_2_percent, .timeout = 600) {
+    dataset_t ds;
+    mu_load("datasets/H2O/data_0", "", &ds);
+    accuracy_case("H2O", &ds, 1, ACC_H2O_P0, ACC_H2O_IMAGES, 'e');
+    dataset_free(&ds);
 }
