@@ -28,13 +28,13 @@ static double ulp_err(double got, long double ref) {
 Test(act, within_three_ulp_of_long_double_tanh) {
     double worst = 0, worst_x = 0, sum = 0, libm_worst = 0, libm_sum = 0;
     size_t n = 0;
-#define ACT_POINT(x)                                                                              \
-    do {                                                                                          \
-        long double ref = tanhl((long double)(x));                                                \
-        double e = ulp_err(act_tanh(x), ref), el = ulp_err(tanh(x), ref);                         \
-        sum += e, libm_sum += el, n++;                                                            \
-        if (e > worst) worst = e, worst_x = (x);                                                  \
-        if (el > libm_worst) libm_worst = el;                                                     \
+#define ACT_POINT(x)                                                                               \
+    do {                                                                                           \
+        long double ref = tanhl((long double)(x));                                                 \
+        double e = ulp_err(act_tanh(x), ref), el = ulp_err(tanh(x), ref);                          \
+        sum += e, libm_sum += el, n++;                                                             \
+        if (e > worst) worst = e, worst_x = (x);                                                   \
+        if (el > libm_worst) libm_worst = el;                                                      \
     } while (0)
     /* a dense sweep over the range where tanh is not ±1 ... */
     for (double x = -20.0; x <= 20.0; x += 1.7e-5)

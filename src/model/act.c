@@ -33,24 +33,24 @@ typedef uint64_t au4 __attribute__((vector_size(4 * sizeof(uint64_t))));
 #define ACT_INV_LN2 1.4426950408889634
 #define ACT_LN2_HI 0.6931467056274414 /* ln 2 to 20 bits */
 #define ACT_LN2_LO 4.7493250390316726e-07
-#define ACT_SHIFT 6755399441055744.0 /* 1.5·2^52: y/ln2 − SHIFT is rounded to an integer, −k in its low bits */
+/* 1.5·2^52: y/ln2 − SHIFT is rounded to an integer, with −k in its low bits */
+#define ACT_SHIFT 6755399441055744.0
 #define ACT_SIGN ((uint64_t)1 << 63)
 #define ACT_EXP_BIAS ((uint64_t)1023)
 #define ACT_MANT_BITS 52
 
 /* Q (degree 0 first): (e^r − 1 − r)/r² ≈ Q(r) on |r| ≤ ln2/2 */
-static const double act_q[] = {
-    0.5,
-    0.1666666666666667,
-    0.04166666666666667,
-    0.008333333333326141,
-    0.0013888888888883752,
-    0.00019841269874800493,
-    2.4801587325533363e-05,
-    2.7557255425746435e-06,
-    2.7557273661348637e-07,
-    2.510520637395701e-08,
-    2.0914679376583935e-09};
+static const double act_q[] = {0.5,
+                               0.1666666666666667,
+                               0.04166666666666667,
+                               0.008333333333326141,
+                               0.0013888888888883752,
+                               0.00019841269874800493,
+                               2.4801587325533363e-05,
+                               2.7557255425746435e-06,
+                               2.7557273661348637e-07,
+                               2.510520637395701e-08,
+                               2.0914679376583935e-09};
 _Static_assert(sizeof act_q / sizeof act_q[0] == 11, "Q has degree 10 (the Estrin tree below)");
 
 /* (macros and a pointer argument: a vector returned by value would be ABI-dependent in the
@@ -61,8 +61,8 @@ _Static_assert(sizeof act_q / sizeof act_q[0] == 11, "Q has degree 10 (the Estri
 #define PICK(mask, a, b) ((av4)(((mask) & (au4)(a)) | (~(mask) & (au4)(b))))
 
 /* ACT_NV vectors at once: the polynomials are chains of dependent multiply-adds, so independent
- * vectors side by side keep the units busy (one vector at a time measured 4 times slower; rows of 25-100 values are
- * one array, so only its last block has padded lanes). */
+ * vectors side by side keep the units busy (one vector at a time measured 4 times slower; rows of
+ * 25-100 values are one array, so only its last block has padded lanes). */
 #define ACT_NV 8
 #define ACT_EACH _Pragma("GCC unroll 8") for (size_t j = 0; j < ACT_NV; j++)
 
@@ -93,7 +93,7 @@ ACT_INLINE void tanh_vecs(av4 *v) {
     }
     ACT_EACH {
         /* e^y = 2^k (1 + p), p = expm1(r), k <= 0; expm1(y) = (2^k - 1) + 2^k p */
-        const au4 mk = (au4)t[j] - (au4)SPLAT(-ACT_SHIFT); /* -k, 0 <= -k <= 64 */
+        const au4 mk = (au4)t[j] - (au4)SPLAT(-ACT_SHIFT);                  /* -k, 0 <= -k <= 64 */
         const av4 s2 = (av4)((USPLAT(ACT_EXP_BIAS) - mk) << ACT_MANT_BITS); /* 2^k */
         const av4 p = r[j] + (r[j] * r[j]) * q[j];
         const av4 m = (s2 - SPLAT(1.0)) + s2 * p, e = s2 + s2 * p;
@@ -138,4 +138,6 @@ ACT_CLONES static double tanh_one(double x) {
     return v[0][0];
 }
 
-double act_tanh(double x) { return tanh_one(x); }
+double act_tanh(double x) {
+    return tanh_one(x);
+}

@@ -5,8 +5,8 @@
  * only element-wise IEEE operations (+ − × ÷, comparisons, bit masks; no FMA, no libm), so its
  * result is the same bit for bit whichever instruction set runs it, for any thread count, and for
  * a value in any position of a row. Accuracy against the correctly rounded tanh: within 3 ulp
- * everywhere, 0.26 ulp on average (tests/test_act.c measures it against long double); tanh(±0) = ±0, tanh(±inf) = ±1,
- * NaN stays NaN. */
+ * everywhere, 0.26 ulp on average (tests/test_act.c measures it against long double).
+ * tanh(±0) = ±0, tanh(±inf) = ±1, NaN stays NaN. */
 #ifndef RLEKF_ACT_H
 #define RLEKF_ACT_H
 
